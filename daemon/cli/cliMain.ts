@@ -1,0 +1,73 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { AuditError, ErrorCodes } from '../protocol/errors.ts';
+import { resolveDataDir } from '../dataDir.ts';
+import { CliError, ExitCode } from './cliErrors.ts';
+import type { CliIo } from './cliIo.ts';
+import { commands, type CommandSpec } from './cliCommands.ts';
+
+const USAGE = `Usage: ai-audit <command> [options]
+
+Commands:
+  daemon [--port N]                 run the audit daemon in the foreground
+  status [--json]                   is the daemon running; its health
+  ingest FILE|-                     send JSONL events; prints one ack (or error) per line
+  query [filters] [--limit N|--all] matching entries as JSONL, newest first
+        filters: --since ISO --until ISO --kind K --decision D --user U --model M
+                 --provider P --session S --project P --flagged --text T
+  verify [--json] [--from SEQ] [--to SEQ]
+                                    check the hash chain and signed checkpoints
+  cleanup [--older-than DAYS]       drop segments past the retention period
+  keys status|rotate [--json]       key ids and public key; make new keys
+  decrypt SEQ|ID [--reason TEXT]    show the content of an encrypted entry (recorded)
+  settings [--content-mode M] [--retention-days N]
+                                    show or change the daemon's settings (changes are recorded)
+
+Every command takes --home DIR (default: $AI_AUDIT_HOME, else the platform's data folder).
+Exit codes: 0 success, 1 a problem was found, 2 usage or environment error.`;
+
+/** Runs one CLI invocation and returns its exit code. The only caller of process.exit is the bin. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(`${USAGE}\n`);
+    return name === undefined ? ExitCode.Usage : ExitCode.Ok;
+  }
+  const spec: CommandSpec | undefined = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (spec === undefined) {
+    io.stderr.write(`ai-audit: unknown command ${JSON.stringify(name)}\n\n${USAGE}\n`);
+    return ExitCode.Usage;
+  }
+  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  try {
+    const config: ParseArgsConfig = {
+      args: [...rest],
+      options: { home: { type: 'string' }, help: { type: 'boolean', short: 'h' }, ...spec.options },
+      allowPositionals: true,
+      strict: true,
+    };
+    parsed = parseArgs(config) as typeof parsed;
+  } catch (error: unknown) {
+    io.stderr.write(`ai-audit ${name}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return ExitCode.Usage;
+  }
+  if (parsed.values.help === true) {
+    io.stdout.write(`${USAGE}\n`);
+    return ExitCode.Ok;
+  }
+  const home = resolveDataDir(typeof parsed.values.home === 'string' ? parsed.values.home : undefined, io.env);
+  try {
+    return await spec.run({ home, values: parsed.values, positionals: parsed.positionals, io });
+  } catch (error: unknown) {
+    if (error instanceof CliError) {
+      io.stderr.write(`ai-audit ${name}: ${error.message}\n`);
+      return error.exitCode;
+    }
+    if (error instanceof AuditError) {
+      io.stderr.write(`ai-audit ${name}: ${error.message} [${error.code}]\n`);
+      const environment: string[] = [ErrorCodes.KeychainUnavailable, ErrorCodes.ShuttingDown];
+      return environment.includes(error.code) || (error.data?.reason === 'already_running') ? ExitCode.Usage : ExitCode.Problem;
+    }
+    io.stderr.write(`ai-audit ${name}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return ExitCode.Usage;
+  }
+}

@@ -1,0 +1,107 @@
+import { ensureDataDir } from './dataDir.ts';
+import { createDaemonLog } from './daemonLog.ts';
+import type { KeyMaterial } from './keys/keyMaterial.ts';
+import { openKeyStore } from './keys/openKeyStore.ts';
+import { PROTOCOL_VERSION } from './protocol/messages.ts';
+import { createHandlers } from './server/handlers.ts';
+import { acquireInstanceLock } from './server/instanceLock.ts';
+import { removeDiscovery, writeDiscovery, writeToken } from './server/discovery.ts';
+import { WsServer } from './server/wsServer.ts';
+import { DaemonState } from './state/daemonState.ts';
+import { AuditStore } from './store/auditStore.ts';
+import { DAEMON_VERSION } from './version.ts';
+
+export interface DaemonOptions {
+  home: string;
+  /** 0 picks a free port (the discovery file says which). */
+  port: number;
+  env: NodeJS.ProcessEnv;
+  /** Where log lines are echoed (the CLI passes stderr). */
+  echo: (line: string) => void;
+  /** Segment size bound, for tests of rotation. */
+  segmentMaxBytes?: number;
+}
+
+export interface RunningDaemon {
+  port: number;
+  home: string;
+  log: (message: string) => void;
+  /** Stops in reverse order of start: server, timers, store (final checkpoint), discovery, lock. */
+  dispose(): Promise<void>;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Starts a daemon on a data dir. The order matters: the lock first (one writer), then keys (a clear error
+ * before anything listens), the store (torn tail repaired), and only then the port and discovery file.
+ */
+export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
+  const { home } = options;
+  await ensureDataDir(home);
+  const log = createDaemonLog(home, options.echo);
+  const disposers: Array<() => Promise<void>> = [];
+  const dispose = async (): Promise<void> => {
+    while (disposers.length > 0) {
+      const next = disposers.pop();
+      try {
+        await next?.();
+      } catch (error: unknown) {
+        log(`shutdown step failed: ${String(error)}`);
+      }
+    }
+  };
+  try {
+    const lock = await acquireInstanceLock(home);
+    disposers.push(() => lock.dispose());
+    const state = await DaemonState.open(home);
+    const keyStore = openKeyStore({ home, env: options.env, generation: state.keyGeneration });
+    let keys: KeyMaterial = await keyStore.load();
+    const store = await AuditStore.open({
+      home,
+      keys,
+      contentMode: () => state.settings.content_mode,
+      log,
+      ...(options.segmentMaxBytes === undefined ? {} : { segmentMaxBytes: options.segmentMaxBytes }),
+    });
+    disposers.push(() => store.close());
+
+    const retention = setInterval(() => {
+      store.runRetention(state.settings.retention_days).catch((error: unknown) => log(`retention failed: ${String(error)}`));
+    }, DAY_MS);
+    retention.unref();
+    disposers.push(async () => clearInterval(retention));
+
+    const token = await writeToken(home);
+    const handlers = createHandlers({
+      store,
+      state,
+      keyStore,
+      keys: () => keys,
+      setKeys: (next) => {
+        keys = next;
+        store.setKeys(next);
+      },
+      version: DAEMON_VERSION,
+      startedAt: Date.now(),
+    });
+    const server = await WsServer.start({ token, port: options.port, handlers, log });
+    disposers.push(() => server.dispose());
+    await writeDiscovery(home, {
+      pid: process.pid,
+      port: server.port,
+      host: '127.0.0.1',
+      protocol: PROTOCOL_VERSION,
+      version: DAEMON_VERSION,
+      started_at: new Date().toISOString(),
+    });
+    disposers.push(() => removeDiscovery(home));
+    log(`daemon ${DAEMON_VERSION} listening on 127.0.0.1:${server.port} for ${home} (keys: ${keys.source}, ${store.entryCount} entries)`);
+    // Expired segments from while the daemon was down go now, not a day from now.
+    void store.runRetention(state.settings.retention_days).catch((error: unknown) => log(`retention failed: ${String(error)}`));
+    return { port: server.port, home, log, dispose };
+  } catch (error: unknown) {
+    await dispose();
+    throw error;
+  }
+}

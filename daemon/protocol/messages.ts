@@ -1,0 +1,269 @@
+import { z } from 'zod';
+import { ContentMode, Decision, Entry, EntryKind, IngestEvent, ThreatLevel } from './entry.ts';
+import type { WireError } from './errors.ts';
+
+/**
+ * The daemon's WebSocket protocol, version 1 (URL path `/v1`). Every frame is one JSON object:
+ *
+ * - request (client → daemon): `{ id, method, params }`
+ * - response (daemon → client): `{ id, result }` or `{ id, error: { code, message, data? } }`
+ * - notification (daemon → client): `{ method, params }` (tail entries, progress)
+ *
+ * Each method is declared once below with its params schema (checked at runtime on the daemon) and its
+ * result type (checked by the compiler on both sides). docs/protocol.md has an example of every message.
+ */
+export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_PATH = `/v${PROTOCOL_VERSION}`;
+
+/** Largest frame the daemon accepts, in bytes; larger ones close the connection with 1009. */
+export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/** Most events in one ingest request. */
+export const MAX_BATCH_EVENTS = 10_000;
+/** Largest page a query returns. */
+export const MAX_PAGE = 1000;
+
+const isoTime = z.iso.datetime({ offset: true });
+const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1).max(32)]);
+
+export const EntryFilter = z.strictObject({
+  /** Inclusive lower bound on `ts`. */
+  since: isoTime.optional(),
+  /** Exclusive upper bound on `ts`. */
+  until: isoTime.optional(),
+  kind: oneOrMany(EntryKind).optional(),
+  decision: oneOrMany(Decision).optional(),
+  provider: z.string().max(512).optional(),
+  model: z.string().max(512).optional(),
+  user: z.string().max(512).optional(),
+  session: z.string().max(512).optional(),
+  project: z.string().max(512).optional(),
+  flagged: z.boolean().optional(),
+  threat_level: oneOrMany(ThreatLevel).optional(),
+  /** Case-insensitive substring of reason, block_reason, alerts, metadata, detected patterns: never content. */
+  text: z.string().min(1).max(512).optional(),
+});
+export type EntryFilter = z.infer<typeof EntryFilter>;
+
+export interface IngestAck {
+  seq: number;
+  id: string;
+  /** True when the idempotency key was seen before: this is the original ack, nothing new was stored. */
+  duplicate?: true;
+}
+export interface IngestRejected {
+  error: WireError;
+}
+
+export interface DayCounts {
+  day: string;
+  allowed: number;
+  blocked: number;
+  warned: number;
+  error: number;
+}
+
+export interface VerifyProblem {
+  seq: number | null;
+  segment: string | null;
+  code:
+    | 'hash_mismatch'
+    | 'prev_mismatch'
+    | 'seq_gap'
+    | 'seq_order'
+    | 'unparseable'
+    | 'missing_start'
+    | 'checkpoint_mismatch'
+    | 'checkpoint_signature'
+    | 'checkpoint_beyond_end'
+    | 'torn_tail';
+  reason: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  entries_checked: number;
+  segments_checked: number;
+  checkpoints_checked: number;
+  first_seq: number | null;
+  last_seq: number | null;
+  last_hash: string | null;
+  /**
+   * Entries after the newest signed checkpoint. Rewriting or truncating only these is not detectable
+   * from this machine's files alone: checkpoints are written every minute, at stop, and into exports.
+   */
+  unsigned_tail: number;
+  problem: VerifyProblem | null;
+}
+
+export interface KeyStatus {
+  /** Where the keys live: the OS keychain, or derived from `AI_AUDIT_MASTER_KEY`. */
+  source: 'keychain' | 'master-key';
+  hmac_key_id: string;
+  encryption_key_id: string;
+  encryption_key_ids: string[];
+  signing_key_id: string;
+  /** Ed25519 public key of the checkpoints, SPKI PEM: hand it to whoever verifies exports. */
+  signing_public_key: string;
+}
+
+export interface Settings {
+  content_mode: ContentMode;
+  retention_days: number;
+}
+
+export interface Health {
+  version: string;
+  protocol: number;
+  pid: number;
+  uptime_s: number;
+  entries: number;
+  segments: number;
+  first_seq: number | null;
+  last_seq: number;
+  last_hash: string;
+  store_bytes: number;
+  disk_full: boolean;
+  queue_depth: number;
+  key_source: KeyStatus['source'];
+  settings: Settings;
+}
+
+export interface Stats {
+  total: number;
+  per_day: DayCounts[];
+  top_categories: Array<{ category: string; count: number }>;
+  risk_by_model: Array<{ model: string; operation: string; mean_risk: number; count: number }>;
+}
+
+const seqOrId = z.union([
+  z.strictObject({ seq: z.number().int().positive() }),
+  z.strictObject({ id: z.string().min(1).max(64) }),
+]);
+
+/** The method table: params schema + result type per method. */
+export const Methods = {
+  /** Store events. Acks arrive only after the bytes are fsync'ed; one result item per event, in order. */
+  ingest: {
+    params: z.strictObject({ events: z.array(z.unknown()).min(1).max(MAX_BATCH_EVENTS) }),
+    result: undefined as unknown as { acks: Array<IngestAck | IngestRejected> },
+  },
+  /** Newest first; pass `next_cursor` back as `cursor` for the next page. */
+  query: {
+    params: z.strictObject({
+      filter: EntryFilter.optional(),
+      limit: z.number().int().min(1).max(MAX_PAGE).optional(),
+      cursor: z.string().max(512).optional(),
+    }),
+    result: undefined as unknown as { entries: Entry[]; next_cursor: string | null },
+  },
+  /** One entry by seq or id. */
+  get: {
+    params: seqOrId,
+    result: undefined as unknown as { entry: Entry },
+  },
+  /** Live entries matching the filter arrive as `tail.entries` notifications. */
+  'tail.subscribe': {
+    params: z.strictObject({ filter: EntryFilter.optional() }),
+    result: undefined as unknown as { subscription: string },
+  },
+  'tail.unsubscribe': {
+    params: z.strictObject({ subscription: z.string().max(64) }),
+    result: undefined as unknown as { ok: true },
+  },
+  /** Aggregates for charts over the filter (default: the last 30 days). */
+  stats: {
+    params: z.strictObject({ filter: EntryFilter.optional(), top: z.number().int().min(1).max(100).optional() }),
+    result: undefined as unknown as Stats,
+  },
+  /** Check the hash chain and the signed checkpoints; progress arrives as `verify.progress`. */
+  verify: {
+    params: z.strictObject({
+      from_seq: z.number().int().positive().optional(),
+      to_seq: z.number().int().positive().optional(),
+    }),
+    result: undefined as unknown as VerifyReport,
+  },
+  /** Drop whole segments older than the retention period, leaving a signed anchor. */
+  'retention.run': {
+    params: z.strictObject({ older_than_days: z.number().int().min(0).max(36_500).optional() }),
+    result: undefined as unknown as { dropped_segments: number; dropped_entries: number; anchor_seq: number | null },
+  },
+  'keys.status': {
+    params: z.strictObject({}),
+    result: undefined as unknown as KeyStatus,
+  },
+  /** New active HMAC and encryption keys (old ones are kept for reading) and a new signing key. */
+  'keys.rotate': {
+    params: z.strictObject({}),
+    result: undefined as unknown as KeyStatus,
+  },
+  /** Decrypt the content of an encrypted entry. Recorded first as an `audit.decrypt` entry. */
+  decrypt: {
+    params: z.intersection(seqOrId, z.strictObject({ reason: z.string().max(4096).optional() }).partial()),
+    result: undefined as unknown as { seq: number; input?: string; output?: string; audit_seq: number },
+  },
+  'settings.get': {
+    params: z.strictObject({}),
+    result: undefined as unknown as Settings,
+  },
+  /** Change settings; each change is recorded as an `audit.settings` entry. */
+  'settings.set': {
+    params: z.strictObject({
+      content_mode: ContentMode.optional(),
+      retention_days: z.number().int().min(1).max(36_500).optional(),
+    }),
+    result: undefined as unknown as Settings,
+  },
+  health: {
+    params: z.strictObject({}),
+    result: undefined as unknown as Health,
+  },
+} as const;
+
+export type MethodName = keyof typeof Methods;
+export type ParamsOf<M extends MethodName> = z.input<(typeof Methods)[M]['params']>;
+export type ResultOf<M extends MethodName> = (typeof Methods)[M]['result'];
+
+export function isMethodName(name: string): name is MethodName {
+  return Object.hasOwn(Methods, name);
+}
+
+/** Notifications the daemon sends. */
+export interface Notifications {
+  'tail.entries': { subscription: string; entries: Entry[] };
+  'verify.progress': { request: string | number; entries_checked: number; last_seq: number };
+}
+export type NotificationName = keyof Notifications;
+
+export const RequestFrame = z.strictObject({
+  id: z.union([z.string().max(64), z.number().int()]),
+  method: z.string().max(64),
+  params: z.unknown().optional(),
+});
+export type RequestFrame = z.infer<typeof RequestFrame>;
+
+export type ResponseFrame =
+  | { id: string | number | null; result: unknown }
+  | { id: string | number | null; error: WireError };
+
+export interface NotificationFrame<N extends NotificationName = NotificationName> {
+  method: N;
+  params: Notifications[N];
+}
+
+/** Files in the data dir through which a local client finds the daemon. */
+export const TOKEN_FILE = 'token';
+export const DISCOVERY_FILE = 'daemon.json';
+
+/** Contents of the discovery file (mode 0600). The token is in its own 0600 file. */
+export interface Discovery {
+  pid: number;
+  port: number;
+  host: '127.0.0.1';
+  protocol: number;
+  version: string;
+  started_at: string;
+}
+
+/** Re-exported so that clients need import nothing else of the daemon. */
+export { IngestEvent };

@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import { AuditError, ErrorCodes } from '../protocol/errors.ts';
+import { PROTOCOL_VERSION, type MethodName, type Methods, type ResultOf } from '../protocol/messages.ts';
+import { decryptField } from '../keys/contentCipher.ts';
+import type { KeyStore } from '../keys/keyMaterial.ts';
+import { describeKeyStatus } from '../keys/openKeyStore.ts';
+import type { DaemonState } from '../state/daemonState.ts';
+import type { AuditStore } from '../store/auditStore.ts';
+import { compileFilter } from '../store/entryFilter.ts';
+import type { KeyMaterial } from '../keys/keyMaterial.ts';
+import type { Connection } from './wsServer.ts';
+
+export interface HandlerContext {
+  connection: Connection;
+  requestId: string | number;
+}
+
+/** One handler per method, typed by the protocol's method table. */
+export type HandlerTable = {
+  [M in MethodName]: (params: z.output<(typeof Methods)[M]['params']>, context: HandlerContext) => Promise<ResultOf<M>>;
+};
+
+export interface HandlerDeps {
+  store: AuditStore;
+  state: DaemonState;
+  keyStore: KeyStore;
+  keys: () => KeyMaterial;
+  setKeys: (keys: KeyMaterial) => void;
+  version: string;
+  startedAt: number;
+}
+
+const DEFAULT_PAGE = 100;
+
+export function createHandlers(deps: HandlerDeps): HandlerTable {
+  const { store, state } = deps;
+  const subscriptions = new Map<string, { connection: number; dispose: () => void }>();
+  return {
+    ingest: async ({ events }) => ({ acks: await store.ingest(events) }),
+
+    query: async ({ filter, limit, cursor }) => store.query(filter, limit ?? DEFAULT_PAGE, cursor),
+
+    get: async (target) => ({ entry: await store.get(target) }),
+
+    'tail.subscribe': async ({ filter }, { connection }) => {
+      const compiled = compileFilter(filter);
+      const subscription = randomUUID();
+      const listener = store.onEntries((entries) => {
+        const matching = entries.filter((e) => compiled.matches(e));
+        if (matching.length > 0) connection.notify('tail.entries', { subscription, entries: matching });
+      });
+      subscriptions.set(subscription, { connection: connection.id, dispose: () => listener.dispose() });
+      connection.onClose(() => {
+        listener.dispose();
+        subscriptions.delete(subscription);
+      });
+      return { subscription };
+    },
+
+    'tail.unsubscribe': async ({ subscription }, { connection }) => {
+      const held = subscriptions.get(subscription);
+      if (held === undefined || held.connection !== connection.id) {
+        throw new AuditError(ErrorCodes.UnknownSubscription, `this connection holds no subscription ${subscription}`);
+      }
+      held.dispose();
+      subscriptions.delete(subscription);
+      return { ok: true };
+    },
+
+    stats: async ({ filter, top }) => store.stats(filter, top ?? 10),
+
+    verify: async ({ from_seq, to_seq }, { connection, requestId }) => {
+      const range: { fromSeq?: number; toSeq?: number } = {};
+      if (from_seq !== undefined) range.fromSeq = from_seq;
+      if (to_seq !== undefined) range.toSeq = to_seq;
+      return store.verify(range, (entries_checked, last_seq) =>
+        connection.notify('verify.progress', { request: requestId, entries_checked, last_seq }),
+      );
+    },
+
+    'retention.run': async ({ older_than_days }) => store.runRetention(older_than_days ?? state.settings.retention_days, { recordWhenNothingDropped: true }),
+
+    'keys.status': async () => describeKeyStatus(deps.keys()),
+
+    'keys.rotate': async () => {
+      const before = describeKeyStatus(deps.keys());
+      const rotated = await deps.keyStore.rotate();
+      deps.setKeys(rotated);
+      const after = describeKeyStatus(rotated);
+      await store.appendAudit('audit.keys.rotate', {
+        hmac_key_id: { from: before.hmac_key_id, to: after.hmac_key_id },
+        encryption_key_id: { from: before.encryption_key_id, to: after.encryption_key_id },
+        signing_key_id: { from: before.signing_key_id, to: after.signing_key_id },
+      });
+      // Sign the chain's end with the new key right away.
+      await store.writeCheckpoint();
+      return after;
+    },
+
+    decrypt: async (params) => {
+      const target = 'seq' in params && params.seq !== undefined ? { seq: params.seq } : { id: String((params as { id: string }).id) };
+      const entry = await store.get(target);
+      if (entry.content.mode !== 'encrypted' || (entry.content.input_enc === undefined && entry.content.output_enc === undefined)) {
+        throw new AuditError(ErrorCodes.NotEncrypted, `entry ${entry.seq} keeps its content in ${entry.content.mode} mode: there is nothing to decrypt`);
+      }
+      // The attempt is on the record before any plaintext leaves the daemon, whether or not it succeeds.
+      const audit = await store.appendAudit('audit.decrypt', {
+        target_seq: entry.seq,
+        target_id: entry.id,
+        reason: params.reason ?? null,
+      });
+      const key = deps.keys().encryptionKeys.get(entry.content.key_id ?? '');
+      if (key === undefined) {
+        throw new AuditError(ErrorCodes.DecryptFailed, `the key ${entry.content.key_id ?? '(none)'} of entry ${entry.seq} is not in this store's keychain`);
+      }
+      const result: ResultOf<'decrypt'> = { seq: entry.seq, audit_seq: audit.seq };
+      if (entry.content.input_enc !== undefined) result.input = decryptField(key, entry.content.input_enc, `${entry.id}:input`);
+      if (entry.content.output_enc !== undefined) result.output = decryptField(key, entry.content.output_enc, `${entry.id}:output`);
+      return result;
+    },
+
+    'settings.get': async () => state.settings,
+
+    'settings.set': async (change) => {
+      const before = state.settings;
+      const changed: Record<string, { from: string | number; to: string | number }> = {};
+      if (change.content_mode !== undefined && change.content_mode !== before.content_mode) {
+        changed.content_mode = { from: before.content_mode, to: change.content_mode };
+      }
+      if (change.retention_days !== undefined && change.retention_days !== before.retention_days) {
+        changed.retention_days = { from: before.retention_days, to: change.retention_days };
+      }
+      if (Object.keys(changed).length === 0) return before;
+      const after = await state.updateSettings(change);
+      await store.appendAudit('audit.settings', { changed });
+      return after;
+    },
+
+    health: async () => ({
+      version: deps.version,
+      protocol: PROTOCOL_VERSION,
+      pid: process.pid,
+      uptime_s: Math.round((Date.now() - deps.startedAt) / 1000),
+      entries: store.entryCount,
+      segments: store.segmentCount,
+      first_seq: store.firstSeq,
+      last_seq: store.lastSeq,
+      last_hash: store.lastHash,
+      store_bytes: store.storeBytes,
+      disk_full: store.diskFull,
+      queue_depth: store.queueDepth,
+      key_source: deps.keys().source,
+      settings: state.settings,
+    }),
+  };
+}

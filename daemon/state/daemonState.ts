@@ -1,0 +1,59 @@
+import { Low } from 'lowdb';
+import { JSONFile } from 'lowdb/node';
+import { join } from 'node:path';
+import type { Settings } from '../protocol/messages.ts';
+
+export const STATE_FILE = 'state.json';
+
+/**
+ * The daemon's small mutable state, kept with lowdb in `state.json`: settings, the key generation of the
+ * master-key mode, and (later) destinations, schedules, export runs and watermarks. Never a secret.
+ */
+export interface StateData {
+  version: 1;
+  settings: Settings;
+  /** Generation of the keys derived from AI_AUDIT_MASTER_KEY (not secret: the master key is). */
+  key_generation: number;
+}
+
+export const DEFAULT_SETTINGS: Settings = { content_mode: 'hash', retention_days: 90 };
+
+export class DaemonState {
+  private readonly db: Low<StateData>;
+
+  private constructor(db: Low<StateData>) {
+    this.db = db;
+  }
+
+  static async open(home: string): Promise<DaemonState> {
+    const db = new Low<StateData>(new JSONFile<StateData>(join(home, STATE_FILE)), {
+      version: 1,
+      settings: { ...DEFAULT_SETTINGS },
+      key_generation: 0,
+    });
+    await db.read();
+    // Fill in what an older or hand-edited file lacks, without dropping what it has.
+    db.data = { ...db.data, settings: { ...DEFAULT_SETTINGS, ...db.data.settings } };
+    await db.write();
+    return new DaemonState(db);
+  }
+
+  get settings(): Settings {
+    return this.db.data.settings;
+  }
+
+  async updateSettings(change: Partial<Settings>): Promise<Settings> {
+    this.db.data.settings = { ...this.db.data.settings, ...change };
+    await this.db.write();
+    return this.db.data.settings;
+  }
+
+  /** The master-key store's generation counter. */
+  readonly keyGeneration = {
+    read: async (): Promise<number> => this.db.data.key_generation,
+    write: async (generation: number): Promise<void> => {
+      this.db.data.key_generation = generation;
+      await this.db.write();
+    },
+  };
+}

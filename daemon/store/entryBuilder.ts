@@ -1,0 +1,99 @@
+import {
+  ENTRY_VERSION,
+  IngestEvent,
+  normalizeDecision,
+  normalizeEvent,
+  type Content,
+  type ContentMode,
+  type Entry,
+  type EntryKind,
+  type JsonValue,
+  type NormalizedEvent,
+} from '../protocol/entry.ts';
+import { ErrorCodes, type WireError } from '../protocol/errors.ts';
+import type { KeyMaterial } from '../keys/keyMaterial.ts';
+import { encryptField, hmacHex } from '../keys/contentCipher.ts';
+import { entryHash } from './entryHash.ts';
+
+/** How far ahead of the daemon's clock an event's `ts` may be (clock skew between producers). */
+export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
+
+/** Validates one event as sent; returns the normalized event or the typed error for it. */
+export function parseEvent(raw: unknown, nowMs: number): NormalizedEvent | WireError {
+  const parsed = IngestEvent.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 10).map((issue) => ({
+      path: issue.path.map(String).join('.'),
+      message: issue.message,
+    }));
+    const first = issues[0];
+    return {
+      code: ErrorCodes.InvalidParams,
+      message: first === undefined ? 'invalid event' : `invalid event: ${first.path || '(event)'}: ${first.message}`,
+      data: { issues },
+    };
+  }
+  const event = normalizeEvent(parsed.data);
+  if (event.ts !== undefined) {
+    const ts = Date.parse(event.ts);
+    if (ts > nowMs + MAX_FUTURE_SKEW_MS) {
+      return {
+        code: ErrorCodes.FutureTimestamp,
+        message: `ts ${event.ts} is more than ${MAX_FUTURE_SKEW_MS / 60000} minutes ahead of the daemon's clock`,
+        data: { ts: event.ts, max_skew_ms: MAX_FUTURE_SKEW_MS },
+      };
+    }
+  }
+  return event;
+}
+
+export function isWireError(value: NormalizedEvent | WireError): value is WireError {
+  return typeof (value as WireError).code === 'string' && typeof (value as WireError).message === 'string' && !('kind' in value);
+}
+
+/** What the store appends: a producer's event, or an `audit.*` record the daemon writes about itself. */
+export type StorableEvent = Omit<NormalizedEvent, 'kind'> & { kind: EntryKind; audit?: Record<string, JsonValue> };
+
+export interface Stamp {
+  seq: number;
+  id: string;
+  recordedAt: string;
+  prev: string;
+  defaultMode: ContentMode;
+  keys: KeyMaterial;
+}
+
+/**
+ * Turns a normalized event into an entry: stamps it, converts `input`/`output` to the content mode (the
+ * raw text goes no further than this function) and computes its hash.
+ */
+export function buildEntry(event: StorableEvent, stamp: Stamp): Entry {
+  const { input, output, content_mode, file, message_length, ts, ...fields } = event;
+  const mode = content_mode ?? stamp.defaultMode;
+  const content: Content = { mode };
+  if (input !== undefined) content.input_length = input.length;
+  if (output !== undefined) content.output_length = output.length;
+  if (message_length !== undefined) content.message_length = message_length;
+  if (file !== undefined) content.file = file;
+  if (mode === 'hash' && (input !== undefined || output !== undefined)) {
+    content.key_id = stamp.keys.hmac.id;
+    if (input !== undefined) content.input_hmac = hmacHex(stamp.keys.hmac.key, input);
+    if (output !== undefined) content.output_hmac = hmacHex(stamp.keys.hmac.key, output);
+  } else if (mode === 'encrypted' && (input !== undefined || output !== undefined)) {
+    content.key_id = stamp.keys.encryption.id;
+    if (input !== undefined) content.input_enc = encryptField(stamp.keys.encryption.key, input, `${stamp.id}:input`);
+    if (output !== undefined) content.output_enc = encryptField(stamp.keys.encryption.key, output, `${stamp.id}:output`);
+  }
+  const entry: Omit<Entry, 'hash'> = {
+    ...fields,
+    v: ENTRY_VERSION,
+    seq: stamp.seq,
+    id: stamp.id,
+    ts: ts ?? stamp.recordedAt,
+    recorded_at: stamp.recordedAt,
+    decision: normalizeDecision(event as NormalizedEvent),
+    content,
+    prev: stamp.prev,
+  };
+  return { ...entry, hash: entryHash(entry) };
+}

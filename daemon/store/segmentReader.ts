@@ -1,0 +1,79 @@
+import { open } from 'node:fs/promises';
+
+/** A complete line of a segment: its text without the newline, and where it starts. */
+export interface SegmentLine {
+  text: string;
+  offset: number;
+  bytes: number;
+}
+
+const CHUNK = 256 * 1024;
+
+/**
+ * Reads the complete lines of a segment from `start` to `end` (bytes), oldest first. A last line without
+ * its newline is not yielded: it is a torn write, reported through `onTornTail` with its offset.
+ */
+export async function* readLinesForward(
+  path: string,
+  start = 0,
+  end = Number.POSITIVE_INFINITY,
+  onTornTail?: (offset: number, bytes: number) => void,
+): AsyncGenerator<SegmentLine> {
+  const handle = await open(path, 'r');
+  try {
+    const size = Math.min(end, (await handle.stat()).size);
+    let position = start;
+    let carry: Buffer = Buffer.alloc(0);
+    let carryOffset = start;
+    while (position < size) {
+      const length = Math.min(CHUNK, size - position);
+      const chunk = Buffer.allocUnsafe(length);
+      const { bytesRead } = await handle.read(chunk, 0, length, position);
+      if (bytesRead === 0) break;
+      position += bytesRead;
+      const data = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+      let lineStart = 0;
+      for (let nl = data.indexOf(10, lineStart); nl !== -1; nl = data.indexOf(10, lineStart)) {
+        yield { text: data.toString('utf8', lineStart, nl), offset: carryOffset + lineStart, bytes: nl + 1 - lineStart };
+        lineStart = nl + 1;
+      }
+      carryOffset += lineStart;
+      carry = Buffer.from(data.subarray(lineStart));
+    }
+    if (carry.length > 0) onTornTail?.(carryOffset, carry.length);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Reads the complete lines that end at or before `end`, newest first. `end` must be a line boundary
+ * (the committed size of a segment, or the offset of a line from an earlier read).
+ */
+export async function* readLinesBackward(path: string, end: number): AsyncGenerator<SegmentLine> {
+  const handle = await open(path, 'r');
+  try {
+    let position = end;
+    // Bytes at the start of the previous window whose line began further back: [position, position+carry).
+    let carry: Buffer = Buffer.alloc(0);
+    while (position > 0) {
+      const length = Math.min(CHUNK, position);
+      position -= length;
+      const chunk = Buffer.allocUnsafe(length);
+      await handle.read(chunk, 0, length, position);
+      const data = carry.length > 0 ? Buffer.concat([chunk, carry]) : chunk;
+      // data[0, stop) is unprocessed and ends with the newline of its last line.
+      let stop = data.length;
+      while (stop >= 2) {
+        const nl = data.lastIndexOf(10, stop - 2);
+        if (nl === -1) break;
+        yield { text: data.toString('utf8', nl + 1, stop - 1), offset: position + nl + 1, bytes: stop - nl - 1 };
+        stop = nl + 1;
+      }
+      carry = Buffer.from(data.subarray(0, stop));
+    }
+    if (carry.length > 1) yield { text: carry.toString('utf8', 0, carry.length - 1), offset: 0, bytes: carry.length };
+  } finally {
+    await handle.close();
+  }
+}

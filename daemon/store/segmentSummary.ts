@@ -1,0 +1,116 @@
+import type { Decision, Entry } from '../protocol/entry.ts';
+
+/**
+ * What the daemon knows about one segment without reading it: seq and time ranges, counts for pruning
+ * queries, and aggregates for charts. Kept as a sidecar file next to each closed segment. It is a cache,
+ * never trusted by verify: a missing or inconsistent sidecar is rebuilt from the segment.
+ */
+export interface SegmentSummary {
+  /** Global segment number (file name). */
+  segment: number;
+  /** Path relative to the data dir, e.g. `entries/2026/11/22/000001.jsonl`. */
+  file: string;
+  bytes: number;
+  count: number;
+  first_seq: number;
+  last_seq: number;
+  /** `prev` of the first entry and `hash` of the last: how this segment links into the chain. */
+  first_prev: string;
+  last_hash: string;
+  /** Smallest and largest `ts` (producer time) in the segment. */
+  min_ts: string;
+  max_ts: string;
+  /** First and last `recorded_at` (daemon time, non-decreasing). */
+  first_recorded: string;
+  last_recorded: string;
+  kinds: Record<string, number>;
+  decisions: Partial<Record<Decision, number>>;
+  flagged: number;
+  /** Per `ts` day (UTC, YYYY-MM-DD): counts per decision. */
+  days: Record<string, Partial<Record<Decision, number>>>;
+  /** Flagged categories: category → entries where it was detected. */
+  categories: Record<string, number>;
+  /** `model \u001f operation` → [sum of risk_score, entries with a risk_score]. */
+  risk: Record<string, [number, number]>;
+  /** Byte offset of every {@link SPARSE_STEP}-th entry, for lookups by seq. */
+  offsets: number[];
+}
+
+/** One offset is kept for every this many entries of a segment. */
+export const SPARSE_STEP = 512;
+
+export function emptySummary(segment: number, file: string): SegmentSummary {
+  return {
+    segment,
+    file,
+    bytes: 0,
+    count: 0,
+    first_seq: 0,
+    last_seq: 0,
+    first_prev: '',
+    last_hash: '',
+    min_ts: '',
+    max_ts: '',
+    first_recorded: '',
+    last_recorded: '',
+    kinds: {},
+    decisions: {},
+    flagged: 0,
+    days: {},
+    categories: {},
+    risk: {},
+    offsets: [],
+  };
+}
+
+/** Flagged categories of an entry: those whose value is `true` or a positive number. */
+export function flaggedCategories(entry: Entry): string[] {
+  const categories = entry.scanner?.categories;
+  if (categories === undefined) return [];
+  const out: string[] = [];
+  for (const [name, value] of Object.entries(categories)) {
+    if (value === true || (typeof value === 'number' && value > 0)) out.push(name);
+  }
+  return out;
+}
+
+/** Adds one entry, stored at byte `offset` with `lineBytes` bytes, to a summary (mutates it). */
+export function addToSummary(summary: SegmentSummary, entry: Entry, offset: number, lineBytes: number): void {
+  if (summary.count === 0) {
+    summary.first_seq = entry.seq;
+    summary.first_prev = entry.prev;
+    summary.min_ts = entry.ts;
+    summary.max_ts = entry.ts;
+    summary.first_recorded = entry.recorded_at;
+  }
+  if (summary.count % SPARSE_STEP === 0) summary.offsets.push(offset);
+  summary.count++;
+  summary.bytes = offset + lineBytes;
+  summary.last_seq = entry.seq;
+  summary.last_hash = entry.hash;
+  summary.last_recorded = entry.recorded_at;
+  if (entry.ts < summary.min_ts) summary.min_ts = entry.ts;
+  if (entry.ts > summary.max_ts) summary.max_ts = entry.ts;
+  summary.kinds[entry.kind] = (summary.kinds[entry.kind] ?? 0) + 1;
+  summary.decisions[entry.decision] = (summary.decisions[entry.decision] ?? 0) + 1;
+  if (entry.scanner?.flagged === true) summary.flagged++;
+  const day = utcDay(entry.ts);
+  const dayCounts = (summary.days[day] ??= {});
+  dayCounts[entry.decision] = (dayCounts[entry.decision] ?? 0) + 1;
+  for (const category of flaggedCategories(entry)) {
+    summary.categories[category] = (summary.categories[category] ?? 0) + 1;
+  }
+  if (entry.risk_score !== undefined) {
+    const key = `${entry.model ?? ''}\u001f${entry.operation ?? ''}`;
+    const cell = (summary.risk[key] ??= [0, 0]);
+    cell[0] += entry.risk_score;
+    cell[1] += 1;
+  }
+}
+
+/** `YYYY-MM-DD` of an ISO time, in UTC. */
+export function utcDay(iso: string): string {
+  // Times with an offset are normalized first: `2026-01-01T00:30:00+02:00` is 2025-12-31 in UTC.
+  if (iso.endsWith('Z')) return iso.slice(0, 10);
+  return new Date(iso).toISOString().slice(0, 10);
+}

@@ -1,0 +1,286 @@
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { decryptField } from '../../../daemon/keys/contentCipher.ts';
+import type { KeyMaterial } from '../../../daemon/keys/keyMaterial.ts';
+import type { ContentMode, Entry } from '../../../daemon/protocol/entry.ts';
+import type { IngestAck, IngestRejected } from '../../../daemon/protocol/messages.ts';
+import { AuditStore } from '../../../daemon/store/auditStore.ts';
+import { tempDir } from '../../support/tempDir.ts';
+import { testKeys } from '../../support/testKeys.ts';
+
+const DAY = 86_400_000;
+
+function acked(result: IngestAck | IngestRejected): IngestAck {
+  assert.ok(!('error' in result), `expected an ack, got ${JSON.stringify(result)}`);
+  return result;
+}
+
+async function allFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) out.push(join(entry.parentPath, entry.name));
+  }
+  return out;
+}
+
+describe('AuditStore', () => {
+  let home: { path: string; dispose(): Promise<void> };
+  let keys: KeyMaterial;
+  let mode: ContentMode;
+  let clock: number;
+  const stores: AuditStore[] = [];
+  const open = async (extra: Partial<Parameters<typeof AuditStore.open>[0]> = {}): Promise<AuditStore> => {
+    const store = await AuditStore.open({ home: home.path, keys, contentMode: () => mode, log: () => undefined, now: () => clock, ...extra });
+    stores.push(store);
+    return store;
+  };
+
+  beforeEach(async () => {
+    home = await tempDir('store');
+    keys = testKeys();
+    mode = 'hash';
+    clock = Date.parse('2026-11-20T10:00:00Z');
+  });
+  afterEach(async () => {
+    for (const store of stores.splice(0)) await store.close();
+    await home.dispose();
+  });
+
+  test('acknowledges each event with a seq and a UUIDv7 id, and chains them', async () => {
+    const store = await open();
+    const acks = await store.ingest([{ kind: 'chat.input', input: 'hello' }, { kind: 'chat.output', output: 'world' }]);
+    const [a, b] = acks.map(acked);
+    assert.equal(a?.seq, 1);
+    assert.equal(b?.seq, 2);
+    assert.match(a?.id ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const first = await store.get({ seq: 1 });
+    const second = await store.get({ seq: 2 });
+    assert.equal(first.prev, '0'.repeat(64));
+    assert.equal(second.prev, first.hash);
+    assert.equal((await store.verify({})).ok, true);
+  });
+
+  test('hash mode keeps an HMAC and the length, never the text, anywhere in the data dir', async () => {
+    const store = await open();
+    const secret = 'my password is hunter2-unique-marker';
+    acked((await store.ingest([{ kind: 'chat.input', input: secret, output: `${secret} echoed` }]))[0] as IngestAck);
+    const entry = await store.get({ seq: 1 });
+    assert.equal(entry.content.mode, 'hash');
+    assert.match(entry.content.input_hmac ?? '', /^[0-9a-f]{64}$/);
+    assert.equal(entry.content.input_length, secret.length);
+    await store.close();
+    for (const file of await allFiles(home.path)) {
+      const text = await readFile(file, 'utf8');
+      assert.ok(!text.includes('hunter2'), `${file} holds the raw text`);
+    }
+  });
+
+  test('encrypted mode stores AES-GCM fields bound to the entry; none mode keeps lengths only', async () => {
+    mode = 'encrypted';
+    const store = await open();
+    await store.ingest([{ kind: 'chat.input', input: 'classified prompt' }]);
+    await store.ingest([{ kind: 'chat.input', input: 'metadata only', content_mode: 'none' }]);
+    const enc = await store.get({ seq: 1 });
+    assert.equal(enc.content.mode, 'encrypted');
+    assert.equal(enc.content.key_id, keys.encryption.id);
+    const field = enc.content.input_enc ?? '';
+    assert.equal(decryptField(keys.encryption.key, field, `${enc.id}:input`), 'classified prompt');
+    assert.throws(() => decryptField(keys.encryption.key, field, `${enc.id}:output`), { code: 'decrypt_failed' });
+    const none = await store.get({ seq: 2 });
+    assert.deepEqual(none.content, { mode: 'none', input_length: 'metadata only'.length });
+  });
+
+  test('a bad event gets a typed error naming the field; the others in the batch go in', async () => {
+    const store = await open();
+    const results = await store.ingest([
+      { kind: 'chat.input' },
+      { kind: 'chat.input', risk_score: 'high' },
+      { kind: 'nonsense' },
+      { kind: 'chat.input', ts: new Date(clock + DAY).toISOString() },
+      { kind: 'chat.output' },
+    ]);
+    assert.equal(acked(results[0] as IngestAck).seq, 1);
+    const bad = results[1] as IngestRejected;
+    assert.equal(bad.error.code, 'invalid_params');
+    assert.match(bad.error.message, /risk_score/);
+    assert.equal((results[2] as IngestRejected).error.code, 'invalid_params');
+    assert.equal((results[3] as IngestRejected).error.code, 'future_timestamp');
+    assert.equal(acked(results[4] as IngestAck).seq, 2);
+  });
+
+  test('an idempotency key returns the original ack, within a batch, across batches and after a restart', async () => {
+    let store = await open();
+    const [first, again] = (await store.ingest([
+      { kind: 'chat.input', idempotency_key: 'k-1' },
+      { kind: 'chat.input', idempotency_key: 'k-1' },
+    ])) as IngestAck[];
+    assert.deepEqual({ seq: again?.seq, id: again?.id, duplicate: again?.duplicate }, { seq: first?.seq, id: first?.id, duplicate: true });
+    const later = acked((await store.ingest([{ kind: 'chat.input', idempotency_key: 'k-1' }]))[0] as IngestAck);
+    assert.equal(later.seq, first?.seq);
+    await store.close();
+    store = await open();
+    const afterRestart = acked((await store.ingest([{ kind: 'chat.input', idempotency_key: 'k-1' }]))[0] as IngestAck);
+    assert.equal(afterRestart.seq, first?.seq);
+    assert.equal(afterRestart.duplicate, true);
+    assert.equal(store.lastSeq, 1);
+  });
+
+  test('normalizes the decision from every producer dialect', async () => {
+    const store = await open();
+    await store.ingest([
+      { kind: 'governance.check', allowed: false, risk_score: 0.9, reason: 'policy' },
+      { kind: 'chat.input', event_type: 'blocked' },
+      { kind: 'chat.input', event_type: 'scan', scan_result: { flagged: true, threat_level: 'high' } },
+      { kind: 'chat.input', safety_passed: true },
+      { kind: 'chat.input', scanner: { name: 'lakera', error: { code: 'timeout', message: 'no answer' } } },
+    ]);
+    const { entries } = await store.query(undefined, 10);
+    assert.deepEqual(
+      entries.map((e) => e.decision).reverse(),
+      ['blocked', 'blocked', 'warned', 'allowed', 'error'],
+    );
+    assert.equal(entries.find((e) => e.seq === 3)?.threat_level, 'high');
+  });
+
+  test('query pages newest first with a cursor and filters', async () => {
+    const store = await open({ segmentMaxBytes: 4096 });
+    for (let i = 0; i < 120; i++) {
+      await store.ingest([{ kind: i % 3 === 0 ? 'chat.output' : 'chat.input', model: i % 2 === 0 ? 'gpt' : 'llama', actor: { user_id: `u${i % 4}` }, decision: i % 5 === 0 ? 'blocked' : 'allowed' }]);
+    }
+    assert.ok(store.segmentCount > 3, 'small segments rotate');
+    const seen: number[] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await store.query(undefined, 25, cursor);
+      seen.push(...page.entries.map((e) => e.seq));
+      if (page.next_cursor === null) break;
+      cursor = page.next_cursor;
+    }
+    assert.deepEqual(seen, Array.from({ length: 120 }, (_, i) => 120 - i));
+    const filtered = await store.query({ kind: 'chat.output', model: 'gpt', decision: 'blocked' }, 100);
+    const expected = Array.from({ length: 120 }, (_, i) => i)
+      .filter((i) => i % 3 === 0 && i % 2 === 0 && i % 5 === 0)
+      .map((i) => i + 1)
+      .reverse();
+    assert.deepEqual(filtered.entries.map((e) => e.seq), expected);
+    const byUser = await store.query({ user: 'u1' }, 1000);
+    assert.equal(byUser.entries.length, 30);
+    await assert.rejects(store.query(undefined, 10, 'garbage!'), { code: 'bad_cursor' });
+    assert.equal((await store.verify({})).ok, true);
+  });
+
+  test('query by time range and text of metadata, never content', async () => {
+    const store = await open();
+    await store.ingest([
+      { kind: 'chat.input', ts: '2026-11-01T00:00:00Z', metadata: { ticket: 'SEC-42' }, input: 'SEC-99 secret' },
+      { kind: 'chat.input', ts: '2026-11-10T00:00:00Z', reason: 'Jailbreak attempt' },
+      { kind: 'chat.input', ts: '2026-11-15T00:00:00Z' },
+    ]);
+    const range = await store.query({ since: '2026-11-05T00:00:00Z', until: '2026-11-15T00:00:00Z' }, 10);
+    assert.deepEqual(range.entries.map((e) => e.seq), [2]);
+    assert.deepEqual((await store.query({ text: 'sec-42' }, 10)).entries.map((e) => e.seq), [1]);
+    assert.deepEqual((await store.query({ text: 'SEC-99' }, 10)).entries.map((e) => e.seq), []);
+    assert.deepEqual((await store.query({ text: 'jailbreak' }, 10)).entries.map((e) => e.seq), [2]);
+  });
+
+  test('get finds entries by seq and by id across segments', async () => {
+    const store = await open({ segmentMaxBytes: 2048 });
+    const acks: IngestAck[] = [];
+    for (let i = 0; i < 60; i++) acks.push(acked((await store.ingest([{ kind: 'chat.input', metadata: { i } }]))[0] as IngestAck));
+    for (const ack of [acks[0], acks[31], acks[59]]) {
+      assert.ok(ack);
+      assert.equal((await store.get({ seq: ack.seq })).id, ack.id);
+      assert.equal((await store.get({ id: ack.id })).seq, ack.seq);
+    }
+    await assert.rejects(store.get({ seq: 999 }), { code: 'not_found' });
+    await assert.rejects(store.get({ id: 'nope' }), { code: 'not_found' });
+  });
+
+  test('stats count per day per decision, top categories and mean risk by model and operation', async () => {
+    const store = await open({ segmentMaxBytes: 1024 });
+    await store.ingest([
+      { kind: 'governance.check', ts: '2026-11-18T09:00:00Z', allowed: true, model: 'gpt', operation: 'chat', risk_score: 0.2 },
+      { kind: 'governance.check', ts: '2026-11-18T10:00:00Z', allowed: false, model: 'gpt', operation: 'chat', risk_score: 0.8 },
+      { kind: 'chat.input', ts: '2026-11-19T10:00:00Z', event_type: 'blocked', scanner: { flagged: true, categories: { prompt_injection: true, pii: false } } },
+      { kind: 'chat.input', ts: '2026-11-19T11:00:00Z', event_type: 'scan', scanner: { flagged: true, categories: { prompt_injection: true, jailbreak: true } } },
+    ]);
+    const stats = await store.stats(undefined, 10);
+    assert.equal(stats.total, 4);
+    assert.deepEqual(stats.per_day, [
+      { day: '2026-11-18', allowed: 1, blocked: 1, warned: 0, error: 0 },
+      { day: '2026-11-19', allowed: 0, blocked: 1, warned: 1, error: 0 },
+    ]);
+    assert.deepEqual(stats.top_categories, [
+      { category: 'prompt_injection', count: 2 },
+      { category: 'jailbreak', count: 1 },
+    ]);
+    assert.equal(stats.risk_by_model.length, 1);
+    assert.equal(stats.risk_by_model[0]?.model, 'gpt');
+    assert.ok(Math.abs((stats.risk_by_model[0]?.mean_risk ?? 0) - 0.5) < 1e-9);
+    const blockedOnly = await store.stats({ decision: 'blocked' }, 10);
+    assert.equal(blockedOnly.total, 2);
+  });
+
+  test('retention drops whole old segments, leaves a signed anchor, records itself, and verify passes', async () => {
+    const store = await open({ segmentMaxBytes: 1024 });
+    for (let i = 0; i < 30; i++) await store.ingest([{ kind: 'chat.input', ts: new Date(clock).toISOString() }]);
+    clock += 100 * DAY;
+    for (let i = 0; i < 5; i++) await store.ingest([{ kind: 'chat.input', ts: new Date(clock).toISOString() }]);
+    const before = store.entryCount;
+    const result = await store.runRetention(90, { recordWhenNothingDropped: true });
+    assert.ok(result.dropped_segments > 0);
+    assert.equal(result.dropped_entries, 30);
+    assert.equal(result.anchor_seq, 30);
+    assert.equal(store.entryCount, before - 30 + 1, 'old entries gone, one audit.retention entry added');
+    assert.equal(store.firstSeq, 31);
+    const audit = await store.query({ kind: 'audit.retention' }, 1);
+    assert.equal(audit.entries[0]?.audit?.dropped_entries, 30);
+    const report = await store.verify({});
+    assert.equal(report.ok, true, JSON.stringify(report.problem));
+    assert.equal(report.first_seq, 31);
+  });
+
+  test('persists across a restart and continues the chain', async () => {
+    let store = await open();
+    await store.ingest([{ kind: 'chat.input' }, { kind: 'chat.output' }]);
+    const hash = store.lastHash;
+    await store.close();
+    store = await open();
+    assert.equal(store.lastSeq, 2);
+    assert.equal(store.lastHash, hash);
+    const ack = acked((await store.ingest([{ kind: 'chat.input' }]))[0] as IngestAck);
+    assert.equal(ack.seq, 3);
+    assert.equal((await store.get({ seq: 3 })).prev, hash);
+    const report = await store.verify({});
+    assert.equal(report.ok, true);
+    assert.ok(report.checkpoints_checked >= 1);
+  });
+
+  test('tail listeners receive each committed batch', async () => {
+    const store = await open();
+    const seen: Entry[] = [];
+    const sub = store.onEntries((entries) => seen.push(...entries));
+    await store.ingest([{ kind: 'chat.input' }, { kind: 'chat.output' }]);
+    sub.dispose();
+    await store.ingest([{ kind: 'chat.input' }]);
+    assert.deepEqual(seen.map((e) => e.seq), [1, 2]);
+  });
+
+  test('concurrent ingests are group-committed without losing or reordering any', async () => {
+    const store = await open();
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => store.ingest([{ kind: 'chat.input', metadata: { i } }])));
+    const seqs = results.map((r) => acked(r[0] as IngestAck).seq).sort((a, b) => a - b);
+    assert.deepEqual(seqs, Array.from({ length: 200 }, (_, i) => i + 1));
+    assert.equal((await store.verify({})).ok, true);
+  });
+
+  test('audit entries record operations on the store itself', async () => {
+    const store = await open();
+    const ack = await store.appendAudit('audit.settings', { changed: { content_mode: { from: 'hash', to: 'none' } } });
+    const entry = await store.get({ seq: ack.seq });
+    assert.equal(entry.kind, 'audit.settings');
+    assert.deepEqual(entry.audit, { changed: { content_mode: { from: 'hash', to: 'none' } } });
+  });
+});
