@@ -87,7 +87,15 @@ export const commands: Record<string, CommandSpec> = {
     async run({ home, values, io }) {
       const port = positiveInt(values.port, '--port') ?? 0;
       if (port > 65535) throw new CliError(ExitCode.Usage, '--port must be at most 65535');
-      const daemon = await startDaemon({ home, port, env: io.env, echo: (line) => io.stderr.write(line) });
+      // A tuning knob (and how tests make segments rotate quickly); not a flag, as users rarely need it.
+      const segmentMaxBytes = positiveInt(io.env.AI_AUDIT_SEGMENT_MAX_BYTES, 'AI_AUDIT_SEGMENT_MAX_BYTES');
+      const daemon = await startDaemon({
+        home,
+        port,
+        env: io.env,
+        echo: (line) => io.stderr.write(line),
+        ...(segmentMaxBytes === undefined ? {} : { segmentMaxBytes }),
+      });
       const signal = await io.stopSignal;
       daemon.log(`stopping (${signal})`);
       await daemon.dispose();

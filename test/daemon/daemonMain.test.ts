@@ -1,0 +1,240 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import type { IngestAck, IngestRejected } from '../../daemon/protocol/messages.ts';
+import { listSegments } from '../../daemon/store/segmentPaths.ts';
+import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../support/daemonProcess.ts';
+import { tempDir } from '../support/tempDir.ts';
+
+const masterKeyEnv = () => ({ AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64') });
+
+async function allFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) out.push(join(entry.parentPath, entry.name));
+  }
+  return out;
+}
+
+describe('daemon lifecycle (real processes, real files)', () => {
+  let home: { path: string; dispose(): Promise<void> };
+  const running: DaemonProcess[] = [];
+  const start = async (env: NodeJS.ProcessEnv, args: string[] = []): Promise<DaemonProcess> => {
+    const daemon = await startDaemonProcess(home.path, env, args);
+    running.push(daemon);
+    return daemon;
+  };
+
+  beforeEach(async () => {
+    home = await tempDir('daemon');
+  });
+  afterEach(async () => {
+    for (const daemon of running.splice(0)) await daemon.kill9();
+    await home.dispose();
+  });
+
+  test('data dir 0700, token and discovery files 0600', async () => {
+    const daemon = await start(masterKeyEnv());
+    assert.equal((await stat(home.path)).mode & 0o777, 0o700);
+    assert.equal((await stat(join(home.path, 'token'))).mode & 0o777, 0o600);
+    assert.equal((await stat(join(home.path, 'daemon.json'))).mode & 0o777, 0o600);
+    assert.equal(await daemon.stop(), 0);
+    await assert.rejects(stat(join(home.path, 'daemon.json')), { code: 'ENOENT' });
+  });
+
+  test('entries persist across a restart and the chain continues', async () => {
+    const env = masterKeyEnv();
+    let daemon = await start(env);
+    let client = await daemon.connect();
+    const first = (await client.request('ingest', { events: [{ kind: 'chat.input', input: 'before restart' }] })).acks[0] as IngestAck;
+    await client.dispose();
+    assert.equal(await daemon.stop(), 0);
+    daemon = await start(env);
+    client = await daemon.connect();
+    const second = (await client.request('ingest', { events: [{ kind: 'chat.input' }] })).acks[0] as IngestAck;
+    assert.equal(second.seq, first.seq + 1);
+    assert.equal((await client.request('get', { seq: first.seq })).entry.id, first.id);
+    const report = await client.request('verify', {});
+    assert.equal(report.ok, true, JSON.stringify(report.problem));
+    await client.dispose();
+  });
+
+  test('kill -9 during ingest: every acknowledged event is there afterwards, and the chain verifies', async () => {
+    const env = masterKeyEnv();
+    const daemon = await start(env);
+    const acks: IngestAck[] = [];
+    const writers = Array.from({ length: 4 }, async (_, w) => {
+      const client = await daemon.connect();
+      try {
+        for (let i = 0; ; i++) {
+          const batch = Array.from({ length: 50 }, (_, j) => ({ kind: 'chat.input' as const, input: `w${w}-${i}-${j}`, idempotency_key: `w${w}-${i}-${j}` }));
+          const result = await client.request('ingest', { events: batch });
+          for (const ack of result.acks) if (!('error' in ack)) acks.push(ack);
+        }
+      } catch {
+        // The connection dies with the daemon: expected.
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    await daemon.kill9();
+    await Promise.all(writers);
+    assert.ok(acks.length > 100, `only ${acks.length} acks before the kill`);
+
+    const restarted = await start(env);
+    const client = await restarted.connect();
+    const health = await client.request('health', {});
+    assert.ok(health.last_seq >= Math.max(...acks.map((a) => a.seq)));
+    const stored = new Map<number, string>();
+    let cursor: string | undefined;
+    do {
+      const page = await client.request('query', { limit: 1000, ...(cursor === undefined ? {} : { cursor }) });
+      for (const entry of page.entries) stored.set(entry.seq, entry.id);
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined);
+    for (const ack of acks) assert.equal(stored.get(ack.seq), ack.id, `acknowledged seq ${ack.seq} lost or changed`);
+    const report = await client.request('verify', {});
+    assert.equal(report.ok, true, JSON.stringify(report.problem));
+    await client.dispose();
+  });
+
+  test('a torn last line is cut off on start and its bytes kept aside', async () => {
+    const env = masterKeyEnv();
+    const daemon = await start(env);
+    const client = await daemon.connect();
+    await client.request('ingest', { events: [{ kind: 'chat.input' }, { kind: 'chat.input' }] });
+    await client.dispose();
+    await daemon.kill9();
+    const [segment] = await listSegments(home.path);
+    assert.ok(segment);
+    await appendFile(join(home.path, segment.file), '{"v":1,"seq":3,"kind":"chat.in');
+    const restarted = await start(env);
+    assert.match(restarted.output(), /repaired a torn last line/);
+    const torn = await readdir(join(home.path, 'torn'));
+    assert.equal(torn.length, 1);
+    assert.equal(await readFile(join(home.path, 'torn', torn[0] ?? ''), 'utf8'), '{"v":1,"seq":3,"kind":"chat.in');
+    const c = await restarted.connect();
+    assert.equal((await c.request('health', {})).last_seq, 2);
+    assert.equal((await c.request('verify', {})).ok, true);
+    await c.dispose();
+  });
+
+  test('one daemon per data dir; a stale lock after kill -9 is taken over', async () => {
+    const env = masterKeyEnv();
+    const daemon = await start(env);
+    const second = await runCliProcess(['daemon', '--home', home.path], { env });
+    assert.equal(second.code, 2);
+    assert.match(second.stderr, new RegExp(`another daemon \\(pid ${daemon.child.pid}\\)`));
+    await daemon.kill9();
+    const again = await start(env);
+    assert.ok(again.discovery.pid !== daemon.discovery.pid);
+  });
+
+  test('without a keychain or master key: a clear error, exit 2, nothing listening', async () => {
+    const result = await runCliProcess(['daemon', '--home', home.path], {
+      env: { AI_AUDIT_MASTER_KEY: undefined, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' },
+    });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /keychain/i);
+    assert.match(result.stderr, /AI_AUDIT_MASTER_KEY/);
+    await assert.rejects(stat(join(home.path, 'daemon.json')), { code: 'ENOENT' });
+  });
+
+  test('with the OS keychain (gnome-keyring): keys persist across restarts', async () => {
+    assert.ok(process.env.DBUS_SESSION_BUS_ADDRESS, 'the test runner provides a D-Bus session with gnome-keyring');
+    const env = { AI_AUDIT_MASTER_KEY: undefined };
+    let daemon = await start(env);
+    let client = await daemon.connect();
+    const status = await client.request('keys.status', {});
+    assert.equal(status.source, 'keychain');
+    await client.request('settings.set', { content_mode: 'encrypted' });
+    const ack = (await client.request('ingest', { events: [{ kind: 'chat.input', input: 'keychain secret' }] })).acks[0] as IngestAck;
+    await client.dispose();
+    await daemon.stop();
+    daemon = await start(env);
+    client = await daemon.connect();
+    assert.equal((await client.request('keys.status', {})).signing_public_key, status.signing_public_key);
+    assert.equal((await client.request('decrypt', { seq: ack.seq })).input, 'keychain secret');
+    assert.equal((await client.request('verify', {})).ok, true);
+    await client.dispose();
+  });
+
+  test('no raw prompt text anywhere on disk in hash mode', async () => {
+    const daemon = await start(masterKeyEnv());
+    const client = await daemon.connect();
+    const marker = `raw-prompt-${randomBytes(8).toString('hex')}`;
+    await client.request('ingest', { events: [{ kind: 'chat.input', input: `please leak ${marker}`, output: `${marker}!` }] });
+    await client.dispose();
+    await daemon.stop();
+    for (const file of await allFiles(home.path)) {
+      assert.ok(!(await readFile(file, 'latin1')).includes(marker), `${file} contains the raw prompt`);
+    }
+  });
+
+  test('a segment edited by hand: the daemon starts and serves, verify names the entry', async () => {
+    const env = masterKeyEnv();
+    const daemon = await start(env);
+    const client = await daemon.connect();
+    await client.request('ingest', { events: [{ kind: 'chat.input', reason: 'original' }, { kind: 'chat.input' }] });
+    await client.dispose();
+    await daemon.stop();
+    const [segment] = await listSegments(home.path);
+    const path = join(home.path, segment?.file ?? '');
+    await writeFile(path, (await readFile(path, 'utf8')).replace('original', 'tampered'));
+    const restarted = await start(env);
+    const c = await restarted.connect();
+    const report = await c.request('verify', {});
+    assert.equal(report.ok, false);
+    assert.equal(report.problem?.seq, 1);
+    assert.equal(report.problem?.code, 'hash_mismatch');
+    assert.equal((await c.request('query', { limit: 5 })).entries.length, 2);
+    await c.dispose();
+  });
+
+  test('disk full: ingest is refused with disk_full, reads go on, ingest resumes when space returns', async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip('mounting a tmpfs needs root');
+      return;
+    }
+    const mount = join(home.path, 'small');
+    await mkdir(mount);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mount]);
+    try {
+      const dataDir = join(mount, 'data');
+      const daemon = await startDaemonProcess(dataDir, masterKeyEnv());
+      running.push(daemon);
+      const client = await daemon.connect();
+      const acked: IngestAck[] = [];
+      let refused: IngestRejected | null = null;
+      for (let i = 0; i < 2000 && refused === null; i++) {
+        const { acks } = await client.request('ingest', {
+          events: Array.from({ length: 20 }, () => ({ kind: 'chat.input' as const, metadata: { pad: 'x'.repeat(2000) } })),
+        }).catch((error: { code: string; message: string }) => ({ acks: [{ error }] as IngestRejected[] }));
+        for (const ack of acks) {
+          if ('error' in ack) refused ??= ack;
+          else acked.push(ack);
+        }
+      }
+      assert.ok(refused !== null, 'the disk never filled');
+      assert.equal(refused.error.code, 'disk_full');
+      assert.equal((await client.request('health', {})).disk_full, true);
+      const page = await client.request('query', { limit: 3 });
+      assert.equal(page.entries[0]?.seq, acked.at(-1)?.seq, 'reads still work and see the last acknowledged entry');
+      // Free space: make room by removing the filler the daemon does not own (its own log).
+      await rm(join(dataDir, 'daemon.log'), { force: true });
+      execFileSync('mount', ['-o', 'remount,size=4m', mount]);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const after = (await client.request('ingest', { events: [{ kind: 'chat.input' }] })).acks[0] as IngestAck;
+      assert.equal(after.seq, (acked.at(-1)?.seq ?? 0) + 1);
+      assert.equal((await client.request('health', {})).disk_full, false);
+      const report = await client.request('verify', {});
+      assert.equal(report.ok, true, JSON.stringify(report.problem));
+      await client.dispose();
+      await daemon.stop();
+    } finally {
+      execFileSync('umount', ['-l', mount]);
+    }
+  });
+});

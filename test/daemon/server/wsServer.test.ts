@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
+import { ConnectError, DaemonClient } from '../../../daemon/client/daemonClient.ts';
+import type { Entry } from '../../../daemon/protocol/entry.ts';
+import { MAX_FRAME_BYTES, type IngestAck, type IngestRejected } from '../../../daemon/protocol/messages.ts';
+import { startDaemonProcess, type DaemonProcess } from '../../support/daemonProcess.ts';
+import { tempDir } from '../../support/tempDir.ts';
+import { randomBytes } from 'node:crypto';
+
+/** Sends one raw text frame and resolves with the next frame the daemon sends back. */
+function rawExchange(port: number, token: string, frame: string): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/v1`, { headers: { Authorization: `Bearer ${token}` } });
+    ws.once('open', () => ws.send(frame));
+    ws.once('message', (data) => {
+      resolve(JSON.parse(data.toString()) as Record<string, unknown>);
+      ws.close();
+    });
+    ws.once('error', reject);
+  });
+}
+
+function handshakeStatus(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.once('open', () => {
+      ws.close();
+      resolve(101);
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.once('error', (error) => {
+      if (!/Unexpected server response/.test(error.message)) reject(error);
+    });
+  });
+}
+
+describe('the daemon WebSocket endpoint (real daemon process)', () => {
+  let home: { path: string; dispose(): Promise<void> };
+  let daemon: DaemonProcess;
+  let client: DaemonClient;
+  const env = { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64') };
+
+  before(async () => {
+    home = await tempDir('ws');
+    daemon = await startDaemonProcess(home.path, env);
+    client = await daemon.connect();
+  });
+  after(async () => {
+    await client?.dispose();
+    await daemon?.stop();
+    await home?.dispose();
+  });
+
+  test('listens on 127.0.0.1 only and announces port and pid', () => {
+    assert.equal(daemon.discovery.host, '127.0.0.1');
+    assert.equal(daemon.discovery.pid, daemon.child.pid);
+    assert.ok(daemon.discovery.port > 0);
+  });
+
+  test('refuses a missing or wrong token (401), a foreign Origin (403), another path (404)', async () => {
+    const url = `ws://127.0.0.1:${daemon.discovery.port}/v1`;
+    assert.equal(await handshakeStatus(url, {}), 401);
+    assert.equal(await handshakeStatus(url, { Authorization: `Bearer ${daemon.token.slice(0, -1)}x` }), 401);
+    assert.equal(await handshakeStatus(url, { Authorization: 'Bearer ' }), 401);
+    assert.equal(await handshakeStatus(url, { Authorization: `Bearer ${daemon.token}`, Origin: 'https://evil.example' }), 403);
+    assert.equal(await handshakeStatus(url, { Authorization: `Bearer ${daemon.token}`, Origin: 'vscode-webview://abc123' }), 101);
+    assert.equal(await handshakeStatus(`ws://127.0.0.1:${daemon.discovery.port}/v2`, { Authorization: `Bearer ${daemon.token}` }), 404);
+    await assert.rejects(DaemonClient.connect({ port: daemon.discovery.port, token: 'wrong' }), (error: unknown) => error instanceof ConnectError && error.status === 401);
+  });
+
+  test('ingest round trip: acks after fsync, query returns the entries newest first', async () => {
+    const { acks } = await client.request('ingest', {
+      events: [
+        { kind: 'chat.input', input: 'round trip', model: 'm1', actor: { user_id: 'ada' } },
+        { kind: 'chat.output', output: 'answer', model: 'm1', actor: { user_id: 'ada' } },
+      ],
+    });
+    const [a, b] = acks as IngestAck[];
+    assert.ok(a !== undefined && b !== undefined && b.seq === a.seq + 1);
+    const page = await client.request('query', { filter: { user: 'ada' }, limit: 10 });
+    assert.deepEqual(page.entries.map((e) => e.seq), [b.seq, a.seq]);
+    const got = await client.request('get', { id: a.id });
+    assert.equal(got.entry.seq, a.seq);
+  });
+
+  test('malformed JSON, non-request frames, unknown methods and bad params get typed errors; the connection stays', async () => {
+    const { port } = daemon.discovery;
+    const badJson = await rawExchange(port, daemon.token, '{"id":1,');
+    assert.deepEqual((badJson.error as { code: string }).code, 'bad_json');
+    const notRequest = await rawExchange(port, daemon.token, '[1,2,3]');
+    assert.equal((notRequest.error as { code: string }).code, 'bad_request');
+    const unknown = await rawExchange(port, daemon.token, JSON.stringify({ id: 7, method: 'drop.tables', params: {} }));
+    assert.equal(unknown.id, 7);
+    assert.equal((unknown.error as { code: string }).code, 'unknown_method');
+    await assert.rejects(client.request('query', { limit: 'ten' as unknown as number }), { code: 'invalid_params' });
+    await assert.rejects(client.request('ingest', { events: [] }), { code: 'invalid_params' });
+    const { acks } = await client.request('ingest', { events: [{ kind: 'chat.input', latency_ms: 'fast' }, { kind: 'chat.input', extra_field: 1 }] });
+    assert.equal((acks[0] as IngestRejected).error.code, 'invalid_params');
+    assert.match((acks[0] as IngestRejected).error.message, /latency_ms/);
+    assert.match((acks[1] as IngestRejected).error.message, /extra_field/);
+    // The same connection still works.
+    assert.equal((await client.request('health', {})).protocol, 1);
+  });
+
+  test('far-future timestamps are refused and duplicate idempotency keys return the original ack', async () => {
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    const { acks } = await client.request('ingest', {
+      events: [
+        { kind: 'chat.input', ts: future },
+        { kind: 'chat.input', idempotency_key: 'dup-1' },
+      ],
+    });
+    assert.equal((acks[0] as IngestRejected).error.code, 'future_timestamp');
+    const first = acks[1] as IngestAck;
+    const again = (await client.request('ingest', { events: [{ kind: 'chat.input', idempotency_key: 'dup-1' }] })).acks[0] as IngestAck;
+    assert.equal(again.seq, first.seq);
+    assert.equal(again.duplicate, true);
+  });
+
+  test('an oversize frame closes only that connection (1009); the daemon stays up', async () => {
+    const victim = new WebSocket(`ws://127.0.0.1:${daemon.discovery.port}/v1`, { headers: { Authorization: `Bearer ${daemon.token}` } });
+    await new Promise((resolve) => victim.once('open', resolve));
+    const closed = new Promise<number>((resolve) => victim.once('close', (code) => resolve(code)));
+    victim.send('x'.repeat(MAX_FRAME_BYTES + 1));
+    assert.equal(await closed, 1009);
+    const fresh = await daemon.connect();
+    assert.ok((await fresh.request('health', {})).pid > 0);
+    await fresh.dispose();
+  });
+
+  test('tail subscription delivers live entries matching its filter', async () => {
+    const watcher = await daemon.connect();
+    const received: Entry[] = [];
+    const gotTwo = new Promise<void>((resolve) => {
+      watcher.on('tail.entries', ({ entries }) => {
+        received.push(...entries);
+        if (received.length >= 2) resolve();
+      });
+    });
+    const { subscription } = await watcher.request('tail.subscribe', { filter: { decision: 'blocked' } });
+    await client.request('ingest', {
+      events: [
+        { kind: 'chat.input', decision: 'blocked', reason: 'tail-1' },
+        { kind: 'chat.input', decision: 'allowed' },
+        { kind: 'chat.input', decision: 'blocked', reason: 'tail-2' },
+      ],
+    });
+    await gotTwo;
+    assert.deepEqual(received.map((e) => e.reason), ['tail-1', 'tail-2']);
+    await watcher.request('tail.unsubscribe', { subscription });
+    await assert.rejects(watcher.request('tail.unsubscribe', { subscription }), { code: 'unknown_subscription' });
+    await watcher.dispose();
+  });
+
+  test('stats and verify answer over the wire; verify reports progress-free success on a small store', async () => {
+    const stats = await client.request('stats', {});
+    assert.ok(stats.total >= 2);
+    const report = await client.request('verify', {});
+    assert.equal(report.ok, true, JSON.stringify(report.problem));
+    const health = await client.request('health', {});
+    assert.equal(report.last_seq, health.last_seq);
+  });
+});

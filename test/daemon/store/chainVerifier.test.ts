@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import type { KeyMaterial } from '../../../daemon/keys/keyMaterial.ts';
+import type { Entry } from '../../../daemon/protocol/entry.ts';
+import { AuditStore } from '../../../daemon/store/auditStore.ts';
+import { CHECKPOINTS_FILE } from '../../../daemon/store/checkpoints.ts';
+import { verifyStore } from '../../../daemon/store/chainVerifier.ts';
+import { entryHash, entryLine } from '../../../daemon/store/entryHash.ts';
+import { listSegments } from '../../../daemon/store/segmentPaths.ts';
+import { tempDir } from '../../support/tempDir.ts';
+import { testKeys } from '../../support/testKeys.ts';
+
+describe('verifyStore finds each kind of tampering', () => {
+  let home: { path: string; dispose(): Promise<void> };
+  let keys: KeyMaterial;
+  let segmentPath: string;
+
+  const verify = () => verifyStore(home.path, { publicKeys: keys.signingPublicKeys });
+  const lines = async (): Promise<string[]> => (await readFile(segmentPath, 'utf8')).split('\n').filter((l) => l !== '');
+  const writeLines = (items: string[]) => writeFile(segmentPath, items.map((l) => `${l}\n`).join(''));
+
+  beforeEach(async () => {
+    home = await tempDir('verify');
+    keys = testKeys();
+    const store = await AuditStore.open({ home: home.path, keys, contentMode: () => 'hash', log: () => undefined });
+    for (let i = 1; i <= 10; i++) await store.ingest([{ kind: 'chat.input', input: `prompt ${i}`, metadata: { n: i } }]);
+    await store.close(); // writes the final signed checkpoint at seq 10
+    const segments = await listSegments(home.path);
+    assert.equal(segments.length, 1);
+    segmentPath = join(home.path, segments[0]?.file ?? '');
+  });
+  afterEach(() => home.dispose());
+
+  test('an untouched store verifies', async () => {
+    const report = await verify();
+    assert.equal(report.ok, true);
+    assert.equal(report.entries_checked, 10);
+    assert.equal(report.last_seq, 10);
+    assert.equal(report.unsigned_tail, 0);
+  });
+
+  test('a flipped byte', async () => {
+    const all = await lines();
+    all[4] = (all[4] ?? '').replace('"n":5', '"n":6');
+    await writeLines(all);
+    const report = await verify();
+    assert.equal(report.ok, false);
+    assert.equal(report.problem?.seq, 5);
+    assert.equal(report.problem?.code, 'hash_mismatch');
+    assert.match(report.problem?.segment ?? '', /entries\/\d{4}\/\d{2}\/\d{2}\/000001\.jsonl$/);
+  });
+
+  test('a byte flipped into invalid JSON', async () => {
+    const all = await lines();
+    all[2] = (all[2] ?? '').replace('{', '[');
+    await writeLines(all);
+    const report = await verify();
+    assert.equal(report.problem?.code, 'unparseable');
+    assert.equal(report.problem?.seq, 3);
+  });
+
+  test('a deleted line', async () => {
+    const all = await lines();
+    all.splice(6, 1);
+    await writeLines(all);
+    const report = await verify();
+    assert.equal(report.ok, false);
+    assert.equal(report.problem?.seq, 7);
+    assert.equal(report.problem?.code, 'seq_gap');
+  });
+
+  test('two swapped lines', async () => {
+    const all = await lines();
+    const third = all[2] ?? '';
+    all[2] = all[3] ?? '';
+    all[3] = third;
+    await writeLines(all);
+    const report = await verify();
+    assert.equal(report.ok, false);
+    assert.equal(report.problem?.seq, 3);
+  });
+
+  test('a truncated tail (whole lines removed) is caught by the signed checkpoint', async () => {
+    const all = await lines();
+    await writeLines(all.slice(0, 8));
+    const report = await verify();
+    assert.equal(report.ok, false);
+    assert.equal(report.problem?.code, 'checkpoint_beyond_end');
+    assert.equal(report.problem?.seq, 9);
+  });
+
+  test('a tail cut mid-line', async () => {
+    const size = (await readFile(segmentPath)).length;
+    await truncate(segmentPath, size - 20);
+    const report = await verify();
+    assert.equal(report.ok, false);
+    assert.equal(report.problem?.code, 'torn_tail');
+  });
+
+  test('an edited field with every later hash recomputed is caught by the signed checkpoint', async () => {
+    const entries = (await lines()).map((l) => JSON.parse(l) as Entry);
+    let prev = '0'.repeat(64);
+    const rewritten = entries.map((entry) => {
+      const edited: Entry = { ...entry, prev };
+      if (edited.seq === 4) edited.metadata = { n: 400 };
+      edited.hash = entryHash(edited);
+      prev = edited.hash;
+      return entryLine(edited).trimEnd();
+    });
+    await writeLines(rewritten);
+    const report = await verify();
+    assert.equal(report.ok, false);
+    assert.equal(report.problem?.code, 'checkpoint_mismatch');
+  });
+
+  test('a forged checkpoint fails its signature', async () => {
+    const path = join(home.path, CHECKPOINTS_FILE);
+    const text = await readFile(path, 'utf8');
+    await writeFile(path, text.replace(/"seq":10/, '"seq":11'));
+    const report = await verify();
+    assert.equal(report.ok, false);
+    assert.equal(report.problem?.code, 'checkpoint_signature');
+  });
+
+  test('checkpoints signed by another key are rejected', async () => {
+    const report = await verifyStore(home.path, { publicKeys: testKeys().signingPublicKeys });
+    assert.equal(report.ok, false);
+    assert.equal(report.problem?.code, 'checkpoint_signature');
+  });
+
+  test('a removed first segment without a retention anchor', async () => {
+    const all = await lines();
+    await writeLines(all.slice(3));
+    await rm(join(home.path, CHECKPOINTS_FILE));
+    const report = await verify();
+    assert.equal(report.ok, false);
+    assert.equal(report.problem?.code, 'missing_start');
+    assert.equal(report.problem?.seq, 4);
+  });
+
+  test('a range can be verified on its own', async () => {
+    const report = await verifyStore(home.path, { publicKeys: keys.signingPublicKeys, fromSeq: 3, toSeq: 6 });
+    assert.equal(report.ok, true);
+    assert.equal(report.entries_checked, 4);
+    assert.equal(report.first_seq, 3);
+    assert.equal(report.last_seq, 6);
+  });
+});
