@@ -1,4 +1,6 @@
 import { ensureDataDir } from './dataDir.ts';
+import { AuditError, ErrorCodes } from './protocol/errors.ts';
+import { checkpointSignatureValid, readCheckpoints } from './store/checkpoints.ts';
 import { createDaemonLog } from './daemonLog.ts';
 import type { KeyMaterial } from './keys/keyMaterial.ts';
 import { openKeyStore } from './keys/openKeyStore.ts';
@@ -20,6 +22,30 @@ export interface DaemonOptions {
   echo: (line: string) => void;
   /** Segment size bound, for tests of rotation. */
   segmentMaxBytes?: number;
+}
+
+/**
+ * Refuses to run with keys that did not sign this store's checkpoints: a reset keychain item, a data dir
+ * copied from another machine, or a master-key generation lost with state.json would otherwise go on
+ * silently with new keys, and old encrypted content would become unreadable.
+ */
+async function assertKeysFitStore(home: string, keys: KeyMaterial): Promise<void> {
+  const { checkpoints } = await readCheckpoints(home);
+  const newestByKey = new Map(checkpoints.map((c) => [c.key_id, c]));
+  const unknown = [...newestByKey.values()]
+    .filter((c) => {
+      const key = keys.signingPublicKeys.get(c.key_id);
+      return key === undefined || !checkpointSignatureValid(c, key);
+    })
+    .map((c) => c.key_id);
+  if (unknown.length === 0) return;
+  throw new AuditError(
+    ErrorCodes.KeychainUnavailable,
+    `the ${keys.source === 'keychain' ? 'OS keychain' : 'AI_AUDIT_MASTER_KEY'} holds no key ${unknown.join(', ')} that signed this store's checkpoints: ` +
+      (keys.source === 'keychain'
+        ? 'the keychain item was reset, or this data dir comes from another machine or user. Restore the keychain item "ai-audit-trail" of this data dir (or, if checkpoints.jsonl was edited, see `ai-audit verify`).'
+        : 'this is another master key, or state.json lost its key_generation. Use the master key the store was written with and set key_generation to the highest m<N> in use.'),
+  );
 }
 
 export interface RunningDaemon {
@@ -57,6 +83,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const state = await DaemonState.open(home);
     const keyStore = openKeyStore({ home, env: options.env, generation: state.keyGeneration });
     let keys: KeyMaterial = await keyStore.load();
+    await assertKeysFitStore(home, keys);
     const store = await AuditStore.open({
       home,
       keys,

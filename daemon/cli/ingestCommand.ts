@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { DaemonClient } from '../client/daemonClient.ts';
-import { ErrorCodes, type WireError } from '../protocol/errors.ts';
+import { ErrorCodes } from '../protocol/errors.ts';
 import type { IngestAck, IngestRejected } from '../protocol/messages.ts';
 import { CliError, ExitCode } from './cliErrors.ts';
 import { writeLine, type CliIo } from './cliIo.ts';

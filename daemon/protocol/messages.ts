@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ContentMode, Decision, Entry, EntryKind, IngestEvent, ThreatLevel } from './entry.ts';
+import type { Entry} from './entry.ts';
+import { ContentMode, Decision, EntryKind, IngestEvent, ThreatLevel } from './entry.ts';
 import type { WireError } from './errors.ts';
 
 /**

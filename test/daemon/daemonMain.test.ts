@@ -238,3 +238,21 @@ describe('daemon lifecycle (real processes, real files)', () => {
     }
   });
 });
+
+describe('daemon keys must fit the store', () => {
+  test('another master key is refused with a clear error instead of silently making new keys', async () => {
+    const home = await tempDir('wrong-key');
+    try {
+      const daemon = await startDaemonProcess(home.path, masterKeyEnv());
+      const client = await daemon.connect();
+      await client.request('ingest', { events: [{ kind: 'chat.input' }] });
+      await client.dispose();
+      await daemon.stop();
+      const result = await runCliProcess(['daemon', '--home', home.path], { env: masterKeyEnv() });
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, /holds no key m1 that signed this store's checkpoints/);
+    } finally {
+      await home.dispose();
+    }
+  });
+});

@@ -1,11 +1,11 @@
-import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import type { KeyMaterial } from '../../daemon/keys/keyMaterial.ts';
 
 /** Fresh random in-memory keys for store tests that are not about where keys come from. */
 export function testKeys(generation = 1): KeyMaterial {
   const hmac = new Map<string, Buffer>();
   const enc = new Map<string, Buffer>();
-  const signingPublicKeys = new Map<string, ReturnType<typeof createPublicKey>>();
+  const signingPublicKeys = new Map<string, KeyObject>();
   let signing: KeyMaterial['signing'] | undefined;
   for (let g = 1; g <= generation; g++) {
     hmac.set(`t${g}`, randomBytes(32));

@@ -1,0 +1,89 @@
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { AuditError, ErrorCodes } from '../protocol/errors.ts';
+
+/** AES-256 key size in bytes. */
+const KEY_BYTES = 32;
+/** 96-bit IV: the size GCM is specified for (NIST SP 800-38D §8.2); other sizes are hashed into one. */
+const IV_BYTES = 12;
+/** Full 128-bit tag: shorter tags weaken forgery resistance (SP 800-38D Appendix C). */
+const TAG_BYTES = 16;
+const VERSION = 'v1';
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+/**
+ * HMAC-SHA-256 of the UTF-8 bytes of `text`, as 64 lowercase hex characters. Keyed so that short
+ * prompts cannot be recovered by guessing and hashing, as they can from a plain SHA-256.
+ */
+export function hmacHex(key: Buffer, text: string): string {
+  return createHmac('sha256', key).update(text, 'utf8').digest('hex');
+}
+
+/**
+ * Encrypts one content field with AES-256-GCM under a fresh random 96-bit IV.
+ *
+ * @param key 32-byte AES key.
+ * @param aad Bound to the ciphertext but not stored in it (e.g. `<entry id>:input`), so that a field
+ *   copied into another entry or slot does not decrypt there.
+ * @returns `v1.<iv>.<ciphertext>.<tag>`, each part base64url without padding.
+ */
+export function encryptField(key: Buffer, plaintext: string, aad: string): string {
+  assertKey(key);
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return [VERSION, iv, ciphertext, cipher.getAuthTag()]
+    .map((part) => (typeof part === 'string' ? part : part.toString('base64url')))
+    .join('.');
+}
+
+/**
+ * Decrypts a field made by {@link encryptField} with the same key and AAD.
+ *
+ * @throws AuditError `decrypt_failed` when the field is malformed or does not authenticate (wrong key,
+ *   wrong AAD, any edited character).
+ */
+export function decryptField(key: Buffer, field: string, aad: string): string {
+  assertKey(key);
+  const [version, iv, ciphertext, tag] = parseField(field);
+  if (version !== VERSION || iv.length !== IV_BYTES || tag.length !== TAG_BYTES) throw malformed();
+  const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+  decipher.setAAD(Buffer.from(aad, 'utf8'));
+  decipher.setAuthTag(tag);
+  try {
+    return Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString('utf8');
+  } catch (error: unknown) {
+    throw new AuditError(
+      ErrorCodes.DecryptFailed,
+      'The encrypted content does not authenticate: wrong key, or the entry was altered.',
+      undefined,
+      { cause: error },
+    );
+  }
+}
+
+function parseField(field: string): [string, Buffer, Buffer, Buffer] {
+  const parts = field.split('.');
+  if (parts.length !== 4) throw malformed();
+  const [version = '', ...encoded] = parts;
+  const decoded = encoded.map((part) => {
+    // Buffer's base64url decoder skips stray characters and ignores unused trailing bits; accept only the
+    // one canonical spelling so that an edited character can never decode to the same bytes.
+    if (!BASE64URL.test(part)) throw malformed();
+    const bytes = Buffer.from(part, 'base64url');
+    if (bytes.toString('base64url') !== part) throw malformed();
+    return bytes;
+  });
+  const [iv, ciphertext, tag] = decoded;
+  if (iv === undefined || ciphertext === undefined || tag === undefined) throw malformed();
+  return [version, iv, ciphertext, tag];
+}
+
+function malformed(): AuditError {
+  return new AuditError(ErrorCodes.DecryptFailed, 'The encrypted content is malformed (expected v1.<iv>.<ciphertext>.<tag>).');
+}
+
+/** A key of the wrong size is a bug in the caller, not bad data: fail loudly, not as decrypt_failed. */
+function assertKey(key: Buffer): void {
+  if (key.length !== KEY_BYTES) throw new RangeError(`AES-256-GCM needs a ${KEY_BYTES}-byte key, got ${key.length} bytes`);
+}
