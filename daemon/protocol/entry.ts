@@ -167,7 +167,7 @@ const commonFields = {
 /**
  * One event as a producer sends it. Besides the entry's own names it accepts the seeds' names
  * (`timestamp`, `created_at`, `meta`, `scan_result`, `user_id`, `session_id`, `user_ip`, `mcp_server`,
- * `call_type`, `response_status`, `id`), which {@link normalizeEvent} maps onto the entry's.
+ * `call_type`, `response_status`, `id`, `detectors_triggered`), which {@link normalizeEvent} maps onto the entry's.
  */
 export const IngestEvent = z.strictObject({
   ...commonFields,
@@ -191,6 +191,7 @@ export const IngestEvent = z.strictObject({
   call_type: short.optional(),
   response_status: short.optional(),
   id: short.optional(),
+  detectors_triggered: z.array(short).max(Limits.listItems).optional(),
 });
 export type IngestEvent = z.infer<typeof IngestEvent>;
 
@@ -208,6 +209,7 @@ export type NormalizedEvent = Omit<
   | 'call_type'
   | 'response_status'
   | 'id'
+  | 'detectors_triggered'
 >;
 
 export const EncryptedField = z.string().regex(/^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$/);
@@ -268,6 +270,7 @@ export function normalizeEvent(event: IngestEvent): NormalizedEvent {
     call_type,
     response_status,
     id,
+    detectors_triggered,
     ...rest
   } = event;
   const out: NormalizedEvent = { ...rest };
@@ -279,6 +282,9 @@ export function normalizeEvent(event: IngestEvent): NormalizedEvent {
     const { threat_level, ...scanner } = scan_result;
     out.scanner = { ...scanner, ...rest.scanner };
     if (threat_level !== undefined && rest.threat_level === undefined) out.threat_level = threat_level;
+  }
+  if (detectors_triggered !== undefined) {
+    out.scanner = { detectors_triggered, ...out.scanner };
   }
   if (user_id !== undefined || session_id !== undefined || user_ip !== undefined) {
     const actor: Actor = {};
