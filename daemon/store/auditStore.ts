@@ -7,7 +7,6 @@ import { appendCheckpoint, readCheckpoints, signCheckpoint } from './checkpoints
 import { verifyStore } from './chainVerifier.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { buildEntry, isWireError, parseEvent, type StorableEvent } from './entryBuilder.ts';
-import { entryLine } from './entryHash.ts';
 import { compileFilter } from './entryFilter.ts';
 import { readLinesBackward, readLinesForward } from './segmentReader.ts';
 import { SegmentStore } from './segmentStore.ts';
@@ -254,8 +253,7 @@ export class AuditStore {
     for (const item of batch) {
       try {
         seq += 1;
-        const entry = buildEntry(item.event, { seq, id: uuidv7(recordedMs), recordedAt, prev, defaultMode: mode, keys: this.keys });
-        const line = entryLine(entry);
+        const { entry, line } = buildEntry(item.event, { seq, id: uuidv7(recordedMs), recordedAt, prev, defaultMode: mode, keys: this.keys });
         entries.push(entry);
         chunks.push(line);
         lineBytes.push(Buffer.byteLength(line));

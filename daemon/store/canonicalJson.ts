@@ -16,16 +16,28 @@ export function canonicalJson(value: unknown): string {
     }
     return out + ']';
   }
-  const record = value as Record<string, unknown>;
+  return '{' + canonicalMembers(value as Record<string, unknown>).join(',') + '}';
+}
+
+/** Quoted object keys, cached: entries repeat the same few dozen keys millions of times. */
+const quotedKeys = new Map<string, string>();
+function quoteKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(key);
+    if (quotedKeys.size < 10_000) quotedKeys.set(key, quoted);
+  }
+  return quoted;
+}
+
+/** `"key":value` members of an object in canonical order (undefined values left out). */
+export function canonicalMembers(record: Record<string, unknown>): string[] {
   const keys = Object.keys(record).sort();
-  let out = '{';
-  let first = true;
+  const members: string[] = [];
   for (const key of keys) {
     const item = record[key];
     if (item === undefined) continue;
-    if (!first) out += ',';
-    first = false;
-    out += JSON.stringify(key) + ':' + canonicalJson(item);
+    members.push(quoteKey(key) + ':' + canonicalJson(item));
   }
-  return out + '}';
+  return members;
 }

@@ -13,7 +13,7 @@ import {
 import { ErrorCodes, type WireError } from '../protocol/errors.ts';
 import type { KeyMaterial } from '../keys/keyMaterial.ts';
 import { encryptField, hmacHex } from '../keys/contentCipher.ts';
-import { entryHash } from './entryHash.ts';
+import { sealEntry } from './entryHash.ts';
 
 /** How far ahead of the daemon's clock an event's `ts` may be (clock skew between producers). */
 export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
@@ -65,9 +65,9 @@ export interface Stamp {
 
 /**
  * Turns a normalized event into an entry: stamps it, converts `input`/`output` to the content mode (the
- * raw text goes no further than this function) and computes its hash.
+ * raw text goes no further than this function), computes its hash and serializes its stored line.
  */
-export function buildEntry(event: StorableEvent, stamp: Stamp): Entry {
+export function buildEntry(event: StorableEvent, stamp: Stamp): { entry: Entry; line: string } {
   const { input, output, content_mode, file, message_length, ts, ...fields } = event;
   const mode = content_mode ?? stamp.defaultMode;
   const content: Content = { mode };
@@ -95,5 +95,5 @@ export function buildEntry(event: StorableEvent, stamp: Stamp): Entry {
     content,
     prev: stamp.prev,
   };
-  return { ...entry, hash: entryHash(entry) };
+  return sealEntry(entry);
 }
