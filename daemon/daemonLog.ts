@@ -1,7 +1,7 @@
 import { appendFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { DAEMON_LOG_FILE } from './protocol/messages.ts';
 
-export const LOG_FILE = 'daemon.log';
 const MAX_LOG_BYTES = 5 * 1024 * 1024;
 
 /**
@@ -10,7 +10,7 @@ const MAX_LOG_BYTES = 5 * 1024 * 1024;
  * Synchronous on purpose: log lines are rare and must survive a crash right after them.
  */
 export function createDaemonLog(home: string, echo: (line: string) => void): (message: string) => void {
-  const path = join(home, LOG_FILE);
+  const path = join(home, DAEMON_LOG_FILE);
   return (message: string) => {
     const line = `${new Date().toISOString()} ${message}\n`;
     echo(line);

@@ -61,7 +61,7 @@ const keyringHome = mkdtempSync(join(tmpdir(), 'ai-audit-test-keyring-'));
 log(`running ${files.length} test files`);
 const code = await runInKeyringSession(
   ['node', '--test', '--import', 'tsx', '--test-reporter=spec', '--test-concurrency=2', ...files],
-  { env: { ...process.env, XDG_DATA_HOME: keyringHome, AI_AUDIT_TEST_KEYCHAIN: '1' }, password: 'test' },
+  { env: { ...process.env, AI_AUDIT_TEST_KEYCHAIN: '1' }, password: 'test', keyringDir: keyringHome },
 );
 rmSync(keyringHome, { recursive: true, force: true });
 process.exit(code);

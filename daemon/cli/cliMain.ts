@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AuditError, ErrorCodes } from '../protocol/errors.ts';
-import { resolveDataDir } from '../dataDir.ts';
+import { resolveDataDir } from '../client/dataDirLocation.ts';
 import { CliError, ExitCode } from './cliErrors.ts';
 import type { CliIo } from './cliIo.ts';
 import { commands, type CommandSpec } from './cliCommands.ts';

@@ -29,6 +29,7 @@ export class DaemonClient {
   private readonly waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   private readonly listeners = new Map<NotificationName, Set<Listener<NotificationName>>>();
   private closedError: Error | null = null;
+  private readonly closeListeners = new Set<(error: Error) => void>();
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
@@ -37,6 +38,7 @@ export class DaemonClient {
       this.closedError = new AuditError(ErrorCodes.ShuttingDown, `the connection to the daemon closed (${code}${reason.length > 0 ? `: ${reason.toString()}` : ''})`);
       for (const { reject } of this.waiting.values()) reject(this.closedError);
       this.waiting.clear();
+      for (const listener of this.closeListeners) listener(this.closedError);
     });
     ws.on('error', () => {
       // 'close' follows and rejects what is waiting.
@@ -81,6 +83,16 @@ export class DaemonClient {
     }
     set.add(listener as Listener<NotificationName>);
     return { dispose: () => set.delete(listener as Listener<NotificationName>) };
+  }
+
+  /** Called once when the connection closes, for whatever reason. */
+  onClose(listener: (error: Error) => void): { dispose(): void } {
+    this.closeListeners.add(listener);
+    return { dispose: () => this.closeListeners.delete(listener) };
+  }
+
+  get closed(): boolean {
+    return this.closedError !== null;
   }
 
   /** Sends a raw text frame (tests of the daemon's validation). */

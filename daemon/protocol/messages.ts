@@ -255,6 +255,8 @@ export interface NotificationFrame<N extends NotificationName = NotificationName
 /** Files in the data dir through which a local client finds the daemon. */
 export const TOKEN_FILE = 'token';
 export const DISCOVERY_FILE = 'daemon.json';
+/** The daemon's own log (no content, no secrets), for "Show Daemon Log". */
+export const DAEMON_LOG_FILE = 'daemon.log';
 
 /** Contents of the discovery file (mode 0600). The token is in its own 0600 file. */
 export interface Discovery {
