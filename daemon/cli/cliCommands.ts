@@ -153,6 +153,9 @@ export const commands: Record<string, CommandSpec> = {
       provider: { type: 'string' },
       session: { type: 'string' },
       project: { type: 'string' },
+      customer: { type: 'string' },
+      conversation: { type: 'string' },
+      'mcp-server': { type: 'string' },
       flagged: { type: 'boolean' },
       text: { type: 'string' },
       limit: { type: 'string' },
@@ -168,10 +171,12 @@ export const commands: Record<string, CommandSpec> = {
         const list = values[key] as unknown as string[] | undefined;
         if (list !== undefined) filter[key] = list.length === 1 ? list[0] : list;
       }
-      for (const key of ['user', 'model', 'provider', 'session', 'project', 'text'] as const) {
+      for (const key of ['user', 'model', 'provider', 'session', 'project', 'customer', 'conversation', 'text'] as const) {
         const value = str(values[key]);
         if (value !== undefined) filter[key] = value;
       }
+      const mcpServer = str(values['mcp-server']);
+      if (mcpServer !== undefined) filter.mcp_server = mcpServer;
       if (values.flagged === true) filter.flagged = true;
       const limit = positiveInt(values.limit, '--limit');
       if (limit !== undefined && values.all === true) throw new CliError(ExitCode.Usage, 'give --limit N or --all, not both');

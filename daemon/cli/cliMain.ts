@@ -13,7 +13,8 @@ Commands:
   ingest FILE|-                     send JSONL events; prints one ack (or error) per line
   query [filters] [--limit N|--all] matching entries as JSONL, newest first
         filters: --since ISO --until ISO --kind K --decision D --user U --model M
-                 --provider P --session S --project P --flagged --text T
+                 --provider P --session S --project P --customer C --conversation C
+                 --mcp-server S --flagged --text T
   verify [--json] [--from SEQ] [--to SEQ]
                                     check the hash chain and signed checkpoints
   cleanup [--older-than DAYS]       drop segments past the retention period

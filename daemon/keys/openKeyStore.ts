@@ -28,5 +28,8 @@ export function describeKeyStatus(material: KeyMaterial): KeyStatus {
     encryption_key_ids: [...material.encryptionKeys.keys()],
     signing_key_id: material.signing.id,
     signing_public_key: material.signing.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    signing_public_keys: Object.fromEntries(
+      [...material.signingPublicKeys].map(([id, key]) => [id, key.export({ type: 'spki', format: 'pem' }).toString()]),
+    ),
   };
 }

@@ -54,6 +54,11 @@ const text = z.string().max(Limits.text);
 const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');
 const isoTime = z.iso.datetime({ offset: true });
+/**
+ * Producers' times: with an offset, or without one, which is taken as UTC (Python's `datetime.utcnow()`
+ * in the governance and rotalabs documents writes no offset). Normalized to `…Z` by {@link normalizeEvent}.
+ */
+const eventTime = z.iso.datetime({ offset: true, local: true });
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');
 
 /** A JSON value, as `metadata` may hold (no undefined, no functions, finite numbers). */
@@ -133,7 +138,7 @@ export const ScanResult = z.strictObject({
 const commonFields = {
   kind: EventKind,
   /** When the event happened (producer's clock). Defaults to the daemon's receive time. */
-  ts: isoTime.optional(),
+  ts: eventTime.optional(),
   event_type: EventType.optional(),
   decision: Decision.optional(),
   allowed: z.boolean().optional(),
@@ -180,8 +185,8 @@ export const IngestEvent = z.strictObject({
   file: FileInfo.optional(),
   message_length: count.optional(),
   // Seed aliases.
-  timestamp: isoTime.optional(),
-  created_at: isoTime.optional(),
+  timestamp: eventTime.optional(),
+  created_at: eventTime.optional(),
   meta: metadata.optional(),
   scan_result: ScanResult.optional(),
   user_id: short.optional(),
@@ -275,7 +280,7 @@ export function normalizeEvent(event: IngestEvent): NormalizedEvent {
   } = event;
   const out: NormalizedEvent = { ...rest };
   const ts = rest.ts ?? timestamp ?? created_at;
-  if (ts !== undefined) out.ts = ts;
+  if (ts !== undefined) out.ts = /(?:[zZ]|[+-]\d{2}:?\d{2})$/.test(ts) ? ts : `${ts}Z`;
   if (meta !== undefined) out.metadata = { ...meta, ...rest.metadata };
   if (id !== undefined && rest.source_id === undefined) out.source_id = id;
   if (scan_result !== undefined) {

@@ -38,6 +38,10 @@ export const EntryFilter = z.strictObject({
   user: z.string().max(512).optional(),
   session: z.string().max(512).optional(),
   project: z.string().max(512).optional(),
+  customer: z.string().max(512).optional(),
+  conversation: z.string().max(512).optional(),
+  /** `mcp.server` of MCP calls. */
+  mcp_server: z.string().max(512).optional(),
   flagged: z.boolean().optional(),
   threat_level: oneOrMany(ThreatLevel).optional(),
   /** Case-insensitive substring of reason, block_reason, alerts, metadata, detected patterns: never content. */
@@ -105,6 +109,8 @@ export interface KeyStatus {
   signing_key_id: string;
   /** Ed25519 public key of the checkpoints, SPKI PEM: hand it to whoever verifies exports. */
   signing_public_key: string;
+  /** Every signing key's public key by id (old checkpoints are signed by old keys), SPKI PEM. */
+  signing_public_keys: Record<string, string>;
 }
 
 export interface Settings {

@@ -132,9 +132,9 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
         changed.retention_days = { from: before.retention_days, to: change.retention_days };
       }
       if (Object.keys(changed).length === 0) return before;
-      const after = await state.updateSettings(change);
+      // On the record first: a change that could not be recorded is not made.
       await store.appendAudit('audit.settings', { changed });
-      return after;
+      return state.updateSettings(change);
     },
 
     health: async () => ({

@@ -1,5 +1,6 @@
 import { Low } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
+import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Settings } from '../protocol/messages.ts';
 
@@ -35,6 +36,8 @@ export class DaemonState {
     // Fill in what an older or hand-edited file lacks, without dropping what it has.
     db.data = { ...db.data, settings: { ...DEFAULT_SETTINGS, ...db.data.settings } };
     await db.write();
+    // lowdb writes with the process umask; the data dir is 0700, and the file is 0600 as well.
+    await chmod(join(home, STATE_FILE), 0o600).catch(() => undefined);
     return new DaemonState(db);
   }
 

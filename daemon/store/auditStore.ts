@@ -223,7 +223,9 @@ export class AuditStore {
   private scheduleFlush(): void {
     if (this.flushing !== null) return;
     this.flushing = (async () => {
-      // Events arriving while a batch is being fsync'ed form the next batch: that is the group commit.
+      // Start after the current tick, so that all events of one request (and of requests arriving
+      // together) go into the first batch; events arriving during an fsync form the next batch.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       while (this.pending.length > 0) {
         const batch = this.pending;
         this.pending = [];
@@ -414,7 +416,8 @@ export class AuditStore {
         return { model, operation, mean_risk: sum / count, count };
       })
       .sort((a, b) => b.mean_risk - a.mean_risk || a.model.localeCompare(b.model));
-    return { total: total.count, per_day, top_categories, risk_by_model };
+    const counted = per_day.reduce((n, d) => n + d.allowed + d.blocked + d.warned + d.error, 0);
+    return { total: counted, per_day, top_categories, risk_by_model };
   }
 
   /** Verifies the chain and the checkpoints over the committed bytes. */
@@ -473,10 +476,14 @@ export class AuditStore {
   private async loadIdempotencyKeys(): Promise<void> {
     const found: Array<[string, IngestAck]> = [];
     const list = this.segments.list();
+    // Bounded by bytes too, so start-up does not read a whole large store of events without keys.
+    let budget = 256 * 1024 * 1024;
     outer: for (let i = list.length - 1; i >= 0; i--) {
       const segment = list[i];
       if (segment === undefined || segment.count === 0) continue;
       for await (const line of readLinesBackward(join(this.options.home, segment.file), segment.bytes)) {
+        budget -= line.bytes;
+        if (budget < 0) break outer;
         if (!line.text.includes('"idempotency_key"')) continue;
         const entry = parseLine(line.text);
         if (entry?.idempotency_key !== undefined) found.push([entry.idempotency_key, { seq: entry.seq, id: entry.id }]);

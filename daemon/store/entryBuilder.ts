@@ -20,7 +20,12 @@ export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
 
 /** Validates one event as sent; returns the normalized event or the typed error for it. */
 export function parseEvent(raw: unknown, nowMs: number): NormalizedEvent | WireError {
-  const parsed = IngestEvent.safeParse(raw);
+  // A top-level null means "not set" (rotalabs writes `block_reason: None`); nested nulls stay as sent.
+  const withoutNulls =
+    typeof raw === 'object' && raw !== null && !Array.isArray(raw)
+      ? Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== null))
+      : raw;
+  const parsed = IngestEvent.safeParse(withoutNulls);
   if (!parsed.success) {
     const issues = parsed.error.issues.slice(0, 10).map((issue) => ({
       path: issue.path.map(String).join('.'),

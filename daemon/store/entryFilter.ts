@@ -33,6 +33,9 @@ export function compileFilter(filter: EntryFilter | undefined): CompiledFilter {
     f.user === undefined &&
     f.session === undefined &&
     f.project === undefined &&
+    f.customer === undefined &&
+    f.conversation === undefined &&
+    f.mcp_server === undefined &&
     f.flagged === undefined &&
     needle === undefined;
 
@@ -49,6 +52,9 @@ export function compileFilter(filter: EntryFilter | undefined): CompiledFilter {
     if (f.user !== undefined && entry.actor?.user_id !== f.user) return false;
     if (f.session !== undefined && entry.actor?.session_id !== f.session) return false;
     if (f.project !== undefined && entry.project_id !== f.project) return false;
+    if (f.customer !== undefined && entry.customer_id !== f.customer) return false;
+    if (f.conversation !== undefined && entry.conversation_id !== f.conversation) return false;
+    if (f.mcp_server !== undefined && entry.mcp?.server !== f.mcp_server) return false;
     if (f.flagged !== undefined && (entry.scanner?.flagged === true) !== f.flagged) return false;
     if (needle !== undefined && !searchableText(entry).includes(needle)) return false;
     return true;

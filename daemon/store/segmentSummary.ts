@@ -94,6 +94,8 @@ export function addToSummary(summary: SegmentSummary, entry: Entry, offset: numb
   summary.kinds[entry.kind] = (summary.kinds[entry.kind] ?? 0) + 1;
   summary.decisions[entry.decision] = (summary.decisions[entry.decision] ?? 0) + 1;
   if (entry.scanner?.flagged === true) summary.flagged++;
+  // Charts are about AI traffic: the store's own audit.* records stay out of the aggregates.
+  if (entry.kind.startsWith('audit.')) return;
   const day = utcDay(entry.ts);
   const dayCounts = (summary.days[day] ??= {});
   dayCounts[entry.decision] = (dayCounts[entry.decision] ?? 0) + 1;

@@ -84,6 +84,11 @@ describe('ingest events in the dialect of each input document', () => {
     assert.equal(normalizeDecision(event), 'allowed');
   });
 
+  test('times without an offset (Python utcnow) are taken as UTC', () => {
+    assert.equal(parse({ kind: 'governance.check', created_at: '2026-02-01T08:00:00.123456' }).ts, '2026-02-01T08:00:00.123456Z');
+    assert.equal(parse({ kind: 'chat.input', ts: '2026-02-01T08:00:00+02:00' }).ts, '2026-02-01T08:00:00+02:00');
+  });
+
   test('explicit entry fields win over the seeds aliases', () => {
     const event = parse({ kind: 'chat.input', ts: '2026-01-01T00:00:00Z', timestamp: '2025-01-01T00:00:00Z', user_id: 'alias', actor: { user_id: 'explicit' } });
     assert.equal(event.ts, '2026-01-01T00:00:00Z');

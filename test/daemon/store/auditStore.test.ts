@@ -171,6 +171,18 @@ describe('AuditStore', () => {
     assert.equal((await store.verify({})).ok, true);
   });
 
+  test('a top-level null means not set; customer, conversation and MCP server filters', async () => {
+    const store = await open();
+    const results = await store.ingest([
+      { kind: 'governance.check', customer_id: 'c1', block_reason: null, allowed: true },
+      { kind: 'mcp.call', mcp_server: 'github', conversation_id: 'conv-1' },
+    ]);
+    assert.ok(results.every((r) => !('error' in r)), JSON.stringify(results));
+    assert.deepEqual((await store.query({ customer: 'c1' }, 10)).entries.map((e) => e.seq), [1]);
+    assert.deepEqual((await store.query({ conversation: 'conv-1' }, 10)).entries.map((e) => e.seq), [2]);
+    assert.deepEqual((await store.query({ mcp_server: 'github' }, 10)).entries.map((e) => e.seq), [2]);
+  });
+
   test('query by time range and text of metadata, never content', async () => {
     const store = await open();
     await store.ingest([
@@ -221,6 +233,9 @@ describe('AuditStore', () => {
     assert.ok(Math.abs((stats.risk_by_model[0]?.mean_risk ?? 0) - 0.5) < 1e-9);
     const blockedOnly = await store.stats({ decision: 'blocked' }, 10);
     assert.equal(blockedOnly.total, 2);
+    // The store's own audit.* records are not AI traffic: they stay out of the charts.
+    await store.appendAudit('audit.settings', { changed: {} });
+    assert.equal((await store.stats(undefined, 10)).total, 4);
   });
 
   test('retention drops whole old segments, leaves a signed anchor, records itself, and verify passes', async () => {
