@@ -37,7 +37,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', {
         paths: [{ name: 'vscode', message: 'Only extension/ imports vscode.' }],
-        patterns: [{ group: nodeBuiltins, message: 'webview/ is browser code: no Node modules.' }, { group: ['**/daemon/**', '!**/daemon/protocol/**'], message: 'webview/ talks to extension/ only.' }],
+        patterns: [{ group: nodeBuiltins, message: 'webview/ is browser code: no Node modules.' }, { regex: '^(\\.\\./)+daemon/(?!protocol/)', message: 'webview/ talks to extension/ only (it may import the daemon protocol types).' }],
       }],
     },
   },
@@ -45,7 +45,7 @@ export default tseslint.config(
     files: ['extension/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
-        patterns: [{ group: ['**/daemon/**', '!**/daemon/protocol/**', '!**/daemon/client/**'], message: 'extension/ imports only the daemon protocol and client modules; the daemon is a separate process.' }],
+        patterns: [{ regex: '^(\\.\\./)+daemon/(?!protocol/|client/)', message: 'extension/ imports only the daemon protocol and client modules; the daemon is a separate process.' }],
       }],
     },
   },

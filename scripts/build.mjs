@@ -1,21 +1,19 @@
 // Bundles the product with esbuild (type-checking is `tsc -b`, a separate step):
-//   dist/cli.mjs        the `ai-audit` CLI and daemon (Node, ESM)
-// The extension and webview bundles are added here as they are built.
+//   dist/cli.mjs            the `ai-audit` CLI and daemon (Node, ESM)
+//   dist/extension.cjs      the VS Code extension (Node, CommonJS, `vscode` external)
+//   dist/webview/chat.js    the chat webview (browser, IIFE) with chat.css and the codicon font
+// A native module cannot be bundled: @napi-rs/keyring is loaded from node_modules (shipped in the .vsix).
 import { build } from 'esbuild';
-import { chmod } from 'node:fs/promises';
+import { chmod, copyFile, mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 
-const common = {
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  sourcemap: true,
-  logLevel: 'warning',
-  // A native module cannot be bundled: it is loaded from node_modules (or shipped beside the bundle).
-  external: ['@napi-rs/keyring'],
-};
+const root = new URL('..', import.meta.url).pathname;
+process.chdir(root);
+
+const node = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning', external: ['@napi-rs/keyring'] };
 
 await build({
-  ...common,
+  ...node,
   entryPoints: { cli: 'daemon/cli/aiAudit.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
@@ -25,3 +23,14 @@ await build({
   },
 });
 await chmod('dist/cli.mjs', 0o755);
+
+if (existsSync('extension/extensionMain.ts')) {
+  await build({ ...node, entryPoints: { extension: 'extension/extensionMain.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' }, format: 'cjs', external: ['vscode', '@napi-rs/keyring'] });
+}
+if (existsSync('webview/chat/chatApp.ts')) {
+  await mkdir('dist/webview', { recursive: true });
+  await build({ bundle: true, platform: 'browser', target: 'es2022', format: 'iife', sourcemap: true, logLevel: 'warning', entryPoints: { chat: 'webview/chat/chatApp.ts' }, outdir: 'dist/webview' });
+  if (existsSync('webview/chat/chat.css')) await copyFile('webview/chat/chat.css', 'dist/webview/chat.css');
+  await copyFile('node_modules/@vscode/codicons/dist/codicon.css', 'dist/webview/codicon.css');
+  await copyFile('node_modules/@vscode/codicons/dist/codicon.ttf', 'dist/webview/codicon.ttf');
+}

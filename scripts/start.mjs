@@ -1,7 +1,10 @@
-// `npm start`: runs the audit daemon in the foreground on its default data dir (or --home DIR),
-// after doing whatever set-up a fresh machine lacks: npm packages, the build, and — on a Linux machine
+// `npm start`: opens AI Audit Trail in a real VS Code — desktop VS Code when `code` is installed, otherwise
+// browser VS Code (code-server, installed into ~/.cache/ai-audit-trail on first use) at a printed
+// 127.0.0.1 URL. The extension starts the audit daemon on its default data dir.
+//   npm start -- [--port N] [FOLDER]      VS Code on FOLDER (default: the current folder), port 3737
+//   npm start -- --daemon [daemon flags]  only the audit daemon, in the foreground
+// Set-up a fresh machine lacks is done here: npm packages, the build, Debian packages, and — on Linux
 // without a desktop session — a private D-Bus session with gnome-keyring as the OS keychain.
-// Arguments go to `ai-audit daemon`: `npm start -- --port 7777 --home /tmp/audit`.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -10,6 +13,7 @@ import { ensureDebianPackages } from './lib/debianPackages.mjs';
 import { runInKeyringSession } from './lib/keyringSession.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
+const callerDir = process.env.INIT_CWD || process.cwd();
 process.chdir(root);
 const log = (line) => process.stderr.write(`[start] ${line}\n`);
 
@@ -17,9 +21,14 @@ if (!existsSync('node_modules/.package-lock.json')) {
   log('installing npm packages (npm ci)');
   execFileSync('npm', ['ci'], { stdio: 'inherit' });
 }
-if (!existsSync('dist/cli.mjs')) execFileSync('node', ['scripts/build.mjs'], { stdio: 'inherit' });
+if (!existsSync('dist/cli.mjs') || !existsSync('dist/extension.cjs')) execFileSync('node', ['scripts/build.mjs'], { stdio: 'inherit' });
 
-const argv = ['node', 'dist/cli.mjs', 'daemon', ...process.argv.slice(2)];
+const args = process.argv.slice(2);
+const daemonOnly = args[0] === '--daemon';
+const hasFolder = args.some((arg, i) => !arg.startsWith('--') && args[i - 1] !== '--port');
+const argv = daemonOnly
+  ? ['node', 'dist/cli.mjs', 'daemon', ...args.slice(1)]
+  : ['node', 'scripts/vscode/openInVsCode.mjs', ...args, ...(hasFolder ? [] : [callerDir])];
 const needsPrivateKeyring =
   process.platform === 'linux' && !process.env.AI_AUDIT_MASTER_KEY && !process.env.DBUS_SESSION_BUS_ADDRESS;
 
@@ -32,7 +41,7 @@ if (needsPrivateKeyring) {
     ],
     log,
   );
-  log('no desktop session: starting a private gnome-keyring (Secret Service) for the daemon\'s keys.');
+  log('no desktop session: starting a private gnome-keyring (Secret Service) for the audit keys.');
   // gnome-keyring needs a non-empty password to create a keyring without a GUI prompt. The default is
   // a known string, so the keyring file is then protected by its file permissions alone: say so.
   if (!process.env.AI_AUDIT_KEYRING_PASSWORD) {

@@ -1,0 +1,208 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, extname } from 'node:path';
+import * as vscode from 'vscode';
+import { FromWebview, type ToWebview } from '../../webview/protocol/chatMessages.ts';
+import type { ChatModel } from './chatModel.ts';
+import { ChatSession, type ChatSessionDeps } from './chatSession.ts';
+
+/** Largest file that may be attached (bytes); larger ones are refused with the limit in the message. */
+export const MAX_ATTACHMENT_BYTES = 1024 * 1024;
+
+const TEXT_TYPES: Record<string, string> = {
+  '.txt': 'text', '.md': 'markdown', '.markdown': 'markdown', '.json': 'json', '.jsonl': 'json', '.csv': 'csv',
+  '.ts': 'code', '.tsx': 'code', '.js': 'code', '.jsx': 'code', '.mjs': 'code', '.cjs': 'code', '.py': 'code',
+  '.go': 'code', '.rs': 'code', '.java': 'code', '.kt': 'code', '.c': 'code', '.h': 'code', '.cpp': 'code',
+  '.cs': 'code', '.rb': 'code', '.php': 'code', '.sh': 'code', '.sql': 'code', '.yaml': 'yaml', '.yml': 'yaml',
+  '.toml': 'toml', '.xml': 'xml', '.html': 'html', '.css': 'css', '.log': 'text',
+};
+
+export interface ChatPanelDeps extends Omit<ChatSessionDeps, 'post'> {
+  extensionUri: vscode.Uri;
+  models: () => Promise<ChatModel[]>;
+  scannerLabel: () => string;
+  noModelHint: string;
+  /** Subscribes to daemon acks of recorded events: idempotency key → seq. */
+  onAudited: (listener: (key: string, seq: number) => void) => vscode.Disposable;
+}
+
+type Handlers = { [T in FromWebview['type']]: (message: Extract<FromWebview, { type: T }>) => Promise<void> | void };
+
+/**
+ * The chat webview panel: a locked-down webview (CSP with a nonce, local resources from the bundle only)
+ * that talks to its {@link ChatSession} through validated, typed messages.
+ */
+export class ChatPanel implements vscode.Disposable {
+  private static current: ChatPanel | undefined;
+  private readonly panel: vscode.WebviewPanel;
+  private readonly session: ChatSession;
+  private readonly deps: ChatPanelDeps;
+  private readonly disposables: vscode.Disposable[] = [];
+  private models: ChatModel[] = [];
+  private selectedModelId: string | null = null;
+
+  static show(deps: ChatPanelDeps): ChatPanel {
+    if (ChatPanel.current !== undefined) {
+      ChatPanel.current.panel.reveal(vscode.ViewColumn.Beside);
+      return ChatPanel.current;
+    }
+    ChatPanel.current = new ChatPanel(deps);
+    return ChatPanel.current;
+  }
+
+  static get open(): ChatPanel | undefined {
+    return ChatPanel.current;
+  }
+
+  private constructor(deps: ChatPanelDeps) {
+    this.deps = deps;
+    const bundle = vscode.Uri.joinPath(deps.extensionUri, 'dist', 'webview');
+    this.panel = vscode.window.createWebviewPanel('aiAuditTrail.chat', 'AI Chat (audited)', vscode.ViewColumn.Beside, {
+      enableScripts: true,
+      retainContextWhenHidden: true,
+      localResourceRoots: [bundle],
+    });
+    this.panel.iconPath = new vscode.ThemeIcon('shield');
+    this.session = new ChatSession({ ...deps, post: (message) => this.post(message) });
+    this.panel.webview.html = this.html(bundle);
+    this.disposables.push(
+      this.panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw)),
+      this.panel.onDidDispose(() => this.dispose()),
+      vscode.lm.onDidChangeChatModels(() => void this.sendInit()),
+      deps.onAudited((key, seq) => {
+        const pending = this.session.pendingAudit.get(key);
+        if (pending === undefined) return;
+        this.session.pendingAudit.delete(key);
+        this.post({ type: 'audited', messageId: pending.messageId, target: pending.target, seq });
+      }),
+    );
+  }
+
+  private readonly handlers: Handlers = {
+    ready: () => this.sendInit(),
+    send: async ({ text, modelId }) => {
+      const model = this.models.find((m) => m.id === modelId) ?? this.models[0];
+      if (model === undefined) {
+        this.post({ type: 'notice', level: 'error', text: this.deps.noModelHint });
+        return;
+      }
+      this.selectedModelId = model.id;
+      await this.session.send(text, model);
+    },
+    stop: () => this.session.stop(),
+    attach: () => this.attach(),
+    removeAttachment: ({ name }) => {
+      this.session.removeAttachment(name);
+      this.post({ type: 'attachments', attachments: this.session.attachmentList.map((a) => ({ ...a })) });
+    },
+    copy: async ({ text }) => {
+      await vscode.env.clipboard.writeText(text);
+      void vscode.window.setStatusBarMessage('Copied', 1500);
+    },
+    configureModel: async () => {
+      await vscode.commands.executeCommand('aiAuditTrail.configureModelEndpoint');
+      await this.sendInit();
+    },
+    newConversation: () => {
+      this.session.newConversation();
+      this.post({ type: 'cleared' });
+    },
+  };
+
+  private async receive(raw: unknown): Promise<void> {
+    const parsed = FromWebview.safeParse(raw);
+    if (!parsed.success) {
+      this.deps.log(`chat: ignored an invalid message from the webview (${parsed.error.issues[0]?.message ?? 'invalid'})`);
+      return;
+    }
+    const message = parsed.data;
+    const handler = this.handlers[message.type] as (m: FromWebview) => Promise<void> | void;
+    try {
+      await handler(message);
+    } catch (error: unknown) {
+      const text = error instanceof Error ? error.message : String(error);
+      this.deps.log(`chat: ${message.type} failed: ${text}`);
+      this.post({ type: 'notice', level: 'error', text });
+    }
+  }
+
+  private async sendInit(): Promise<void> {
+    this.models = await this.deps.models();
+    if (this.selectedModelId === null || !this.models.some((m) => m.id === this.selectedModelId)) this.selectedModelId = this.models[0]?.id ?? null;
+    this.post({
+      type: 'init',
+      models: this.models.map((m) => ({ id: m.id, label: m.label, detail: m.provider })),
+      selectedModelId: this.selectedModelId,
+      noModelHint: this.models.length === 0 ? this.deps.noModelHint : null,
+      scannerLabel: this.deps.scannerLabel(),
+    });
+  }
+
+  /** Sends a prompt as if typed in the panel (used by tests and the "Ask About Selection" flow). */
+  async sendPrompt(text: string): Promise<void> {
+    await this.handlers.send({ type: 'send', text, modelId: this.selectedModelId ?? '' });
+  }
+
+  /** Attaches a file after checking it is text and within the size limit, then scanning it. */
+  async attachFile(uri: vscode.Uri): Promise<boolean> {
+    const name = basename(uri.fsPath);
+    const info = await stat(uri.fsPath);
+    if (info.size > MAX_ATTACHMENT_BYTES) {
+      this.post({ type: 'notice', level: 'error', text: `${name} is ${info.size} bytes; files up to ${MAX_ATTACHMENT_BYTES} bytes can be attached.` });
+      return false;
+    }
+    const bytes = await readFile(uri.fsPath);
+    const type = TEXT_TYPES[extname(name).toLowerCase()];
+    const text = bytes.toString('utf8');
+    // A NUL byte or invalid UTF-8 means binary: models and scanners see text only.
+    if (type === undefined || bytes.includes(0) || Buffer.from(text, 'utf8').compare(bytes) !== 0) {
+      this.post({ type: 'notice', level: 'error', text: `${name} is not a text file (text, code, markdown, JSON, CSV…): binary files cannot be attached.` });
+      return false;
+    }
+    return this.session.attach({ name, type, size: info.size, sha256: createHash('sha256').update(bytes).digest('hex'), text });
+  }
+
+  private async attach(): Promise<void> {
+    const picked = await vscode.window.showOpenDialog({ canSelectMany: true, openLabel: 'Attach (scanned first)' });
+    for (const uri of picked ?? []) await this.attachFile(uri);
+  }
+
+  private post(message: ToWebview): void {
+    void this.panel.webview.postMessage(message);
+  }
+
+  private html(bundle: vscode.Uri): string {
+    const webview = this.panel.webview;
+    const nonce = randomBytes(16).toString('base64');
+    const asset = (name: string) => webview.asWebviewUri(vscode.Uri.joinPath(bundle, name)).toString();
+    const csp = [
+      "default-src 'none'",
+      `img-src ${webview.cspSource} data:`,
+      `font-src ${webview.cspSource}`,
+      `style-src ${webview.cspSource} 'nonce-${nonce}'`,
+      `script-src 'nonce-${nonce}'`,
+    ].join('; ');
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${asset('codicon.css')}" id="vscode-codicon-stylesheet">
+<link rel="stylesheet" href="${asset('chat.css')}">
+<title>AI Chat (audited)</title>
+</head>
+<body>
+<div id="app"></div>
+<script nonce="${nonce}" src="${asset('chat.js')}"></script>
+</body>
+</html>`;
+  }
+
+  dispose(): void {
+    if (ChatPanel.current === this) ChatPanel.current = undefined;
+    this.session.stop();
+    for (const d of this.disposables.splice(0).reverse()) d.dispose();
+    this.panel.dispose();
+  }
+}

@@ -1,0 +1,91 @@
+import { once } from 'node:events';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A real local HTTP server standing in for a SIEM / webhook that receives scan telemetry.
+ *
+ * Modes (switchable at run time):
+ * - `ok`: 200 to every POST.
+ * - `notFound`: 404, like the seed's fictitious `https://api.lakera.ai/v2/telemetry`.
+ * - `unauthorized`: 401 (also when a `token` is configured and the request's bearer token differs).
+ * - `unavailableThenOk`: 503 (with `Retry-After` when set) for the first `failures` requests, then 200.
+ */
+export type FakeTelemetryMode = 'ok' | 'notFound' | 'unauthorized' | 'unavailableThenOk';
+
+export interface TelemetryRequest {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  /** The raw body, for checks that must look at every byte sent. */
+  raw: string;
+  body: unknown;
+  /** What the fake answered. */
+  status: number;
+}
+
+export interface FakeTelemetryEndpoint {
+  /** The endpoint URL (with a path, as a webhook has). */
+  url: string;
+  /** Every request, answered or not. */
+  requests: TelemetryRequest[];
+  /** Bodies of the requests answered 2xx. */
+  readonly accepted: unknown[];
+  setMode(mode: FakeTelemetryMode, options?: { failures?: number; retryAfterSeconds?: number }): void;
+  dispose(): Promise<void>;
+}
+
+export async function startFakeTelemetryEndpoint(options: { token?: string } = {}): Promise<FakeTelemetryEndpoint> {
+  let mode: FakeTelemetryMode = 'ok';
+  let failuresLeft = 0;
+  let retryAfterSeconds: number | undefined;
+  const requests: TelemetryRequest[] = [];
+
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body: unknown;
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        body = undefined;
+      }
+      const badToken = options.token !== undefined && req.headers.authorization !== `Bearer ${options.token}`;
+      let status = 200;
+      const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+      if (req.method !== 'POST') status = 405;
+      else if (mode === 'notFound') status = 404;
+      else if (mode === 'unauthorized' || badToken) status = 401;
+      else if (mode === 'unavailableThenOk' && failuresLeft > 0) {
+        failuresLeft--;
+        status = 503;
+        if (retryAfterSeconds !== undefined) headers['Retry-After'] = String(retryAfterSeconds);
+      }
+      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, raw, body, status });
+      res.writeHead(status, headers);
+      res.end(JSON.stringify(status === 200 ? { ok: true } : { error: { message: `fake telemetry endpoint: ${status}` } }));
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}/hooks/telemetry`,
+    requests,
+    get accepted() {
+      return requests.filter((r) => r.status >= 200 && r.status < 300).map((r) => r.body);
+    },
+    setMode: (next, modeOptions = {}) => {
+      mode = next;
+      failuresLeft = modeOptions.failures ?? (next === 'unavailableThenOk' ? 2 : 0);
+      retryAfterSeconds = modeOptions.retryAfterSeconds;
+    },
+    dispose: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
