@@ -27,10 +27,10 @@ await chmod('dist/cli.mjs', 0o755);
 if (existsSync('extension/extensionMain.ts')) {
   await build({ ...node, entryPoints: { extension: 'extension/extensionMain.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' }, format: 'cjs', external: ['vscode', '@napi-rs/keyring'] });
 }
-if (existsSync('webview/chat/chatApp.ts')) {
+{
   await mkdir('dist/webview', { recursive: true });
-  await build({ bundle: true, platform: 'browser', target: 'es2022', format: 'iife', sourcemap: true, logLevel: 'warning', entryPoints: { chat: 'webview/chat/chatApp.ts' }, outdir: 'dist/webview' });
-  if (existsSync('webview/chat/chat.css')) await copyFile('webview/chat/chat.css', 'dist/webview/chat.css');
+  await build({ bundle: true, platform: 'browser', target: 'es2022', format: 'iife', sourcemap: true, logLevel: 'warning', entryPoints: { chat: 'webview/chat/chatView.ts' }, outdir: 'dist/webview' });
+  await copyFile('webview/chat/chatView.css', 'dist/webview/chat.css');
   await copyFile('node_modules/@vscode/codicons/dist/codicon.css', 'dist/webview/codicon.css');
   await copyFile('node_modules/@vscode/codicons/dist/codicon.ttf', 'dist/webview/codicon.ttf');
 }
