@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { FrameLocator } from 'playwright-core';
 import { stageExtension } from '../../scripts/lib/stageExtension.mjs';
+import { readDiscovery } from '../../daemon/client/daemonDiscovery.ts';
 import type { Entry } from '../../daemon/protocol/entry.ts';
 import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../support/daemonProcess.ts';
 import { CleanupStack } from './harness/cleanupStack.ts';
@@ -54,6 +55,17 @@ test('chat in a real VS Code: scans, blocks, attaches, survives a daemon restart
   // The daemon runs on its own (auto-start off), so that the test can take it away and bring it back.
   let daemon: DaemonProcess = await startDaemonProcess(home, env);
   cleanup.defer(() => daemon.kill9());
+  // Whatever daemon serves the test's data dir at the end goes too (one the extension might have started).
+  cleanup.defer(async () => {
+    const found = await readDiscovery(home);
+    if (found !== null) {
+      try {
+        process.kill(found.discovery.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  });
   const server = await startCodeServer({
     extensionDirs: [extensionDir, TEST_MODEL_EXTENSION],
     workspaceFolder: workspace,
@@ -82,7 +94,19 @@ test('chat in a real VS Code: scans, blocks, attaches, survives a daemon restart
     await chat.locator('#attach').click();
     const input = workbench.page.locator('.quick-input-widget input');
     await input.waitFor({ timeout: 15_000 });
+    // The editor's simple file dialog fills in the folder itself, asynchronously: wait for that first,
+    // so that it cannot overwrite the path typed next.
+    await workbench.page.waitForFunction(
+      (folder) => (document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value.includes(folder) === true,
+      workspace,
+      { timeout: 15_000 },
+    );
     await input.fill(notes);
+    await workbench.page.waitForFunction(
+      (path) => (document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value === path,
+      notes,
+      { timeout: 5_000 },
+    );
     await input.press('Enter');
     await chat.locator(ui.attachmentChip('notes.md')).waitFor({ timeout: 30_000 });
     await send(chat, 'What does the attached file say?');
@@ -125,6 +149,11 @@ test('chat in a real VS Code: scans, blocks, attaches, survives a daemon restart
     }
     const verify = await runCliProcess(['verify', '--home', home], { env });
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+
+    // 6. The status bar is connected again and counts today's blocked scan; the daemon log opens.
+    await workbench.page.locator('.statusbar-item:has-text("Audit: 1 blocked today")').waitFor({ timeout: 30_000 });
+    await workbench.runCommand('AI Audit Trail: Show Daemon Log', { timeoutMs: 30_000 });
+    await workbench.page.locator('.tab:has-text("daemon.log")').waitFor({ timeout: 30_000 });
   } catch (error: unknown) {
     await workbench.screenshot(join(screenshots, 'chat-failure.png')).catch(() => undefined);
     throw error;
