@@ -20,7 +20,9 @@ export function sealEntry(entry: Omit<Entry, 'hash'>): { entry: Entry; line: str
   let at = members.findIndex((m) => m > hashMember);
   if (at === -1) at = members.length;
   members.splice(at, 0, hashMember);
-  return { entry: { ...entry, hash } as Entry, line: '{' + members.join(',') + '}\n' };
+  // The entry object is the builder's own: completing it in place saves a copy per event.
+  (entry as Entry).hash = hash;
+  return { entry: entry as Entry, line: '{' + members.join(',') + '}\n' };
 }
 
 /** The line stored for an entry: canonical JSON of the whole entry, hash included, and a newline. */
