@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeNetworkError, retryAfterSeconds } from '../http/httpFailures.ts';
 import type { ChatChunk, ChatTurn } from '../chat/chatModel.ts';
 
 /**
@@ -178,31 +179,6 @@ class SseDecoder {
       throw new ModelError('bad_response', `The endpoint sent a stream event larger than ${MAX_EVENT_CHARS} characters; it is not a chat stream.`);
     }
   }
-}
-
-/** Seconds from a `Retry-After` header (delta-seconds or HTTP date), if it has a usable value. */
-function parseRetryAfter(header: string | null): number | undefined {
-  if (header === null) return undefined;
-  const trimmed = header.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed);
-  const date = Date.parse(trimmed);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, Math.ceil((date - Date.now()) / 1000));
-}
-
-/**
- * Why a fetch failed, e.g. "fetch failed / ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:9". undici hides
- * the real reason in `cause`, and "fetch failed" alone tells the user nothing.
- */
-function describeNetworkError(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
-    const code = 'code' in current && typeof current.code === 'string' ? current.code : undefined;
-    parts.push(code === undefined ? current.message : `${code}: ${current.message}`);
-    current = current.cause;
-  }
-  return parts.length === 0 ? String(error) : parts.join(' / ');
 }
 
 /** Reads at most `limit` bytes of a body; `truncated` says there was more (which is then discarded). */
@@ -477,11 +453,11 @@ export class OpenAiCompatibleClient {
       return this.#error('http_404', `${where} answered 404 Not Found (${hint})${detail}`, { status });
     }
     if (status === 429) {
-      const retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'));
-      const when = retryAfterSeconds === undefined ? '' : ` Retry after ${retryAfterSeconds} s.`;
+      const retryAfter = retryAfterSeconds(response.headers.get('retry-after'));
+      const when = retryAfter === undefined ? '' : ` Retry after ${retryAfter} s.`;
       return this.#error('http_429', `${where} is rate limiting requests or the quota is used up (HTTP 429)${detail}.${when}`, {
         status,
-        ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+        ...(retryAfter === undefined ? {} : { retryAfterSeconds: retryAfter }),
       });
     }
     if (status >= 500) return this.#error('http_5xx', `${where} failed (HTTP ${status})${detail}`, { status });

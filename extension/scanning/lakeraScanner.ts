@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeNetworkError, retryAfterSeconds } from '../http/httpFailures.ts';
 import { ScanError, type ScanRequest, type ScanVerdict, type Scanner } from './scanner.ts';
 
 /** The entry's threat level, taken from the verdict type (daemon/protocol/entry.ts defines it). */
@@ -94,36 +95,6 @@ export function readableDetectorName(detectorType: string): string {
   const [family = '', ...rest] = detectorType.split('/');
   const head = capitalize(humanize(family));
   return rest.length === 0 ? head : `${head}: ${rest.map(humanize).join(' / ')}`;
-}
-
-/** Seconds from a `Retry-After` header (delta-seconds or HTTP date), if it has a usable value. */
-function retryAfterSeconds(header: string | null): number | undefined {
-  if (header === null) return undefined;
-  const trimmed = header.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed);
-  const date = Date.parse(trimmed);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, Math.ceil((date - Date.now()) / 1000));
-}
-
-function errorCode(error: unknown): string | undefined {
-  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string') return error.code;
-  return undefined;
-}
-
-/**
- * Why a fetch failed, e.g. "fetch failed (ECONNRESET: other side closed)". undici hides the real reason
- * in `cause`, and "fetch failed" alone tells the user nothing.
- */
-function describeNetworkError(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
-    const code = errorCode(current);
-    parts.push(code === undefined ? current.message : `${code}: ${current.message}`);
-    current = current.cause;
-  }
-  return parts.length === 0 ? String(error) : parts.join(' / ');
 }
 
 /** Reads at most `limit` bytes of a body; `truncated` says there was more (which is then discarded). */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeNetworkError, retryAfterMs } from '../http/httpFailures.ts';
 import type { ThreatLevel } from '../../daemon/protocol/entry.ts';
 
 /**
@@ -320,26 +321,6 @@ function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Milliseconds from a `Retry-After` header (delta-seconds or HTTP date). */
-function retryAfterMs(header: string | null): number | undefined {
-  if (header === null) return undefined;
-  const trimmed = header.trim();
-  if (/^\d+$/.test(trimmed)) return Math.min(Number(trimmed) * 1000, MAX_RETRY_AFTER_MS);
-  const date = Date.parse(trimmed);
-  if (Number.isNaN(date)) return undefined;
-  return Math.min(Math.max(0, date - Date.now()), MAX_RETRY_AFTER_MS);
-}
-
-function describeNetworkError(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
-    const code = 'code' in current && typeof current.code === 'string' ? current.code : undefined;
-    parts.push(code === undefined ? current.message : `${code}: ${current.message}`);
-    current = current.cause;
-  }
-  return parts.length === 0 ? String(error) : parts.join(' / ');
-}
 
 function positive(value: number | undefined, fallback: number, what: string): number {
   const n = value ?? fallback;
@@ -554,7 +535,8 @@ export class TelemetryForwarder {
       return { kind: 'stop', message: `Telemetry: the telemetry endpoint ${this.#where} answered with a redirect (HTTP ${status}); forwarding stopped. Configure the final URL.` };
     }
     if (status === 408 || status === 429 || status >= 500) {
-      const wait = retryAfterMs(response.headers.get('retry-after'));
+      const waitRaw = retryAfterMs(response.headers.get('retry-after'));
+      const wait = waitRaw === undefined ? undefined : Math.min(waitRaw, MAX_RETRY_AFTER_MS);
       return { kind: 'retry', reason: `HTTP ${status}`, ...(wait === undefined ? {} : { retryAfterMs: wait }) };
     }
     return { kind: 'refused', reason: `HTTP ${status}` };

@@ -33,6 +33,16 @@ function post(message: FromWebview): void {
   else console.error('not sent: invalid message', parsed.error.issues);
 }
 
+function button(id: string, label: string, options: { icon?: string; secondary?: boolean; title?: string } = {}): HTMLElement {
+  const element = doc.createElement('vscode-button');
+  element.id = id;
+  element.textContent = label;
+  if (options.icon !== undefined) element.setAttribute('icon', options.icon);
+  if (options.secondary === true) element.setAttribute('secondary', '');
+  if (options.title !== undefined) element.title = options.title;
+  return element;
+}
+
 // ---- layout -------------------------------------------------------------------------------------
 const app = doc.getElementById('app') ?? doc.body;
 const header = el('header', 'header');
@@ -40,16 +50,8 @@ const modelSelect = el('select', 'model');
 modelSelect.id = 'model';
 modelSelect.setAttribute('aria-label', 'Model');
 const scannerLabel = el('span', 'scanner-label');
-const newButton = doc.createElement('vscode-button');
-newButton.id = 'new-conversation';
-newButton.setAttribute('secondary', '');
-newButton.setAttribute('icon', 'add');
-newButton.textContent = 'New';
-newButton.title = 'New conversation';
-const configureButton = doc.createElement('vscode-button');
-configureButton.id = 'configure-model';
-configureButton.setAttribute('secondary', '');
-configureButton.textContent = 'Configure model';
+const newButton = button('new-conversation', 'New', { icon: 'add', secondary: true, title: 'New conversation' });
+const configureButton = button('configure-model', 'Configure model', { secondary: true });
 configureButton.hidden = true;
 header.append(modelSelect, configureButton, scannerLabel, newButton);
 
@@ -66,22 +68,10 @@ composer.id = 'composer';
 composer.rows = 3;
 composer.placeholder = 'Ask anything. Enter sends, Shift+Enter adds a line. Every message is scanned and recorded.';
 const actions = el('div', 'actions');
-const attachButton = doc.createElement('vscode-button');
-attachButton.id = 'attach';
-attachButton.setAttribute('secondary', '');
-attachButton.setAttribute('icon', 'attach');
-attachButton.textContent = 'Attach';
-attachButton.title = 'Attach text files (scanned before they join the prompt)';
-const stopButton = doc.createElement('vscode-button');
-stopButton.id = 'stop';
-stopButton.setAttribute('secondary', '');
-stopButton.setAttribute('icon', 'debug-stop');
-stopButton.textContent = 'Stop';
+const attachButton = button('attach', 'Attach', { icon: 'attach', secondary: true, title: 'Attach text files (scanned before they join the prompt)' });
+const stopButton = button('stop', 'Stop', { icon: 'debug-stop', secondary: true });
 stopButton.hidden = true;
-const sendButton = doc.createElement('vscode-button');
-sendButton.id = 'send';
-sendButton.setAttribute('icon', 'send');
-sendButton.textContent = 'Send';
+const sendButton = button('send', 'Send', { icon: 'send' });
 actions.append(attachButton, stopButton, sendButton);
 footer.append(chips, composer, actions);
 app.append(header, hint, log, footer);
