@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import type { DaemonClient } from '../client/daemonClient.ts';
 import { startDaemon } from '../daemonMain.ts';
@@ -219,6 +220,7 @@ export const commands: Record<string, CommandSpec> = {
           await client.dispose();
         }
       }
+      if (!existsSync(home)) throw new CliError(ExitCode.Usage, `there is no audit store at ${home}`);
       const state = await DaemonState.open(home);
       const keys = await openKeyStore({ home, env: io.env, generation: state.keyGeneration }).load();
       const options: Parameters<typeof verifyStore>[1] = { publicKeys: keys.signingPublicKeys };

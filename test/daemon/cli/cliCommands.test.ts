@@ -154,6 +154,12 @@ describe('ai-audit CLI without a daemon', () => {
     assert.match(status.stdout, /not running/);
   });
 
+  test('verify of a folder with no store is a usage error', async () => {
+    const result = await runCliProcess(['verify', '--home', `${home.path}-missing`], { env });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /no audit store/);
+  });
+
   test('AI_AUDIT_HOME is honoured like --home', async () => {
     const daemon = await startDaemonProcess(home.path, env);
     try {
