@@ -47,6 +47,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
     log,
   });
   context.subscriptions.push({ dispose: () => supervisor.dispose() });
+  // One clear message the first time the daemon cannot be reached; afterwards the status bar says it.
+  let warned = false;
+  const warnOnce = supervisor.onState((state) => {
+    if (state.status === 'connected') warned = false;
+    if (state.status !== 'disconnected' || warned) return;
+    warned = true;
+    void vscode.window
+      .showWarningMessage(`AI Audit Trail cannot reach its audit daemon: ${state.reason}. Chat events are kept in a local queue until it is back.`, 'Show Log')
+      .then((choice) => {
+        if (choice === 'Show Log') output.show(true);
+      });
+  });
+  context.subscriptions.push({ dispose: () => warnOnce.dispose() });
   supervisor.start();
   context.subscriptions.push(new AuditStatusBar(supervisor, log));
 

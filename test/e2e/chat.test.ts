@@ -112,13 +112,20 @@ test('chat in a real VS Code: scans, blocks, attaches, survives a daemon restart
         workspace,
         { timeout: 15_000 },
       );
-      await input.fill(path);
-      await workbench.page.waitForFunction(
-        (expected) => (document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value === expected,
-        path,
-        { timeout: 5_000 },
-      );
-      await input.press('Enter');
+      // It may also refill the folder once more while its list loads: type, let it settle, check, and
+      // only then accept; if the dialog stays open, it reset the path, so type it again.
+      let accepted = false;
+      for (let attempt = 1; attempt <= 4 && !accepted; attempt++) {
+        await input.fill(path);
+        await workbench.page.waitForTimeout(300);
+        if ((await input.inputValue()) !== path) continue;
+        await input.press('Enter');
+        accepted = await input
+          .waitFor({ state: 'hidden', timeout: 5_000 })
+          .then(() => true)
+          .catch(() => false);
+      }
+      assert.ok(accepted, `the file dialog did not accept ${path}`);
     };
     await attach(binary);
     await chat.locator('.notice-error', { hasText: 'not a text file' }).waitFor({ timeout: 30_000 });
