@@ -1,4 +1,4 @@
-import { AsyncEntry } from '@napi-rs/keyring';
+import type { AsyncEntry } from '@napi-rs/keyring';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { realpath } from 'node:fs/promises';
@@ -88,9 +88,11 @@ export class KeychainKeyStore implements KeyStore {
     const account = await keychainAccount(this.home);
     // Pinned to the Secret Service on Linux: the library's default silently falls back to the kernel
     // keyring, which forgets everything at logout or reboot — and with it every key of the store.
-    const entry = await keychainCall('open', async () =>
-      new AsyncEntry(KEYCHAIN_SERVICE, account, { linux: { store: 'secret-service' } }),
-    );
+    // The native module is loaded on first use only: a daemon on AI_AUDIT_MASTER_KEY never loads it.
+    const entry = await keychainCall('open', async () => {
+      const { AsyncEntry: Entry } = await import('@napi-rs/keyring');
+      return new Entry(KEYCHAIN_SERVICE, account, { linux: { store: 'secret-service' } });
+    });
     return { entry, account };
   }
 

@@ -477,10 +477,10 @@ export class AuditStore {
     const found: Array<[string, IngestAck]> = [];
     const list = this.segments.list();
     // Bounded by bytes too, so start-up does not read a whole large store of events without keys.
-    let budget = 256 * 1024 * 1024;
+    let budget = 64 * 1024 * 1024;
     outer: for (let i = list.length - 1; i >= 0; i--) {
       const segment = list[i];
-      if (segment === undefined || segment.count === 0) continue;
+      if (segment === undefined || segment.count === 0 || segment.keyed === 0) continue;
       for await (const line of readLinesBackward(join(this.options.home, segment.file), segment.bytes)) {
         budget -= line.bytes;
         if (budget < 0) break outer;

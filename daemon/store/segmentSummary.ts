@@ -26,6 +26,8 @@ export interface SegmentSummary {
   kinds: Record<string, number>;
   decisions: Partial<Record<Decision, number>>;
   flagged: number;
+  /** Entries that carry an idempotency key (segments without any are skipped when keys are reloaded). */
+  keyed: number;
   /** Per `ts` day (UTC, YYYY-MM-DD): counts per decision. */
   days: Record<string, Partial<Record<Decision, number>>>;
   /** Flagged categories: category → entries where it was detected. */
@@ -56,6 +58,7 @@ export function emptySummary(segment: number, file: string): SegmentSummary {
     kinds: {},
     decisions: {},
     flagged: 0,
+    keyed: 0,
     days: {},
     categories: {},
     risk: {},
@@ -94,6 +97,7 @@ export function addToSummary(summary: SegmentSummary, entry: Entry, offset: numb
   summary.kinds[entry.kind] = (summary.kinds[entry.kind] ?? 0) + 1;
   summary.decisions[entry.decision] = (summary.decisions[entry.decision] ?? 0) + 1;
   if (entry.scanner?.flagged === true) summary.flagged++;
+  if (entry.idempotency_key !== undefined) summary.keyed++;
   // Charts are about AI traffic: the store's own audit.* records stay out of the aggregates.
   if (entry.kind.startsWith('audit.')) return;
   const day = utcDay(entry.ts);
