@@ -31,6 +31,13 @@ export interface WsServerOptions {
   log: (message: string) => void;
 }
 
+/**
+ * Bytes a connection may have queued for sending before it counts as too slow: a tail subscriber that
+ * does not read must not make the daemon's memory grow without bound. It is disconnected (1008) instead,
+ * and reconnects and pages with `query` to catch up.
+ */
+export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
 /** Browser origins allowed to connect: VS Code webviews. Any other web page could reach 127.0.0.1. */
 function originAllowed(origin: string | undefined): boolean {
   return origin === undefined || origin.startsWith('vscode-webview://');
@@ -105,6 +112,11 @@ export class WsServer {
       id: this.nextConnection++,
       notify: (method, params) => {
         if (ws.readyState !== ws.OPEN) return;
+        if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+          this.options.log(`connection ${connection.id}: closed, it does not read its notifications (${ws.bufferedAmount} bytes queued)`);
+          ws.close(1008, 'too slow: notifications not read');
+          return;
+        }
         const frame: NotificationFrame = { method, params } as NotificationFrame;
         ws.send(JSON.stringify(frame));
       },

@@ -165,3 +165,34 @@ describe('the daemon WebSocket endpoint (real daemon process)', () => {
     assert.equal(report.last_seq, health.last_seq);
   });
 });
+
+describe('a tail subscriber that stops reading', () => {
+  test('is disconnected (1008) instead of growing the daemon memory; others are served', async () => {
+    const home = await tempDir('ws-slow');
+    const daemon = await startDaemonProcess(home.path, { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64') });
+    try {
+      const slow = new WebSocket(`ws://127.0.0.1:${daemon.discovery.port}/v1`, { headers: { Authorization: `Bearer ${daemon.token}` } });
+      await new Promise((resolve) => slow.once('open', resolve));
+      const closed = new Promise<number>((resolve) => slow.once('close', (code) => resolve(code)));
+      slow.send(JSON.stringify({ id: 1, method: 'tail.subscribe', params: {} }));
+      await new Promise((resolve) => slow.once('message', resolve));
+      // Stop reading: the socket's data stays in the kernel and then in the daemon's send buffer.
+      (slow as unknown as { _socket: { pause(): void } })._socket.pause();
+      const writer = await daemon.connect();
+      const pad = 'x'.repeat(3000);
+      let code: number | null = null;
+      void closed.then((c) => (code = c));
+      for (let i = 0; i < 200 && code === null; i++) {
+        await writer.request('ingest', { events: Array.from({ length: 100 }, () => ({ kind: 'chat.input' as const, metadata: { pad } })) });
+      }
+      (slow as unknown as { _socket: { resume(): void } })._socket.resume();
+      assert.equal(await closed, 1008);
+      assert.match(daemon.output(), /does not read its notifications/);
+      assert.ok((await writer.request('health', {})).entries > 0);
+      await writer.dispose();
+    } finally {
+      await daemon.stop();
+      await home.dispose();
+    }
+  });
+});
