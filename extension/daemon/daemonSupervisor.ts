@@ -68,14 +68,14 @@ export class DaemonSupervisor {
       });
   }
 
-  /** Stops the daemon and starts it again (command "Restart Daemon"). */
+  /** Stops the daemon and starts it again (command "Restart Daemon"; starts it even without auto-start). */
   async restart(): Promise<void> {
     const client = this.client;
     this.setState({ status: 'connecting' });
     await client?.dispose();
     await stopDaemon(this.options.home);
     this.backoff = MIN_BACKOFF_MS;
-    await this.connect();
+    await this.connect(true);
   }
 
   private flushTimer: NodeJS.Timeout | null = null;
@@ -87,13 +87,13 @@ export class DaemonSupervisor {
     }, 1000);
   }
 
-  private async connect(): Promise<void> {
+  private async connect(start = this.options.autoStart): Promise<void> {
     if (this.disposed || this.connecting) return;
     this.connecting = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     try {
-      const endpoint = this.options.autoStart
+      const endpoint = start
         ? await findOrStartDaemon({ home: this.options.home, cliPath: this.options.cliPath, env: this.options.env, log: this.options.log })
         : await readDiscovery(this.options.home);
       if (endpoint === null || !discoveryAlive(endpoint.discovery)) throw new Error(`no audit daemon runs for ${this.options.home}`);

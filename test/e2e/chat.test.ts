@@ -176,6 +176,19 @@ test('chat in a real VS Code: scans, blocks, attaches, survives a daemon restart
     await workbench.page.locator('.statusbar-item:has-text("Audit: 1 blocked today")').waitFor({ timeout: 30_000 });
     await workbench.runCommand('AI Audit Trail: Show Daemon Log', { timeoutMs: 30_000 });
     await workbench.page.locator('.tab:has-text("daemon.log")').waitFor({ timeout: 30_000 });
+
+    // 7. "Restart Daemon" stops the daemon and starts the bundled one (even with auto-start off).
+    const before = daemon.child.pid;
+    await workbench.runCommand('AI Audit Trail: Restart Daemon', { timeoutMs: 30_000 });
+    const restartDeadline = Date.now() + 30_000;
+    let after = (await readDiscovery(home))?.discovery.pid;
+    while ((after === undefined || after === before) && Date.now() < restartDeadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      after = (await readDiscovery(home))?.discovery.pid;
+    }
+    assert.ok(after !== undefined && after !== before, 'a new daemon serves the data dir');
+    assert.equal(await daemon.stop(), 0, 'the old daemon was stopped cleanly (SIGTERM), not killed');
+    await workbench.page.locator('.statusbar-item:has-text("Audit: 1 blocked today")').waitFor({ timeout: 30_000 });
   } catch (error: unknown) {
     await workbench.screenshot(join(screenshots, 'chat-failure.png')).catch(() => undefined);
     throw error;
