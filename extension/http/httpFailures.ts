@@ -30,3 +30,38 @@ export function describeNetworkError(error: unknown): string {
   }
   return parts.length === 0 ? String(error) : parts.join(' / ');
 }
+
+/** The error as a cause, unless anything in its chain mentions the secret (then it is left out). */
+export function causeWithoutSecret(error: unknown, secret: string | undefined): unknown {
+  if (secret === undefined || secret === '') return error;
+  let current: unknown = error;
+  for (let depth = 0; depth < 8 && current !== undefined && current !== null; depth++) {
+    const text = current instanceof Error ? `${current.message} ${current.stack ?? ''}` : String(current);
+    if (text.includes(secret)) return undefined;
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return error;
+}
+
+/**
+ * An abort signal that fires after `ms` or when `linked` fires, and says which: a timeout is the
+ * remote side's failure, a cancellation is not. Dispose it when the request is done.
+ */
+export function timeoutSignal(ms: number, linked?: AbortSignal): { signal: AbortSignal; timedOut(): boolean; dispose(): void } {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, ms);
+  const onLinkedAbort = (): void => controller.abort();
+  linked?.addEventListener('abort', onLinkedAbort, { once: true });
+  return {
+    signal: controller.signal,
+    timedOut: () => timedOut,
+    dispose: () => {
+      clearTimeout(timer);
+      linked?.removeEventListener('abort', onLinkedAbort);
+    },
+  };
+}

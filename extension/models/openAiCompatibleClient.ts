@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeNetworkError, retryAfterSeconds } from '../http/httpFailures.ts';
+import { causeWithoutSecret, describeNetworkError, retryAfterSeconds } from '../http/httpFailures.ts';
 import type { ChatChunk, ChatTurn } from '../chat/chatModel.ts';
 
 /**
@@ -546,14 +546,7 @@ export class OpenAiCompatibleClient {
 
   /** The error as a cause, unless anything in its chain mentions the key (then it is left out). */
   #safeCause(error: unknown): unknown {
-    if (this.#apiKey === undefined) return error;
-    let current: unknown = error;
-    for (let depth = 0; depth < 8 && current !== undefined && current !== null; depth++) {
-      const text = current instanceof Error ? `${current.message} ${current.stack ?? ''}` : String(current);
-      if (text.includes(this.#apiKey)) return undefined;
-      current = current instanceof Error ? current.cause : undefined;
-    }
-    return error;
+    return causeWithoutSecret(error, this.#apiKey);
   }
 }
 

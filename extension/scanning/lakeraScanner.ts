@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeNetworkError, retryAfterSeconds } from '../http/httpFailures.ts';
+import { causeWithoutSecret, describeNetworkError, retryAfterSeconds, timeoutSignal } from '../http/httpFailures.ts';
 import { ScanError, type ScanRequest, type ScanVerdict, type Scanner } from './scanner.ts';
 
 /** The entry's threat level, taken from the verdict type (daemon/protocol/entry.ts defines it). */
@@ -175,17 +175,10 @@ export class LakeraScanner implements Scanner {
       metadata: request.metadata,
     };
 
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, this.#timeoutMs);
-    const onCallerAbort = (): void => controller.abort();
-    request.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    const deadline = timeoutSignal(this.#timeoutMs, request.signal);
     // Which of the two aborted decides the code: our timeout is a Lakera failure, the caller's is not.
     const abortError = (cause: unknown): ScanError =>
-      timedOut
+      deadline.timedOut()
         ? fail('timeout', `Lakera Guard did not answer within ${this.#timeoutMs} ms.`, { cause })
         : fail('aborted', 'The Lakera scan was cancelled.', { cause });
 
@@ -196,12 +189,12 @@ export class LakeraScanner implements Scanner {
           method: 'POST',
           headers: { Authorization: `Bearer ${this.#apiKey}`, 'Content-Type': 'application/json', Accept: 'application/json' },
           body: JSON.stringify(body),
-          signal: controller.signal,
+          signal: deadline.signal,
           // A redirect is never part of the API; following one could hand the key to another host.
           redirect: 'manual',
         });
       } catch (error: unknown) {
-        if (controller.signal.aborted) throw abortError(undefined);
+        if (deadline.signal.aborted) throw abortError(undefined);
         throw fail('network', `Could not reach Lakera Guard at ${new URL(this.#endpoint).host}: ${describeNetworkError(error)}`, {
           cause: this.#safeCause(error),
         });
@@ -212,7 +205,7 @@ export class LakeraScanner implements Scanner {
       try {
         ({ text, truncated } = await readBounded(response, MAX_RESPONSE_BYTES));
       } catch (error: unknown) {
-        if (controller.signal.aborted) throw abortError(undefined);
+        if (deadline.signal.aborted) throw abortError(undefined);
         throw fail('network', `The connection to Lakera Guard failed while reading the answer: ${describeNetworkError(error)}`, {
           status: response.status,
           cause: this.#safeCause(error),
@@ -223,8 +216,7 @@ export class LakeraScanner implements Scanner {
       if (truncated) throw fail('bad_response', `Lakera Guard's answer was larger than ${MAX_RESPONSE_BYTES} bytes; it is not a Guard response.`, { status: response.status });
       return this.#verdict(this.#parse(response, text, fail), elapsed());
     } finally {
-      clearTimeout(timer);
-      request.signal?.removeEventListener('abort', onCallerAbort);
+      deadline.dispose();
     }
   }
 
@@ -341,12 +333,6 @@ export class LakeraScanner implements Scanner {
 
   /** The error as a cause, unless anything in its chain mentions the key (then it is left out). */
   #safeCause(error: unknown): unknown {
-    let current: unknown = error;
-    for (let depth = 0; depth < 8 && current !== undefined && current !== null; depth++) {
-      const text = current instanceof Error ? `${current.message} ${current.stack ?? ''}` : String(current);
-      if (text.includes(this.#apiKey)) return undefined;
-      current = current instanceof Error ? current.cause : undefined;
-    }
-    return error;
+    return causeWithoutSecret(error, this.#apiKey);
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeNetworkError, retryAfterMs } from '../http/httpFailures.ts';
+import { describeNetworkError, retryAfterMs, timeoutSignal } from '../http/httpFailures.ts';
 import type { ThreatLevel } from '../../daemon/protocol/entry.ts';
 
 /**
@@ -486,20 +486,13 @@ export class TelemetryForwarder {
   }
 
   async #post(item: TelemetryPayload): Promise<Outcome> {
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, this.#timeoutMs);
-    const onDispose = (): void => controller.abort();
-    this.#lifetime.signal.addEventListener('abort', onDispose, { once: true });
+    const deadline = timeoutSignal(this.#timeoutMs, this.#lifetime.signal);
     try {
       const response = await this.#fetch(this.#endpoint, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', ...(this.#token === undefined ? {} : { Authorization: `Bearer ${this.#token}` }) },
         body: JSON.stringify(item),
-        signal: controller.signal,
+        signal: deadline.signal,
         // A redirect could carry the token to another host; an endpoint that moved is a configuration to fix.
         redirect: 'manual',
       });
@@ -508,11 +501,10 @@ export class TelemetryForwarder {
       return this.#judge(response);
     } catch (error: unknown) {
       if (this.#disposed) return { kind: 'disposed' };
-      if (timedOut) return { kind: 'retry', reason: `no answer within ${this.#timeoutMs} ms` };
+      if (deadline.timedOut()) return { kind: 'retry', reason: `no answer within ${this.#timeoutMs} ms` };
       return { kind: 'retry', reason: this.#redact(describeNetworkError(error)) };
     } finally {
-      clearTimeout(timer);
-      this.#lifetime.signal.removeEventListener('abort', onDispose);
+      deadline.dispose();
     }
   }
 
