@@ -81,8 +81,6 @@ export class AuditStore {
     const store = new AuditStore(segments, options);
     const { checkpoints } = await readCheckpoints(options.home);
     store.lastCheckpointSeq = checkpoints.reduce((max, c) => Math.max(max, c.seq), 0);
-    const anchor = checkpoints.filter((c) => c.type === 'anchor').sort((a, b) => b.seq - a.seq)[0];
-    if (anchor !== undefined && segments.totalEntries === 0) segments.anchorSeq = anchor.seq;
     const last = segments.list().at(-1);
     if (last !== undefined && last.last_recorded !== '') store.lastRecordedMs = Date.parse(last.last_recorded);
     await store.loadIdempotencyKeys();

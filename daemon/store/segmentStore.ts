@@ -82,15 +82,12 @@ export class SegmentStore {
   }
 
   get lastSeq(): number {
-    return this.segments.at(-1)?.last_seq ?? this.anchorSeq;
+    return this.segments.at(-1)?.last_seq ?? 0;
   }
 
   get lastHash(): string | null {
     return this.segments.at(-1)?.last_hash ?? null;
   }
-
-  /** Set when retention dropped every closed segment and the open one is still empty. */
-  anchorSeq = 0;
 
   get totalEntries(): number {
     return this.segments.reduce((n, s) => n + s.count, 0);

@@ -138,10 +138,6 @@ export class ChatPanel implements vscode.Disposable {
     });
   }
 
-  /** Sends a prompt as if typed in the panel (used by tests and the "Ask About Selection" flow). */
-  async sendPrompt(text: string): Promise<void> {
-    await this.handlers.send({ type: 'send', text, modelId: this.selectedModelId ?? '' });
-  }
 
   /** Attaches a file after checking it is text and within the size limit, then scanning it. */
   async attachFile(uri: vscode.Uri): Promise<boolean> {

@@ -8,16 +8,9 @@ import type { IngestAck, IngestRejected } from '../../daemon/protocol/messages.t
 import { listSegments } from '../../daemon/store/segmentPaths.ts';
 import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../support/daemonProcess.ts';
 import { tempDir } from '../support/tempDir.ts';
+import { filesUnder } from '../support/filesUnder.ts';
 
 const masterKeyEnv = () => ({ AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64') });
-
-async function allFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) out.push(join(entry.parentPath, entry.name));
-  }
-  return out;
-}
 
 describe('daemon lifecycle (real processes, real files)', () => {
   let home: { path: string; dispose(): Promise<void> };
@@ -168,7 +161,7 @@ describe('daemon lifecycle (real processes, real files)', () => {
     await client.request('ingest', { events: [{ kind: 'chat.input', input: `please leak ${marker}`, output: `${marker}!` }] });
     await client.dispose();
     await daemon.stop();
-    for (const file of await allFiles(home.path)) {
+    for (const file of await filesUnder(home.path)) {
       assert.ok(!(await readFile(file, 'latin1')).includes(marker), `${file} contains the raw prompt`);
     }
   });

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -15,6 +15,7 @@ import { stageExtension } from '../../scripts/lib/stageExtension.mjs';
 import { readDiscovery } from '../../daemon/client/daemonDiscovery.ts';
 import type { Entry } from '../../daemon/protocol/entry.ts';
 import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../support/daemonProcess.ts';
+import { filesUnder } from '../support/filesUnder.ts';
 import { CleanupStack } from './harness/cleanupStack.ts';
 import { startCodeServer } from './harness/codeServer.ts';
 import { openWorkbench } from './harness/workbench.ts';
@@ -164,10 +165,8 @@ test('chat in a real VS Code: scans, blocks, attaches, survives a daemon restart
     assert.ok(entries.every((e) => e.scanner?.name === 'heuristic'), 'no Lakera key: the heuristic scanner, labelled');
     // Content went to the daemon's content mode only: hash by default.
     assert.ok(entries.every((e) => e.content.mode === 'hash'));
-    for (const entry of await readdir(home, { withFileTypes: true, recursive: true })) {
-      if (!entry.isFile()) continue;
-      const text = await readFile(join(entry.parentPath, entry.name), 'latin1');
-      assert.ok(!text.includes('hello from the end-to-end test'), `${entry.name} holds a raw prompt`);
+    for (const file of await filesUnder(home)) {
+      assert.ok(!(await readFile(file, 'latin1')).includes('hello from the end-to-end test'), `${file} holds a raw prompt`);
     }
     const verify = await runCliProcess(['verify', '--home', home], { env });
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { decryptField } from '../../../daemon/keys/contentCipher.ts';
 import type { KeyMaterial } from '../../../daemon/keys/keyMaterial.ts';
@@ -9,20 +8,13 @@ import type { IngestAck, IngestRejected } from '../../../daemon/protocol/message
 import { AuditStore } from '../../../daemon/store/auditStore.ts';
 import { tempDir } from '../../support/tempDir.ts';
 import { testKeys } from '../../support/testKeys.ts';
+import { filesUnder } from '../../support/filesUnder.ts';
 
 const DAY = 86_400_000;
 
 function acked(result: IngestAck | IngestRejected): IngestAck {
   assert.ok(!('error' in result), `expected an ack, got ${JSON.stringify(result)}`);
   return result;
-}
-
-async function allFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) out.push(join(entry.parentPath, entry.name));
-  }
-  return out;
 }
 
 describe('AuditStore', () => {
@@ -71,7 +63,7 @@ describe('AuditStore', () => {
     assert.match(entry.content.input_hmac ?? '', /^[0-9a-f]{64}$/);
     assert.equal(entry.content.input_length, secret.length);
     await store.close();
-    for (const file of await allFiles(home.path)) {
+    for (const file of await filesUnder(home.path)) {
       const text = await readFile(file, 'utf8');
       assert.ok(!text.includes('hunter2'), `${file} holds the raw text`);
     }
