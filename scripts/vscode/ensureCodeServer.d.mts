@@ -27,3 +27,6 @@ export interface EnsureCodeServerOptions {
  * and the process is not root, naming the packages and the command that installs them.
  */
 export declare function ensureCodeServer(options?: EnsureCodeServerOptions): Promise<CodeServerInstall>;
+
+/** `env` without the `npm_*` variables that an enclosing `npm run` exports (they mislead inner installs). */
+export declare function withoutNpmVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv;

@@ -167,8 +167,12 @@ async function installCodeServer(dirs, log) {
     );
   }
   const npmFlags = ['--no-audit', '--no-fund'];
+  // Run from `npm test`/`npm start`, we inherit the outer npm's `npm_config_*` and `npm_*` variables. The
+  // inner installs must not see them: code-server's postinstall reads the Node version from
+  // `npm_config_user_agent` (the outer Node 20), not from the Node that runs it, and refuses.
+  const cleanEnv = withoutNpmVariables(process.env);
 
-  await run('npm', ['install', `node@${NODE_MAJOR}`, ...npmFlags], { cwd: dirs.nodeProject, log });
+  await run('npm', ['install', `node@${NODE_MAJOR}`, ...npmFlags], { cwd: dirs.nodeProject, env: cleanEnv, log });
   if (!(await exists(dirs.nodeBin)) || !(await exists(join(dirs.nodeDir, 'include', 'node', 'node.h')))) {
     throw new Error(`npm installed node@${NODE_MAJOR}, but ${dirs.nodeBin} or its headers in ${dirs.nodeDir} are missing.`);
   }
@@ -177,7 +181,7 @@ async function installCodeServer(dirs, log) {
   // builds code-server's native modules for the wrong Node. Node 24 first on PATH runs npm and the
   // install scripts with the Node that will run code-server.
   const env = {
-    ...process.env,
+    ...cleanEnv,
     PATH: `${dirs.nodeBinDir}:${process.env.PATH ?? ''}`,
     npm_config_nodedir: dirs.nodeDir,
   };
@@ -328,6 +332,11 @@ async function processesWorkingIn(root) {
 }
 
 /** Runs a command, forwarding its output line by line to `log`; rejects with the output's tail on failure. */
+/** The environment without what an enclosing npm run exports (`npm_config_*`, `npm_lifecycle_*`, …). */
+export function withoutNpmVariables(env) {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !/^npm_/i.test(name)));
+}
+
 function run(command, args, { cwd, env, log }) {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, args, { cwd, env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
