@@ -211,6 +211,24 @@ export const Methods = {
     }),
     result: undefined as unknown as VerifyReport,
   },
+  /**
+   * A witness (the extension) saw the store's end go backwards from a checkpoint it remembers: the daemon
+   * records it as an `audit.witness` entry with decision `error`.
+   */
+  'witness.report': {
+    params: z.strictObject({
+      remembered: z.strictObject({ seq: z.number().int().positive(), hash: z.string().regex(/^[0-9a-f]{64}$/), ts: z.string().max(64) }),
+      observed: z.strictObject({
+        checkpoint_seq: z.number().int().nonnegative().nullable(),
+        checkpoint_hash: z.string().max(64).nullable(),
+        last_seq: z.number().int().nonnegative(),
+        hash_at_remembered_seq: z.string().max(64).nullable(),
+      }),
+      reason: z.string().min(1).max(4096),
+      witness: z.string().min(1).max(512),
+    }),
+    result: undefined as unknown as { seq: number },
+  },
   /** The newest signed checkpoint (null before the first) and the chain's end: what a witness remembers. */
   'checkpoints.latest': {
     params: z.strictObject({}),

@@ -157,5 +157,10 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
     }),
 
     'checkpoints.latest': async () => store.latestCheckpoint(),
+
+    'witness.report': async ({ remembered, observed, reason, witness }) => {
+      const ack = await store.appendAudit('audit.witness', { remembered, observed, reason }, { user_id: witness }, 'error');
+      return { seq: ack.seq };
+    },
   };
 }

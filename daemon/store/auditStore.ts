@@ -242,9 +242,9 @@ export class AuditStore {
   }
 
   /** Appends an `audit.*` entry that records an operation on the store itself. */
-  async appendAudit(kind: AuditKind, audit: Record<string, JsonValue>, actor?: Actor): Promise<IngestAck> {
+  async appendAudit(kind: AuditKind, audit: Record<string, JsonValue>, actor?: Actor, decision: 'allowed' | 'error' = 'allowed'): Promise<IngestAck> {
     this.assertAccepting(1);
-    const event: StorableEvent = { kind, audit, decision: 'allowed', content_mode: 'none' };
+    const event: StorableEvent = { kind, audit, decision, content_mode: 'none' };
     if (actor !== undefined) event.actor = actor;
     return this.enqueue(event);
   }

@@ -187,6 +187,7 @@ const RESULT_KEYS: { [M in MethodName]: KeySpec<ResultOf<M>> } = {
     read_only: 'optional',
   },
   'checkpoints.latest': { checkpoint: 'required', last_seq: 'required', last_hash: 'required' },
+  'witness.report': { seq: 'required' },
 };
 
 /** Every notification the daemon sends (the compiler checks the list against `Notifications`). */
