@@ -101,12 +101,14 @@ export const commands: Record<string, CommandSpec> = {
       if (port > 65535) throw new CliError(ExitCode.Usage, '--port must be at most 65535');
       // A tuning knob (and how tests make segments rotate quickly); not a flag, as users rarely need it.
       const segmentMaxBytes = positiveInt(io.env.AI_AUDIT_SEGMENT_MAX_BYTES, 'AI_AUDIT_SEGMENT_MAX_BYTES');
+      const checkpointEveryEntries = positiveInt(io.env.AI_AUDIT_CHECKPOINT_EVERY, 'AI_AUDIT_CHECKPOINT_EVERY');
       const daemon = await startDaemon({
         home,
         port,
         env: io.env,
         echo: (line) => io.stderr.write(line),
         ...(segmentMaxBytes === undefined ? {} : { segmentMaxBytes }),
+        ...(checkpointEveryEntries === undefined || checkpointEveryEntries === 0 ? {} : { checkpointEveryEntries }),
       });
       const signal = await io.stopSignal;
       daemon.log(`stopping (${signal})`);

@@ -101,10 +101,11 @@ export class CheckpointWitness {
   }
 
   private async alarm(client: DaemonClient, report: Report): Promise<void> {
-    // One alarm per finding, not one per reconnect.
+    // One alarm per remembered checkpoint, not one per reconnect.
     const alarmedKey = `aiAuditTrail.witness.alarmed:${this.options.home}`;
-    if (this.options.memory.get<string>(alarmedKey) === report.reason) return;
-    await this.options.memory.update(alarmedKey, report.reason);
+    const finding = `${report.remembered.seq}:${report.remembered.hash}`;
+    if (this.options.memory.get<string>(alarmedKey) === finding) return;
+    await this.options.memory.update(alarmedKey, finding);
     this.options.warn(`AI Audit Trail: the audit store went backwards. ${report.reason}. Run "ai-audit verify" and compare with your exports.`);
     this.options.log(`witness alarm: ${report.reason}`);
     await this.options.memory.update(this.pendingKey, report);
