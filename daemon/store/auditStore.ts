@@ -108,7 +108,8 @@ export class AuditStore {
       options.log(`READ-ONLY: ${store.readOnlyReason.message}`);
     } else {
       if (store.lastSeq > store.lastCheckpointSeq) {
-        store.unsignedSinceMs = Date.parse((await store.get({ seq: store.lastCheckpointSeq + 1 })).recorded_at);
+        const first = await store.get({ seq: store.lastCheckpointSeq + 1 }).catch(() => null);
+        store.unsignedSinceMs = first === null ? store.lastRecordedMs : Date.parse(first.recorded_at);
       }
       // Entries recovered after a crash are signed now (the chain up to them was just verified), so a later
       // truncation of them is detectable. A full disk must not stop the start: it is retried every minute.
