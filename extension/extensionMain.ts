@@ -39,6 +39,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
 
   const queue = await EventQueue.open(join(context.globalStorageUri.fsPath, 'outbox'), createQueueCipher(await secrets.queueKey()), log);
   context.subscriptions.push({ dispose: () => queue.dispose() });
+  const witness = new CheckpointWitness({ home, memory: context.globalState, warn: (m) => void vscode.window.showWarningMessage(m), log });
   const supervisor = new DaemonSupervisor({
     home,
     cliPath: context.asAbsolutePath(join('dist', 'cli.mjs')),
@@ -46,9 +47,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
     autoStart: settings.autoStartDaemon,
     queue,
     log,
-    witness: new CheckpointWitness({ home, memory: context.globalState, warn: (m) => void vscode.window.showWarningMessage(m), log }),
+    witness,
   });
-  context.subscriptions.push({ dispose: () => supervisor.dispose() });
+  context.subscriptions.push({ dispose: () => supervisor.dispose() }, witness);
   // One clear message the first time the daemon cannot be reached; afterwards the status bar says it.
   let warned = false;
   const warnOnce = supervisor.onState((state) => {

@@ -23,6 +23,8 @@ export interface WitnessOptions {
   log: (message: string) => void;
   /** Who reports (recorded as the entry's `actor.user_id`). */
   witness?: string;
+  /** How often a connected witness looks again (ms); default 5 minutes, so it keeps up with new checkpoints. */
+  recheckMs?: number;
 }
 
 type Report = ParamsOf<'witness.report'>;
@@ -38,6 +40,7 @@ export class CheckpointWitness {
   private readonly options: WitnessOptions;
   private readonly rememberKey: string;
   private readonly pendingKey: string;
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(options: WitnessOptions) {
     this.options = options;
@@ -49,8 +52,12 @@ export class CheckpointWitness {
     return this.options.memory.get<RememberedCheckpoint>(this.rememberKey);
   }
 
-  /** Compares the daemon's newest checkpoint with the remembered one; then remembers the newer. */
+  /**
+   * Compares the daemon's newest checkpoint with the remembered one; then remembers the newer. Looks again
+   * every `recheckMs` while this client stays connected.
+   */
   async check(client: DaemonClient): Promise<void> {
+    this.schedule(client);
     await this.sendPending(client);
     const latest = await client.request('checkpoints.latest', {});
     const remembered = this.remembered;
@@ -65,6 +72,21 @@ export class CheckpointWitness {
     if (current !== null && (remembered === undefined || current.seq > remembered.seq)) {
       await this.options.memory.update(this.rememberKey, { seq: current.seq, hash: current.hash, ts: current.ts } satisfies RememberedCheckpoint);
     }
+  }
+
+  dispose(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private schedule(client: DaemonClient): void {
+    this.dispose();
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (client.closed) return;
+      this.check(client).catch((error: unknown) => this.options.log(`checkpoint witness: ${error instanceof Error ? error.message : String(error)}`));
+    }, this.options.recheckMs ?? 300_000);
+    this.timer.unref();
   }
 
   private async compare(

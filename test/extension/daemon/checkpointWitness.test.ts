@@ -64,6 +64,30 @@ describe('CheckpointWitness', () => {
       await witness.check(client);
       assert.equal((await client.request('query', { filter: { kind: 'audit.witness' } })).entries.length, 1);
     } finally {
+      witness.dispose();
+      await client.dispose();
+      await daemon.stop();
+    }
+  });
+
+  test('a connected witness looks again and keeps up with new checkpoints', async () => {
+    const dir = await tempDir('witness-live');
+    homes.push(dir);
+    const memory = new Map<string, unknown>();
+    const store: WitnessMemory = { get: <T>(key: string) => memory.get(key) as T | undefined, update: async (key, value) => void memory.set(key, value) };
+    const witness = new CheckpointWitness({ home: dir.path, memory: store, warn: () => undefined, log: () => undefined, recheckMs: 100 });
+    const daemon = await startDaemonProcess(dir.path, ENV);
+    const client = await daemon.connect();
+    try {
+      const seen = (): number | undefined => witness.remembered?.seq;
+      await witness.check(client);
+      assert.equal(seen(), undefined);
+      await client.request('ingest', { events: [{ kind: 'chat.input' }, { kind: 'chat.input' }] });
+      await client.request('keys.rotate', {}); // records audit.keys.rotate (seq 3) and signs the end at once
+      for (let i = 0; i < 100 && seen() !== 3; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(seen(), 3);
+    } finally {
+      witness.dispose();
       await client.dispose();
       await daemon.stop();
     }
