@@ -114,16 +114,12 @@ export class SegmentStore {
       locations.pop();
     }
     const probe = new SegmentStore(options, null);
+    const torn: TornBytes[] = [];
     for (const [index, location] of locations.entries()) {
       const isLast = index === locations.length - 1;
       const summary = isLast ? null : await probe.readSidecar(location);
-      probe.segments.push(summary ?? (await probe.scan(location.segment, location.file, !isLast)));
-    }
-    const torn: TornBytes[] = [];
-    const newest = locations.at(-1);
-    if (newest !== undefined) {
-      const tail = await findTornTail(join(options.home, newest.file));
-      if (tail !== null) torn.push({ ...newest, ...tail, wholeFile: false });
+      const onTorn = isLast ? (offset: number, bytes: number) => torn.push({ ...location, offset, bytes, wholeFile: false }) : undefined;
+      probe.segments.push(summary ?? (await probe.scan(location.segment, location.file, !isLast, onTorn)));
     }
     for (const location of trailing) {
       const size = (await stat(join(options.home, location.file))).size;
@@ -295,9 +291,9 @@ export class SegmentStore {
     await fsyncDir(dirname(path));
   }
 
-  private async scan(segment: number, file: string, writeSidecar: boolean): Promise<SegmentSummary> {
+  private async scan(segment: number, file: string, writeSidecar: boolean, onTornTail?: (offset: number, bytes: number) => void): Promise<SegmentSummary> {
     const summary = emptySummary(segment, file);
-    for await (const line of readLinesForward(join(this.home, file))) {
+    for await (const line of readLinesForward(join(this.home, file), 0, Number.POSITIVE_INFINITY, onTornTail)) {
       try {
         addToSummary(summary, JSON.parse(line.text) as Entry, line.offset, line.bytes);
       } catch {
@@ -347,14 +343,4 @@ export class SegmentStore {
 export async function hasCompleteLine(path: string): Promise<boolean> {
   for await (const _line of readLinesForward(path)) return true;
   return false;
-}
-
-async function findTornTail(path: string): Promise<{ offset: number; bytes: number } | null> {
-  let found: { offset: number; bytes: number } | null = null;
-  for await (const _line of readLinesForward(path, 0, Number.POSITIVE_INFINITY, (offset, bytes) => {
-    found = { offset, bytes };
-  })) {
-    // Only the callback matters here.
-  }
-  return found;
 }
