@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import { AuditError, ErrorCodes } from '../../daemon/protocol/errors.ts';
 import type { IngestAck, IngestRejected } from '../../daemon/protocol/messages.ts';
 import { listSegments } from '../../daemon/store/segmentPaths.ts';
 import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../support/daemonProcess.ts';
@@ -30,6 +32,8 @@ describe('daemon lifecycle (real processes, real files)', () => {
   });
 
   test('data dir 0700, token and discovery files 0600', async () => {
+    // mkdtemp makes 0700 already: start from a folder anyone can read, as a hand-made one would be.
+    await chmod(home.path, 0o755);
     const daemon = await start(masterKeyEnv());
     assert.equal((await stat(home.path)).mode & 0o777, 0o700);
     assert.equal((await stat(join(home.path, 'token'))).mode & 0o777, 0o600);
@@ -59,22 +63,31 @@ describe('daemon lifecycle (real processes, real files)', () => {
     const env = masterKeyEnv();
     const daemon = await start(env);
     const acks: IngestAck[] = [];
+    const unexpected: unknown[] = [];
+    let enoughAcks: () => void = () => undefined;
+    const killPoint = new Promise<void>((resolve) => (enoughAcks = resolve));
     const writers = Array.from({ length: 4 }, async (_, w) => {
       const client = await daemon.connect();
       try {
         for (let i = 0; ; i++) {
           const batch = Array.from({ length: 50 }, (_, j) => ({ kind: 'chat.input' as const, input: `w${w}-${i}-${j}`, idempotency_key: `w${w}-${i}-${j}` }));
           const result = await client.request('ingest', { events: batch });
-          for (const ack of result.acks) if (!('error' in ack)) acks.push(ack);
+          for (const ack of result.acks) {
+            if ('error' in ack) unexpected.push(ack.error);
+            else acks.push(ack);
+          }
+          if (acks.length >= 400) enoughAcks();
         }
-      } catch {
-        // The connection dies with the daemon: expected.
+      } catch (error: unknown) {
+        // The connection dies with the daemon: expected, and the only way out of the loop.
+        if (!(error instanceof AuditError && error.code === ErrorCodes.ShuttingDown)) unexpected.push(error);
       }
     });
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    // Kill while the writers are busy (after some acks, whatever the machine's speed), not after a set time.
+    await killPoint;
     await daemon.kill9();
     await Promise.all(writers);
-    assert.ok(acks.length > 100, `only ${acks.length} acks before the kill`);
+    assert.deepEqual(unexpected, []);
 
     const restarted = await start(env);
     const client = await restarted.connect();
@@ -112,6 +125,23 @@ describe('daemon lifecycle (real processes, real files)', () => {
     assert.equal((await c.request('health', {})).last_seq, 2);
     assert.equal((await c.request('verify', {})).ok, true);
     await c.dispose();
+  });
+
+  test('SIGINT stops the daemon like SIGTERM: exit 0, final checkpoint, discovery removed', async () => {
+    const env = masterKeyEnv();
+    const daemon = await start(env);
+    const client = await daemon.connect();
+    await client.request('ingest', { events: [{ kind: 'chat.input' }, { kind: 'chat.output' }] });
+    await client.dispose();
+    const exited = once(daemon.child, 'exit');
+    daemon.child.kill('SIGINT');
+    const [code, signal] = (await exited) as [number | null, string | null];
+    assert.deepEqual({ code, signal }, { code: 0, signal: null });
+    assert.match(daemon.output(), /stopping \(SIGINT\)/);
+    await assert.rejects(stat(join(home.path, 'daemon.json')), { code: 'ENOENT' });
+    const verify = await runCliProcess(['verify', '--json', '--home', home.path], { env });
+    assert.equal(verify.code, 0, verify.stdout);
+    assert.equal((JSON.parse(verify.stdout) as { unsigned_tail: number }).unsigned_tail, 0, 'the stop signed the chain end');
   });
 
   test('one daemon per data dir; a stale lock after kill -9 is taken over', async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { open as fsOpen, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { decryptField } from '../../../daemon/keys/contentCipher.ts';
 import type { KeyMaterial } from '../../../daemon/keys/keyMaterial.ts';
@@ -278,9 +279,40 @@ describe('AuditStore', () => {
   test('concurrent ingests are group-committed without losing or reordering any', async () => {
     const store = await open();
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => store.ingest([{ kind: 'chat.input', metadata: { i } }])));
-    const seqs = results.map((r) => acked(r[0] as IngestAck).seq).sort((a, b) => a - b);
-    assert.deepEqual(seqs, Array.from({ length: 200 }, (_, i) => i + 1));
+    // In the order they were made: request i gets seq i + 1, and that entry is the one of request i.
+    assert.deepEqual(results.map((r) => acked(r[0] as IngestAck).seq), Array.from({ length: 200 }, (_, i) => i + 1));
+    const { entries } = await store.query(undefined, 1000);
+    assert.deepEqual(entries.map((e) => [e.seq, e.metadata?.i]).reverse(), Array.from({ length: 200 }, (_, i) => [i + 1, i]));
     assert.equal((await store.verify({})).ok, true);
+  });
+
+  test('group commit: requests made together share one write and one fdatasync', async () => {
+    const store = await open();
+    // Count the real fdatasync calls of every file handle (a FileHandle is only reachable through an instance).
+    const probe = await fsOpen(join(home.path, 'probe'), 'w');
+    const prototype = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+    await probe.close();
+    const original = prototype.datasync;
+    let datasyncs = 0;
+    prototype.datasync = function (this: unknown) {
+      datasyncs++;
+      return original.call(this);
+    };
+    try {
+      const batches: number[] = [];
+      const sub = store.onEntries((entries) => batches.push(entries.length));
+      const together = await Promise.all(Array.from({ length: 100 }, (_, i) => store.ingest([{ kind: 'chat.input', metadata: { i } }])));
+      assert.equal(together.length, 100);
+      assert.deepEqual(batches, [100], 'one batch for 100 requests made in the same tick');
+      assert.equal(datasyncs, 1, 'one fdatasync for the whole batch');
+      // One at a time: each request is its own batch with its own fdatasync (acks only after it).
+      for (let i = 0; i < 3; i++) await store.ingest([{ kind: 'chat.output' }]);
+      assert.deepEqual(batches, [100, 1, 1, 1]);
+      assert.equal(datasyncs, 4);
+      sub.dispose();
+    } finally {
+      prototype.datasync = original;
+    }
   });
 
   test('audit entries record operations on the store itself', async () => {
