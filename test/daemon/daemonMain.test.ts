@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { AuditError, ErrorCodes } from '../../daemon/protocol/errors.ts';
 import type { IngestAck, IngestRejected } from '../../daemon/protocol/messages.ts';
+import { DaemonClient } from '../../daemon/client/daemonClient.ts';
+import { readDiscovery } from '../../daemon/client/daemonDiscovery.ts';
+import { startDaemon } from '../../daemon/daemonMain.ts';
 import { listSegments } from '../../daemon/store/segmentPaths.ts';
 import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../support/daemonProcess.ts';
 import { tempDir } from '../support/tempDir.ts';
@@ -275,6 +278,55 @@ describe('daemon keys must fit the store', () => {
       assert.equal(result.code, 2);
       assert.match(result.stderr, /holds no key m1 that signed this store's checkpoints/);
     } finally {
+      await home.dispose();
+    }
+  });
+});
+
+describe('the daily retention job (daemon in this process, timers and clock mocked)', () => {
+  test('runs every day; it is recorded only when it dropped something', async (t) => {
+    const DAY_MS = 86_400_000;
+    // The day timer and the clock are mocked (not setTimeout/setImmediate): a day passes without waiting one.
+    t.mock.timers.enable({ apis: ['setInterval', 'Date'], now: Date.parse('2026-11-20T10:00:00Z') });
+    const home = await tempDir('daily-retention');
+    const daemon = await startDaemon({ home: home.path, port: 0, env: masterKeyEnv(), echo: () => undefined, segmentMaxBytes: 1024 });
+    const found = await readDiscovery(home.path);
+    assert.ok(found !== null);
+    const client = await DaemonClient.connect({ port: found.discovery.port, token: found.token });
+    try {
+      const ingest = async (n: number) => {
+        const { acks } = await client.request('ingest', { events: Array.from({ length: n }, () => ({ kind: 'chat.input' as const })) });
+        assert.ok(acks.every((a) => !('error' in a)), JSON.stringify(acks));
+      };
+      // After two writes in a row, an audit.retention entry started by the timer before them is committed.
+      const settle = async () => {
+        await ingest(1);
+        await ingest(1);
+      };
+      const retentionRecords = async () => (await client.request('query', { filter: { kind: 'audit.retention' }, limit: 10 })).entries;
+      await client.request('settings.set', { retention_days: 1 });
+      for (let i = 0; i < 20; i++) await ingest(1);
+      assert.ok((await client.request('health', {})).segments > 3);
+
+      t.mock.timers.tick(DAY_MS); // day 1: nothing is older than a day yet
+      await settle();
+      assert.deepEqual(await retentionRecords(), [], 'the daily job removed nothing and recorded nothing');
+      const before = await client.request('health', {});
+
+      t.mock.timers.tick(DAY_MS); // day 2: the first day's closed segments expire
+      await settle();
+      const records = await retentionRecords();
+      assert.equal(records.length, 1, 'the daily job ran once and recorded what it dropped');
+      const dropped = records[0]?.audit as { dropped_segments: number; dropped_entries: number; older_than_days: number };
+      assert.equal(dropped.older_than_days, 1);
+      assert.ok(dropped.dropped_segments > 0);
+      const after = await client.request('health', {});
+      assert.equal(after.first_seq, (before.first_seq ?? 0) + dropped.dropped_entries);
+      const report = await client.request('verify', {});
+      assert.equal(report.ok, true, JSON.stringify(report.problem));
+    } finally {
+      await client.dispose();
+      await daemon.dispose();
       await home.dispose();
     }
   });
