@@ -6,6 +6,7 @@ import { resolveDataDir } from '../daemon/client/dataDirLocation.ts';
 import { DAEMON_LOG_FILE } from '../daemon/protocol/messages.ts';
 import { ChatPanel } from './chat/chatPanel.ts';
 import type { ChatModel } from './chat/chatModel.ts';
+import { CheckpointWitness } from './daemon/checkpointWitness.ts';
 import { DaemonSupervisor } from './daemon/daemonSupervisor.ts';
 import { EventQueue } from './daemon/eventQueue.ts';
 import { createQueueCipher } from './daemon/queueCipher.ts';
@@ -45,6 +46,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
     autoStart: settings.autoStartDaemon,
     queue,
     log,
+    witness: new CheckpointWitness({ home, memory: context.globalState, warn: (m) => void vscode.window.showWarningMessage(m), log }),
   });
   context.subscriptions.push({ dispose: () => supervisor.dispose() });
   // One clear message the first time the daemon cannot be reached; afterwards the status bar says it.

@@ -1,5 +1,6 @@
 import { DaemonClient } from '../../daemon/client/daemonClient.ts';
 import { discoveryAlive, readDiscovery } from '../../daemon/client/daemonDiscovery.ts';
+import type { CheckpointWitness } from './checkpointWitness.ts';
 import type { EventQueue } from './eventQueue.ts';
 import { findOrStartDaemon, stopDaemon } from './daemonLauncher.ts';
 
@@ -17,6 +18,8 @@ export interface SupervisorOptions {
   autoStart: boolean;
   queue: EventQueue;
   log: (message: string) => void;
+  /** Checks on every connect that the store's end has not gone backwards. */
+  witness?: CheckpointWitness;
 }
 
 const MIN_BACKOFF_MS = 250;
@@ -111,6 +114,7 @@ export class DaemonSupervisor {
       this.setState({ status: 'connected', client, pid: endpoint.discovery.pid });
       this.options.log(`connected to the audit daemon (pid ${endpoint.discovery.pid}, port ${endpoint.discovery.port})`);
       this.flush();
+      this.options.witness?.check(client).catch((error: unknown) => this.options.log(`checkpoint witness: ${error instanceof Error ? error.message : String(error)}`));
     } catch (error: unknown) {
       const reason = error instanceof Error ? error.message : String(error);
       this.options.log(`cannot reach the audit daemon: ${reason}`);

@@ -184,7 +184,10 @@ const RESULT_KEYS: { [M in MethodName]: KeySpec<ResultOf<M>> } = {
     queue_depth: 'required',
     key_source: 'required',
     settings: 'required',
+    read_only: 'optional',
   },
+  'checkpoints.latest': { checkpoint: 'required', last_seq: 'required', last_hash: 'required' },
+  'witness.report': { seq: 'required' },
 };
 
 /** Every notification the daemon sends (the compiler checks the list against `Notifications`). */
