@@ -16,7 +16,7 @@ import { reliabilitySize } from './reliabilitySize.ts';
 const ITERATIONS = reliabilitySize({ ci: 10, full: 50 });
 /** Small enough that a segment holds a dozen entries: most batches are near a rotation. */
 const SEGMENT_MAX_BYTES = 6 * 1024;
-/** A kill in "random" mode lands this long (at most) after the producers start, in ms. */
+/** A kill in "random" mode lands this long (at most) after the first ack of the cycle, in ms. */
 const MAX_KILL_DELAY_MS = 400;
 
 interface PendingEvent {
@@ -38,9 +38,15 @@ class Producer {
   readonly acked = new Map<string, IngestAck>();
   /** Anything other than "the connection to a killed daemon closed". */
   readonly unexpected: string[] = [];
+  private onAck: (() => void) | null = null;
 
   constructor(name: string) {
     this.name = name;
+  }
+
+  /** Resolves at this producer's next ack (so that a kill lands while ingest is under way). */
+  nextAck(): Promise<void> {
+    return new Promise((resolve) => (this.onAck = resolve));
   }
 
   /** Sends until the connection dies (or, with `untilDrained`, until nothing is left unacknowledged). */
@@ -67,6 +73,7 @@ class Producer {
           return;
         }
         acks.forEach((ack, i) => this.record(events[i], ack));
+        this.onAck?.();
       }
     } finally {
       await client.dispose().catch(() => undefined);
@@ -139,7 +146,9 @@ test(`crash loop: ${ITERATIONS} × SIGKILL during ingest from 2 clients; every a
       const newest = segments.at(-1);
       const atRotation = i % 2 === 1 && newest !== undefined;
       const rotation = atRotation ? nextSegmentCreated(dirname(join(home.path, newest.file))) : null;
+      const ingesting = Promise.race(producers.map((p) => p.nextAck()));
       const running = producers.map((p) => p.run(daemon as DaemonProcess));
+      await Promise.race([ingesting, sleep(5000)]);
       const delay = sleep(atRotation ? 3000 : randomInt(0, MAX_KILL_DELAY_MS));
       await (rotation === null ? delay : Promise.race([rotation.created.then(() => (counts.atRotation += 1)), delay]));
       await daemon.kill9();
