@@ -145,10 +145,10 @@ test(`crash loop: ${ITERATIONS} × SIGKILL during ingest from 2 clients; every a
       const segments = await listSegments(home.path);
       const newest = segments.at(-1);
       const atRotation = i % 2 === 1 && newest !== undefined;
-      const rotation = atRotation ? nextSegmentCreated(dirname(join(home.path, newest.file))) : null;
       const ingesting = Promise.race(producers.map((p) => p.nextAck()));
       const running = producers.map((p) => p.run(daemon as DaemonProcess));
       await Promise.race([ingesting, sleep(5000)]);
+      const rotation = atRotation ? nextSegmentCreated(dirname(join(home.path, newest.file))) : null;
       const delay = sleep(atRotation ? 3000 : randomInt(0, MAX_KILL_DELAY_MS));
       await (rotation === null ? delay : Promise.race([rotation.created.then(() => (counts.atRotation += 1)), delay]));
       await daemon.kill9();
