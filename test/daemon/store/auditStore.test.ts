@@ -413,7 +413,7 @@ describe('AuditStore', () => {
       assert.deepEqual(await results(await open({ segmentMaxBytes: 1024 })), expected);
     });
 
-    // Issue 9 item 3 (fixed on h-integrity): fails while summaries are trusted when only their size matches.
+    // Issue 9 item 3: a summary whose size matches its segment was trusted, and changed query and stats results.
     test('a summary rewritten to lie about its contents (sizes kept) changes no query or stats result', async () => {
       for (const file of summaries) {
         const summary = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown> & { count: number; days: Record<string, unknown> };
