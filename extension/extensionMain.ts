@@ -85,6 +85,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
     return [...lm, ...endpoint];
   };
   const sessionId = randomUUID();
+  const osUser = userInfo().username;
   const record = async (event: Record<string, unknown>): Promise<string> => {
     const key = await queue.enqueue(event);
     supervisor.flush();
@@ -101,11 +102,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
     revealAnswer: () => settings.revealAnswer,
     scannerLabel: () => scannerLabel(lakeraKey, settings),
     noModelHint: NO_MODEL_HINT,
+    // Getters: each recorded event reads the settings as they are now (a changed user id or project).
     session: {
       sessionId,
-      userId: settings.userId === '' ? userInfo().username : settings.userId,
-      ...(vscode.workspace.name === undefined ? {} : { workspace: vscode.workspace.name }),
-      ...(settings.lakeraProjectId === '' ? {} : { projectId: settings.lakeraProjectId }),
+      get userId() {
+        return settings.userId === '' ? osUser : settings.userId;
+      },
+      get workspace() {
+        return vscode.workspace.name;
+      },
+      get projectId() {
+        return settings.lakeraProjectId === '' ? undefined : settings.lakeraProjectId;
+      },
     },
     log,
     onAudited: (listener) => {
