@@ -183,6 +183,16 @@ describe('chat in a real VS Code', { timeout: SUITE_TIMEOUT_MS }, () => {
     await dialog.locator('.monaco-button', { hasText: 'Cancel' }).click();
     await dialog.waitFor({ state: 'hidden', timeout: STEP_MS });
     assert.equal(workbench.context.pages().length, pagesBefore, 'nothing opened');
+    // Agreed: the link opens (VS Code itself may ask once more for a domain it does not trust yet).
+    const opened = workbench.context.waitForEvent('page', { timeout: STEP_MS });
+    await link.click();
+    await dialog.waitFor({ timeout: STEP_MS });
+    await dialog.locator('.monaco-button', { hasText: 'Open Link' }).click();
+    const vscodeAsks = page.locator('.monaco-dialog-box', { hasText: 'external website' });
+    const first = await Promise.race([opened.then(() => 'opened'), vscodeAsks.waitFor({ timeout: STEP_MS }).then(() => 'asked')]);
+    if (first === 'asked') await vscodeAsks.locator('.monaco-button', { hasText: /^Open$/ }).click();
+    const popup = await opened;
+    await popup.close();
   });
 
   test('while the daemon is down the chat goes on; afterwards each event is stored once, with the time it happened, and the blocked count equals stats', async () => {
