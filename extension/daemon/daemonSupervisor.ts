@@ -46,8 +46,10 @@ export class DaemonSupervisor {
    * the daemon now instead of at the next retry (which, with auto-start off, would never start one).
    */
   setAutoStart(autoStart: boolean): void {
-    const turnedOn = autoStart && !this.autoStart;
+    if (autoStart === this.autoStart) return;
+    const turnedOn = autoStart;
     this.autoStart = autoStart;
+    this.options.log(`daemon auto-start is now ${autoStart ? 'on' : 'off'}`);
     if (!turnedOn || this.disposed || this.stateValue.status === 'connected') return;
     this.backoff = MIN_BACKOFF_MS;
     void this.connect();
