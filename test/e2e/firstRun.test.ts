@@ -56,7 +56,7 @@ describe('first run of the extension in a real VS Code', { timeout: SUITE_TIMEOU
   };
   /** Sets `aiAuditTrail.daemon.autoStart` as a user does: its checkbox in the Settings editor. */
   const setAutoStartInSettingsUi = async (on: boolean) => {
-    await workbench.runCommand('Preferences: Open Settings (UI)', { timeoutMs: STEP_MS });
+    await workbench.runCommand('Preferences: Open Settings (UI)', { timeoutMs: 2 * STEP_MS });
     // The settings editor may be open twice (another editor group): use the visible one.
     const editor = page.locator('.settings-editor').filter({ visible: true }).first();
     const search = editor.locator('.settings-header .suggest-input-container');
@@ -72,6 +72,14 @@ describe('first run of the extension in a real VS Code', { timeout: SUITE_TIMEOU
       await checkbox.click();
       await page.waitForTimeout(500);
     }
+    // The Settings editor opens as a modal editor, which blocks the workbench until it is closed.
+    const modal = page.locator('.monaco-modal-editor-block');
+    for (let i = 0; i < 3 && (await modal.count()) > 0; i++) {
+      await page.keyboard.press('Escape');
+      await page.waitForTimeout(300);
+    }
+    await modal.first().waitFor({ state: 'hidden', timeout: STEP_MS }).catch(() => undefined);
+    assert.equal(await modal.filter({ visible: true }).count(), 0, 'the Settings editor closed');
   };
 
   before(async () => {
