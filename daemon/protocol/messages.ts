@@ -118,6 +118,17 @@ export interface Settings {
   retention_days: number;
 }
 
+/** Flow control over the open connections (docs/protocol.md, section 1.5). */
+export interface FlowHealth {
+  connections: number;
+  /** Connections whose frames are not being read: they have the most requests running or responses unread. */
+  reading_paused: number;
+  /** Requests being handled, this `health` included. */
+  requests_running: number;
+  /** Characters of responses and notifications that clients have not taken yet. */
+  queued_chars: number;
+}
+
 export interface Health {
   version: string;
   protocol: number;
@@ -133,6 +144,7 @@ export interface Health {
   queue_depth: number;
   key_source: KeyStatus['source'];
   settings: Settings;
+  flow: FlowHealth;
 }
 
 export interface Stats {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { AuditError, ErrorCodes } from '../protocol/errors.ts';
-import { PROTOCOL_VERSION, type MethodName, type Methods, type ResultOf } from '../protocol/messages.ts';
+import { EVENT_BOUNDS, jsonBoundsProblem } from '../protocol/jsonBounds.ts';
+import { PROTOCOL_VERSION, type FlowHealth, type IngestAck, type IngestRejected, type MethodName, type Methods, type ResultOf } from '../protocol/messages.ts';
 import { decryptField } from '../keys/contentCipher.ts';
 import type { KeyStore } from '../keys/keyMaterial.ts';
 import { describeKeyStatus } from '../keys/openKeyStore.ts';
@@ -14,6 +15,8 @@ import type { Connection } from './wsServer.ts';
 export interface HandlerContext {
   connection: Connection;
   requestId: string | number;
+  /** Flow control over all connections, for `health`. */
+  flow: () => FlowHealth;
 }
 
 /** One handler per method, typed by the protocol's method table. */
@@ -33,11 +36,33 @@ export interface HandlerDeps {
 
 const DEFAULT_PAGE = 100;
 
+/**
+ * Stores the events that keep {@link EVENT_BOUNDS}; the others get `invalid_params` in their slot without
+ * reaching schema validation, and the rest of the batch goes in as usual.
+ */
+async function ingestWithinBounds(store: AuditStore, events: readonly unknown[]): Promise<Array<IngestAck | IngestRejected>> {
+  const problems = events.map((event) => jsonBoundsProblem(event, EVENT_BOUNDS));
+  if (problems.every((problem) => problem === null)) return store.ingest(events);
+  const accepted = events.filter((_, i) => problems[i] === null);
+  const acks = accepted.length > 0 ? await store.ingest(accepted) : [];
+  let next = 0;
+  return problems.map((problem): IngestAck | IngestRejected => {
+    if (problem === null) return acks[next++] as IngestAck | IngestRejected;
+    return {
+      error: {
+        code: ErrorCodes.InvalidParams,
+        message: `invalid event: ${problem.path || '(event)'}: ${problem.message}`,
+        data: { issues: [problem] },
+      },
+    };
+  });
+}
+
 export function createHandlers(deps: HandlerDeps): HandlerTable {
   const { store, state } = deps;
   const subscriptions = new Map<string, { connection: number; dispose: () => void }>();
   return {
-    ingest: async ({ events }) => ({ acks: await store.ingest(events) }),
+    ingest: async ({ events }) => ({ acks: await ingestWithinBounds(store, events) }),
 
     query: async ({ filter, limit, cursor }) => store.query(filter, limit ?? DEFAULT_PAGE, cursor),
 
@@ -137,7 +162,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
       return state.updateSettings(change);
     },
 
-    health: async () => ({
+    health: async (_params, { flow }) => ({
       version: deps.version,
       protocol: PROTOCOL_VERSION,
       pid: process.pid,
@@ -152,6 +177,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
       queue_depth: store.queueDepth,
       key_source: deps.keys().source,
       settings: state.settings,
+      flow: flow(),
     }),
   };
 }

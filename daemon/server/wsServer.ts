@@ -14,7 +14,8 @@ import {
   type Notifications,
   type ResponseFrame,
 } from '../protocol/messages.ts';
-import type { HandlerTable } from './handlers.ts';
+import { ConnectionFlow, type FlowLimits, type FlowTotals } from './connectionFlow.ts';
+import type { HandlerContext, HandlerTable } from './handlers.ts';
 
 /** One client connection as handlers see it. */
 export interface Connection {
@@ -32,11 +33,20 @@ export interface WsServerOptions {
 }
 
 /**
- * Bytes a connection may have queued for sending before it counts as too slow: a tail subscriber that
- * does not read must not make the daemon's memory grow without bound. It is disconnected (1008) instead,
- * and reconnects and pages with `query` to catch up.
+ * Characters a connection may have queued for sending (responses and notifications together). Above it,
+ * the daemon starts none of the connection's further requests and stops reading its frames until it reads
+ * (see {@link ConnectionFlow}); a notification that finds the bound exceeded closes the connection (1008)
+ * instead, as notifications cannot wait: a tail subscriber that does not read reconnects and pages with
+ * `query` to catch up.
  */
 export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+/** Per-connection bounds of the requests in progress (docs/protocol.md, section 1.5). */
+export const FLOW_LIMITS: FlowLimits = {
+  maxRunning: 16,
+  maxRunningChars: 2 * MAX_FRAME_BYTES,
+  maxQueuedChars: MAX_BUFFERED_BYTES,
+};
 
 /** Browser origins allowed to connect: VS Code webviews. Any other web page could reach 127.0.0.1. */
 function originAllowed(origin: string | undefined): boolean {
@@ -66,6 +76,7 @@ export class WsServer {
   private readonly wss: WebSocketServer;
   private readonly options: WsServerOptions;
   private nextConnection = 1;
+  private readonly flows = new Set<ConnectionFlow>();
 
   private constructor(options: WsServerOptions) {
     this.options = options;
@@ -108,36 +119,49 @@ export class WsServer {
 
   private accept(ws: WebSocket): void {
     const disposers: Array<() => void> = [];
+    const flow: ConnectionFlow = new ConnectionFlow(ws, FLOW_LIMITS, async (text) => {
+      try {
+        await this.handleFrame(flow, connection, text);
+      } catch (error: unknown) {
+        this.options.log(`connection ${connection.id}: a frame failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      }
+    });
     const connection: Connection = {
       id: this.nextConnection++,
       notify: (method, params) => {
         if (ws.readyState !== ws.OPEN) return;
-        if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
-          this.options.log(`connection ${connection.id}: closed, it does not read its notifications (${ws.bufferedAmount} bytes queued)`);
+        if (flow.queuedChars > MAX_BUFFERED_BYTES) {
+          this.options.log(`connection ${connection.id}: closed, it does not read its notifications (${flow.queuedChars} characters queued)`);
           ws.close(1008, 'too slow: notifications not read');
           return;
         }
         const frame: NotificationFrame = { method, params } as NotificationFrame;
-        ws.send(JSON.stringify(frame));
+        flow.send(JSON.stringify(frame));
       },
       onClose: (dispose) => disposers.push(dispose),
     };
-    ws.on('message', (data, isBinary) => {
-      void this.handleFrame(ws, connection, isBinary ? null : data.toString());
-    });
+    this.flows.add(flow);
+    ws.on('message', (data, isBinary) => flow.receive(isBinary ? null : data.toString()));
     ws.on('error', (error) => {
       // Oversize frames end here (ws closes with 1009); the daemon stays up.
       this.options.log(`connection ${connection.id}: ${error.message}`);
     });
     ws.on('close', () => {
+      flow.close();
+      this.flows.delete(flow);
       for (const dispose of disposers.reverse()) dispose();
     });
   }
 
-  private async handleFrame(ws: WebSocket, connection: Connection, text: string | null): Promise<void> {
-    const send = (frame: ResponseFrame): void => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
-    };
+  /** Flow control summed over the open connections, for `health`. */
+  flowTotals(): FlowTotals {
+    const totals: FlowTotals = { connections: 0, reading_paused: 0, requests_running: 0, queued_chars: 0 };
+    for (const flow of this.flows) flow.addTo(totals);
+    return totals;
+  }
+
+  private async handleFrame(flow: ConnectionFlow, connection: Connection, text: string | null): Promise<void> {
+    const send = (frame: ResponseFrame): void => flow.send(JSON.stringify(frame));
     const fail = (id: string | number | null, error: WireError): void => send({ id, error });
     if (text === null) return fail(null, { code: ErrorCodes.BadRequest, message: 'frames must be text (JSON), not binary' });
     let json: unknown;
@@ -169,8 +193,8 @@ export class WsServer {
       });
     }
     try {
-      const handler = this.options.handlers[method] as (params: unknown, context: { connection: Connection; requestId: string | number }) => Promise<unknown>;
-      const result = await handler(parsed.data, { connection, requestId: id });
+      const handler = this.options.handlers[method] as (params: unknown, context: HandlerContext) => Promise<unknown>;
+      const result = await handler(parsed.data, { connection, requestId: id, flow: () => this.flowTotals() });
       send({ id, result });
     } catch (error: unknown) {
       if (error instanceof AuditError) return fail(id, error.toWire());
