@@ -113,10 +113,12 @@ export interface KeyStatus {
   signing_public_keys: Record<string, string>;
 }
 
-export interface Settings {
-  content_mode: ContentMode;
-  retention_days: number;
-}
+/** Days entries are kept; the same bound for `settings.set` and for the daemon's state.json. */
+export const RetentionDays = z.number().int().min(1).max(36_500);
+
+/** The daemon's settings, as `settings.get` returns them and state.json keeps them. */
+export const Settings = z.strictObject({ content_mode: ContentMode, retention_days: RetentionDays });
+export type Settings = z.infer<typeof Settings>;
 
 /** Flow control over the open connections (docs/protocol.md, section 1.5). */
 export interface FlowHealth {
@@ -227,10 +229,7 @@ export const Methods = {
   },
   /** Change settings; each change is recorded as an `audit.settings` entry. */
   'settings.set': {
-    params: z.strictObject({
-      content_mode: ContentMode.optional(),
-      retention_days: z.number().int().min(1).max(36_500).optional(),
-    }),
+    params: Settings.partial(),
     result: undefined as unknown as Settings,
   },
   health: {
