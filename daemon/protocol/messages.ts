@@ -253,10 +253,26 @@ export interface Notifications {
 }
 export type NotificationName = keyof Notifications;
 
+/**
+ * Who a client says it is: its program (`name`) and the OS user running it. Recorded as the `actor` of
+ * the `audit.*` entries its requests cause. Claimed, not proven: every holder of the token is equal.
+ */
+export const ClientIdentity = z.strictObject({
+  name: z.string().min(1).max(128).optional(),
+  user: z.string().min(1).max(128).optional(),
+});
+export type ClientIdentity = z.infer<typeof ClientIdentity>;
+
+/** Handshake headers that name the client for the whole connection (a request's `client` overrides them). */
+export const CLIENT_NAME_HEADER = 'x-ai-audit-client';
+export const CLIENT_USER_HEADER = 'x-ai-audit-user';
+
 export const RequestFrame = z.strictObject({
   id: z.union([z.string().max(64), z.number().int()]),
   method: z.string().max(64),
   params: z.unknown().optional(),
+  /** The client's identity for this request only. */
+  client: ClientIdentity.optional(),
 });
 export type RequestFrame = z.infer<typeof RequestFrame>;
 

@@ -10,6 +10,7 @@ import type { DaemonState } from '../state/daemonState.ts';
 import type { AuditStore } from '../store/auditStore.ts';
 import { compileFilter } from '../store/entryFilter.ts';
 import type { KeyMaterial } from '../keys/keyMaterial.ts';
+import type { Actor } from '../protocol/entry.ts';
 import type { Connection } from './wsServer.ts';
 
 export interface HandlerContext {
@@ -17,6 +18,8 @@ export interface HandlerContext {
   requestId: string | number;
   /** Flow control over all connections, for `health`. */
   flow: () => FlowHealth;
+  /** Who asked, as the client named itself: the actor of the `audit.*` entries the request causes. */
+  actor: Actor | undefined;
 }
 
 /** One handler per method, typed by the protocol's method table. */
@@ -104,11 +107,12 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
       );
     },
 
-    'retention.run': async ({ older_than_days }) => store.runRetention(older_than_days ?? state.settings.retention_days, { recordWhenNothingDropped: true }),
+    'retention.run': async ({ older_than_days }, { actor }) =>
+      store.runRetention(older_than_days ?? state.settings.retention_days, { recordWhenNothingDropped: true, ...(actor === undefined ? {} : { actor }) }),
 
     'keys.status': async () => describeKeyStatus(deps.keys()),
 
-    'keys.rotate': async () => {
+    'keys.rotate': async (_params, { actor }) => {
       const before = describeKeyStatus(deps.keys());
       const rotated = await deps.keyStore.rotate();
       deps.setKeys(rotated);
@@ -117,13 +121,13 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
         hmac_key_id: { from: before.hmac_key_id, to: after.hmac_key_id },
         encryption_key_id: { from: before.encryption_key_id, to: after.encryption_key_id },
         signing_key_id: { from: before.signing_key_id, to: after.signing_key_id },
-      });
+      }, actor);
       // Sign the chain's end with the new key right away.
       await store.writeCheckpoint();
       return after;
     },
 
-    decrypt: async (params) => {
+    decrypt: async (params, { actor }) => {
       const target = 'seq' in params && params.seq !== undefined ? { seq: params.seq } : { id: String((params as { id: string }).id) };
       const entry = await store.get(target);
       if (entry.content.mode !== 'encrypted' || (entry.content.input_enc === undefined && entry.content.output_enc === undefined)) {
@@ -134,7 +138,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
         target_seq: entry.seq,
         target_id: entry.id,
         reason: params.reason ?? null,
-      });
+      }, actor);
       const key = deps.keys().encryptionKeys.get(entry.content.key_id ?? '');
       if (key === undefined) {
         throw new AuditError(ErrorCodes.DecryptFailed, `the key ${entry.content.key_id ?? '(none)'} of entry ${entry.seq} is not in this store's keychain`);
@@ -147,7 +151,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
 
     'settings.get': async () => state.settings,
 
-    'settings.set': async (change) => {
+    'settings.set': async (change, { actor }) => {
       const before = state.settings;
       const changed: Record<string, { from: string | number; to: string | number }> = {};
       if (change.content_mode !== undefined && change.content_mode !== before.content_mode) {
@@ -158,7 +162,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
       }
       if (Object.keys(changed).length === 0) return before;
       // On the record first: a change that could not be recorded is not made.
-      await store.appendAudit('audit.settings', { changed });
+      await store.appendAudit('audit.settings', { changed }, actor);
       return state.updateSettings(change);
     },
 

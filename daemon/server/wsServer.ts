@@ -3,7 +3,11 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AuditError, ErrorCodes, type WireError } from '../protocol/errors.ts';
+import type { Actor } from '../protocol/entry.ts';
 import {
+  CLIENT_NAME_HEADER,
+  CLIENT_USER_HEADER,
+  ClientIdentity,
   isMethodName,
   MAX_FRAME_BYTES,
   Methods,
@@ -20,6 +24,8 @@ import type { HandlerContext, HandlerTable } from './handlers.ts';
 /** One client connection as handlers see it. */
 export interface Connection {
   readonly id: number;
+  /** Who the client said it is in its handshake headers, if it did. */
+  readonly client: ClientIdentity | null;
   notify<N extends NotificationName>(method: N, params: Notifications[N]): void;
   /** Disposed when the connection closes (tail subscriptions register here). */
   onClose(dispose: () => void): void;
@@ -61,6 +67,35 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return timingSafeEqual(a, b) && presented.length > 0;
 }
 
+/** The identity a client sent in its handshake headers; a malformed one is ignored (it proves nothing anyway). */
+function clientFromHeaders(req: IncomingMessage): ClientIdentity | null {
+  const read = (name: string): string | undefined => {
+    const value = req.headers[name];
+    if (typeof value !== 'string') return undefined;
+    try {
+      return decodeURIComponent(value);
+    } catch {
+      return undefined;
+    }
+  };
+  const identity: Record<string, string> = {};
+  const name = read(CLIENT_NAME_HEADER);
+  const user = read(CLIENT_USER_HEADER);
+  if (name !== undefined) identity.name = name;
+  if (user !== undefined) identity.user = user;
+  const parsed = ClientIdentity.safeParse(identity);
+  return parsed.success && (name !== undefined || user !== undefined) ? parsed.data : null;
+}
+
+/** The `actor` of the `audit.*` entries a request causes. */
+function actorOf(client: ClientIdentity | null): Actor | undefined {
+  if (client === null || (client.name === undefined && client.user === undefined)) return undefined;
+  const actor: Actor = {};
+  if (client.user !== undefined) actor.user_id = client.user;
+  if (client.name !== undefined) actor.client = client.name;
+  return actor;
+}
+
 function refuse(socket: Duplex, status: number, reason: string): void {
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length}\r\n\r\n${reason}`);
 }
@@ -85,7 +120,7 @@ export class WsServer {
     });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
-    this.wss.on('connection', (ws) => this.accept(ws));
+    this.wss.on('connection', (ws: WebSocket, req: IncomingMessage) => this.accept(ws, clientFromHeaders(req)));
   }
 
   static async start(options: WsServerOptions): Promise<WsServer> {
@@ -117,7 +152,7 @@ export class WsServer {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
   }
 
-  private accept(ws: WebSocket): void {
+  private accept(ws: WebSocket, client: ClientIdentity | null): void {
     const disposers: Array<() => void> = [];
     const flow: ConnectionFlow = new ConnectionFlow(ws, FLOW_LIMITS, async (text) => {
       try {
@@ -128,6 +163,7 @@ export class WsServer {
     });
     const connection: Connection = {
       id: this.nextConnection++,
+      client,
       notify: (method, params) => {
         if (ws.readyState !== ws.OPEN) return;
         if (flow.queuedChars > MAX_BUFFERED_BYTES) {
@@ -180,6 +216,7 @@ export class WsServer {
       });
     }
     const { id, method, params } = frame.data;
+    const actor = actorOf(frame.data.client ?? connection.client);
     if (!isMethodName(method)) {
       return fail(id, { code: ErrorCodes.UnknownMethod, message: `unknown method ${JSON.stringify(method)}`, data: { methods: Object.keys(Methods) } });
     }
@@ -194,7 +231,7 @@ export class WsServer {
     }
     try {
       const handler = this.options.handlers[method] as (params: unknown, context: HandlerContext) => Promise<unknown>;
-      const result = await handler(parsed.data, { connection, requestId: id, flow: () => this.flowTotals() });
+      const result = await handler(parsed.data, { connection, requestId: id, actor, flow: () => this.flowTotals() });
       send({ id, result });
     } catch (error: unknown) {
       if (error instanceof AuditError) return fail(id, error.toWire());
