@@ -36,6 +36,8 @@ export interface WsServerOptions {
   port: number;
   handlers: HandlerTable;
   log: (message: string) => void;
+  /** Bugs the daemon survived (`internal` errors), for error tracking. */
+  reportError?: (error: unknown) => void;
 }
 
 /**
@@ -159,6 +161,7 @@ export class WsServer {
         await this.handleFrame(flow, connection, text);
       } catch (error: unknown) {
         this.options.log(`connection ${connection.id}: a frame failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        this.options.reportError?.(error);
       }
     });
     const connection: Connection = {
@@ -236,6 +239,7 @@ export class WsServer {
     } catch (error: unknown) {
       if (error instanceof AuditError) return fail(id, error.toWire());
       this.options.log(`${method} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      this.options.reportError?.(error);
       fail(id, { code: ErrorCodes.Internal, message: `${method} failed inside the daemon; see the daemon log` });
     }
   }
