@@ -2,6 +2,7 @@ import { ensureDataDir } from './dataDir.ts';
 import { AuditError, ErrorCodes } from './protocol/errors.ts';
 import { checkpointSignatureValid, readCheckpoints } from './store/checkpoints.ts';
 import { createDaemonLog } from './daemonLog.ts';
+import { startErrorTracking } from './errorTracking.ts';
 import type { KeyMaterial } from './keys/keyMaterial.ts';
 import { openKeyStore } from './keys/openKeyStore.ts';
 import { PROTOCOL_VERSION } from './protocol/messages.ts';
@@ -80,6 +81,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     }
   };
   try {
+    // First, so that it sees every later failure, and closed last.
+    const errorTracker = await startErrorTracking({ env: options.env, home, log });
+    if (errorTracker !== null) disposers.push(() => errorTracker.close());
     const lock = await acquireInstanceLock(home);
     disposers.push(() => lock.dispose());
     const state = await DaemonState.open(home);
@@ -115,7 +119,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       version: DAEMON_VERSION,
       startedAt: Date.now(),
     });
-    const server = await WsServer.start({ token, port: options.port, handlers, log });
+    const server = await WsServer.start({ token, port: options.port, handlers, log, ...(errorTracker === null ? {} : { reportError: (error: unknown) => errorTracker.capture(error) }) });
     disposers.push(() => server.dispose());
     await writeDiscovery(home, {
       pid: process.pid,

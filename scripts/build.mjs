@@ -10,7 +10,9 @@ import { existsSync } from 'node:fs';
 const root = new URL('..', import.meta.url).pathname;
 process.chdir(root);
 
-const node = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning', external: ['@napi-rs/keyring'] };
+// @sentry/node stays external too: it is imported only when SENTRY_DSN is set, and bundling would pull its
+// OpenTelemetry instrumentation into every start. Ship it in node_modules where error tracking is wanted.
+const node = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning', external: ['@napi-rs/keyring', '@sentry/node'] };
 
 await build({
   ...node,
@@ -27,7 +29,7 @@ await chmod('dist/cli.mjs', 0o755);
 if (existsSync('extension/extensionMain.ts')) {
   // `navigator`: zod probes `navigator.userAgent` (for Cloudflare Workers), and the extension host reports
   // every access to that global as a PendingMigrationError. The extension never runs where it exists.
-  await build({ ...node, entryPoints: { extension: 'extension/extensionMain.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' }, format: 'cjs', external: ['vscode', '@napi-rs/keyring'], define: { navigator: 'undefined' } });
+  await build({ ...node, entryPoints: { extension: 'extension/extensionMain.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' }, format: 'cjs', external: ['vscode', '@napi-rs/keyring', '@sentry/node'], define: { navigator: 'undefined' } });
 }
 {
   await mkdir('dist/webview', { recursive: true });

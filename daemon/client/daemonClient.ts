@@ -1,7 +1,10 @@
 import WebSocket from 'ws';
 import { AuditError, ErrorCodes, type WireError } from '../protocol/errors.ts';
 import {
+  CLIENT_NAME_HEADER,
+  CLIENT_USER_HEADER,
   MAX_FRAME_BYTES,
+  type ClientIdentity,
   PROTOCOL_PATH,
   type MethodName,
   type NotificationFrame,
@@ -46,10 +49,13 @@ export class DaemonClient {
   }
 
   /** Connects and authenticates; rejects with the HTTP status when the daemon refuses. */
-  static connect(endpoint: DaemonEndpoint, options: { origin?: string; timeoutMs?: number } = {}): Promise<DaemonClient> {
+  static connect(endpoint: DaemonEndpoint, options: { origin?: string; timeoutMs?: number; client?: ClientIdentity } = {}): Promise<DaemonClient> {
     const url = `ws://${endpoint.host ?? '127.0.0.1'}:${endpoint.port}${PROTOCOL_PATH}`;
     const headers: Record<string, string> = { Authorization: `Bearer ${endpoint.token}` };
     if (options.origin !== undefined) headers.Origin = options.origin;
+    // Header values are Latin-1 on the wire: percent-encode so that any user name arrives intact.
+    if (options.client?.name !== undefined) headers[CLIENT_NAME_HEADER] = encodeURIComponent(options.client.name);
+    if (options.client?.user !== undefined) headers[CLIENT_USER_HEADER] = encodeURIComponent(options.client.user);
     const ws = new WebSocket(url, { headers, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, handshakeTimeout: options.timeoutMs ?? 5000 });
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new DaemonClient(ws)));

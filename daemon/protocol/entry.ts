@@ -108,6 +108,8 @@ export const Actor = z.strictObject({
   session_id: short.optional(),
   workspace: short.optional(),
   ip: short.optional(),
+  /** The program that asked, as it names itself (`ai-audit-cli/0.1.0`); set by the daemon on `audit.*` entries. */
+  client: short.optional(),
 });
 export type Actor = z.infer<typeof Actor>;
 

@@ -117,9 +117,22 @@ export interface KeyStatus {
   signing_public_keys: Record<string, string>;
 }
 
-export interface Settings {
-  content_mode: ContentMode;
-  retention_days: number;
+/** Days entries are kept; the same bound for `settings.set` and for the daemon's state.json. */
+export const RetentionDays = z.number().int().min(1).max(36_500);
+
+/** The daemon's settings, as `settings.get` returns them and state.json keeps them. */
+export const Settings = z.strictObject({ content_mode: ContentMode, retention_days: RetentionDays });
+export type Settings = z.infer<typeof Settings>;
+
+/** Flow control over the open connections (docs/protocol.md, section 1.5). */
+export interface FlowHealth {
+  connections: number;
+  /** Connections whose frames are not being read: they have the most requests running or responses unread. */
+  reading_paused: number;
+  /** Requests being handled, this `health` included. */
+  requests_running: number;
+  /** Characters of responses and notifications that clients have not taken yet. */
+  queued_chars: number;
 }
 
 export interface Health {
@@ -137,6 +150,7 @@ export interface Health {
   queue_depth: number;
   key_source: KeyStatus['source'];
   settings: Settings;
+  flow: FlowHealth;
   /** Set when the daemon refuses to write (a damaged signed range, a chain it could not verify): why. */
   read_only?: { code: string; message: string };
 }
@@ -259,10 +273,7 @@ export const Methods = {
   },
   /** Change settings; each change is recorded as an `audit.settings` entry. */
   'settings.set': {
-    params: z.strictObject({
-      content_mode: ContentMode.optional(),
-      retention_days: z.number().int().min(1).max(36_500).optional(),
-    }),
+    params: Settings.partial(),
     result: undefined as unknown as Settings,
   },
   health: {
@@ -286,10 +297,26 @@ export interface Notifications {
 }
 export type NotificationName = keyof Notifications;
 
+/**
+ * Who a client says it is: its program (`name`) and the OS user running it. Recorded as the `actor` of
+ * the `audit.*` entries its requests cause. Claimed, not proven: every holder of the token is equal.
+ */
+export const ClientIdentity = z.strictObject({
+  name: z.string().min(1).max(128).optional(),
+  user: z.string().min(1).max(128).optional(),
+});
+export type ClientIdentity = z.infer<typeof ClientIdentity>;
+
+/** Handshake headers that name the client for the whole connection (a request's `client` overrides them). */
+export const CLIENT_NAME_HEADER = 'x-ai-audit-client';
+export const CLIENT_USER_HEADER = 'x-ai-audit-user';
+
 export const RequestFrame = z.strictObject({
   id: z.union([z.string().max(64), z.number().int()]),
   method: z.string().max(64),
   params: z.unknown().optional(),
+  /** The client's identity for this request only. */
+  client: ClientIdentity.optional(),
 });
 export type RequestFrame = z.infer<typeof RequestFrame>;
 

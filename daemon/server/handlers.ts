@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { AuditError, ErrorCodes } from '../protocol/errors.ts';
-import { PROTOCOL_VERSION, type MethodName, type Methods, type ResultOf } from '../protocol/messages.ts';
+import { EVENT_BOUNDS, jsonBoundsProblem } from '../protocol/jsonBounds.ts';
+import { PROTOCOL_VERSION, type FlowHealth, type IngestAck, type IngestRejected, type MethodName, type Methods, type ResultOf } from '../protocol/messages.ts';
 import { decryptField } from '../keys/contentCipher.ts';
 import type { KeyStore } from '../keys/keyMaterial.ts';
 import { describeKeyStatus } from '../keys/openKeyStore.ts';
@@ -9,11 +10,16 @@ import type { DaemonState } from '../state/daemonState.ts';
 import type { AuditStore } from '../store/auditStore.ts';
 import { compileFilter } from '../store/entryFilter.ts';
 import type { KeyMaterial } from '../keys/keyMaterial.ts';
+import type { Actor } from '../protocol/entry.ts';
 import type { Connection } from './wsServer.ts';
 
 export interface HandlerContext {
   connection: Connection;
   requestId: string | number;
+  /** Flow control over all connections, for `health`. */
+  flow: () => FlowHealth;
+  /** Who asked, as the client named itself: the actor of the `audit.*` entries the request causes. */
+  actor: Actor | undefined;
 }
 
 /** One handler per method, typed by the protocol's method table. */
@@ -33,11 +39,33 @@ export interface HandlerDeps {
 
 const DEFAULT_PAGE = 100;
 
+/**
+ * Stores the events that keep {@link EVENT_BOUNDS}; the others get `invalid_params` in their slot without
+ * reaching schema validation, and the rest of the batch goes in as usual.
+ */
+async function ingestWithinBounds(store: AuditStore, events: readonly unknown[]): Promise<Array<IngestAck | IngestRejected>> {
+  const problems = events.map((event) => jsonBoundsProblem(event, EVENT_BOUNDS));
+  if (problems.every((problem) => problem === null)) return store.ingest(events);
+  const accepted = events.filter((_, i) => problems[i] === null);
+  const acks = accepted.length > 0 ? await store.ingest(accepted) : [];
+  let next = 0;
+  return problems.map((problem): IngestAck | IngestRejected => {
+    if (problem === null) return acks[next++] as IngestAck | IngestRejected;
+    return {
+      error: {
+        code: ErrorCodes.InvalidParams,
+        message: `invalid event: ${problem.path || '(event)'}: ${problem.message}`,
+        data: { issues: [problem] },
+      },
+    };
+  });
+}
+
 export function createHandlers(deps: HandlerDeps): HandlerTable {
   const { store, state } = deps;
   const subscriptions = new Map<string, { connection: number; dispose: () => void }>();
   return {
-    ingest: async ({ events }) => ({ acks: await store.ingest(events) }),
+    ingest: async ({ events }) => ({ acks: await ingestWithinBounds(store, events) }),
 
     query: async ({ filter, limit, cursor }) => store.query(filter, limit ?? DEFAULT_PAGE, cursor),
 
@@ -80,11 +108,12 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
       );
     },
 
-    'retention.run': async ({ older_than_days }) => store.runRetention(older_than_days ?? state.settings.retention_days, { recordWhenNothingDropped: true }),
+    'retention.run': async ({ older_than_days }, { actor }) =>
+      store.runRetention(older_than_days ?? state.settings.retention_days, { recordWhenNothingDropped: true, ...(actor === undefined ? {} : { actor }) }),
 
     'keys.status': async () => describeKeyStatus(deps.keys()),
 
-    'keys.rotate': async () => {
+    'keys.rotate': async (_params, { actor }) => {
       const before = describeKeyStatus(deps.keys());
       const rotated = await deps.keyStore.rotate();
       deps.setKeys(rotated);
@@ -93,13 +122,13 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
         hmac_key_id: { from: before.hmac_key_id, to: after.hmac_key_id },
         encryption_key_id: { from: before.encryption_key_id, to: after.encryption_key_id },
         signing_key_id: { from: before.signing_key_id, to: after.signing_key_id },
-      });
+      }, actor);
       // Sign the chain's end with the new key right away.
       await store.writeCheckpoint();
       return after;
     },
 
-    decrypt: async (params) => {
+    decrypt: async (params, { actor }) => {
       const target = 'seq' in params && params.seq !== undefined ? { seq: params.seq } : { id: String((params as { id: string }).id) };
       const entry = await store.get(target);
       if (entry.content.mode !== 'encrypted' || (entry.content.input_enc === undefined && entry.content.output_enc === undefined)) {
@@ -110,7 +139,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
         target_seq: entry.seq,
         target_id: entry.id,
         reason: params.reason ?? null,
-      });
+      }, actor);
       const key = deps.keys().encryptionKeys.get(entry.content.key_id ?? '');
       if (key === undefined) {
         throw new AuditError(ErrorCodes.DecryptFailed, `the key ${entry.content.key_id ?? '(none)'} of entry ${entry.seq} is not in this store's keychain`);
@@ -123,7 +152,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
 
     'settings.get': async () => state.settings,
 
-    'settings.set': async (change) => {
+    'settings.set': async (change, { actor }) => {
       const before = state.settings;
       const changed: Record<string, { from: string | number; to: string | number }> = {};
       if (change.content_mode !== undefined && change.content_mode !== before.content_mode) {
@@ -134,11 +163,11 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
       }
       if (Object.keys(changed).length === 0) return before;
       // On the record first: a change that could not be recorded is not made.
-      await store.appendAudit('audit.settings', { changed });
+      await store.appendAudit('audit.settings', { changed }, actor);
       return state.updateSettings(change);
     },
 
-    health: async () => ({
+    health: async (_params, { flow }) => ({
       version: deps.version,
       protocol: PROTOCOL_VERSION,
       pid: process.pid,
@@ -153,13 +182,15 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
       queue_depth: store.queueDepth,
       key_source: deps.keys().source,
       settings: state.settings,
+      flow: flow(),
       ...(store.readOnly === null ? {} : { read_only: store.readOnly }),
     }),
 
     'checkpoints.latest': async () => store.latestCheckpoint(),
 
-    'witness.report': async ({ remembered, observed, reason, witness }) => {
-      const ack = await store.appendAudit('audit.witness', { remembered, observed, reason }, { user_id: witness }, 'error');
+    'witness.report': async ({ remembered, observed, reason, witness }, { actor }) => {
+      // The witness names itself in the entry; the actor is the client that carried the report.
+      const ack = await store.appendAudit('audit.witness', { remembered, observed, reason, witness }, actor, 'error');
       return { seq: ack.seq };
     },
   };

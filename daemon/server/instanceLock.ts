@@ -4,7 +4,8 @@ import { AuditError, ErrorCodes } from '../protocol/errors.ts';
 
 export const LOCK_FILE = 'daemon.lock';
 
-function isAlive(pid: number): boolean {
+/** Whether a process exists (EPERM: it does, but belongs to someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -36,7 +37,7 @@ export async function acquireInstanceLock(home: string): Promise<{ dispose(): Pr
     } catch (error: unknown) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) {
         throw new AuditError(ErrorCodes.Internal, `another daemon (pid ${owner}) already serves ${home}`, { pid: owner, reason: 'already_running' });
       }
       await rm(path, { force: true });

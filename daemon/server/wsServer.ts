@@ -3,7 +3,11 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AuditError, ErrorCodes, type WireError } from '../protocol/errors.ts';
+import type { Actor } from '../protocol/entry.ts';
 import {
+  CLIENT_NAME_HEADER,
+  CLIENT_USER_HEADER,
+  ClientIdentity,
   isMethodName,
   MAX_FRAME_BYTES,
   Methods,
@@ -14,11 +18,14 @@ import {
   type Notifications,
   type ResponseFrame,
 } from '../protocol/messages.ts';
-import type { HandlerTable } from './handlers.ts';
+import { ConnectionFlow, type FlowLimits, type FlowTotals } from './connectionFlow.ts';
+import type { HandlerContext, HandlerTable } from './handlers.ts';
 
 /** One client connection as handlers see it. */
 export interface Connection {
   readonly id: number;
+  /** Who the client said it is in its handshake headers, if it did. */
+  readonly client: ClientIdentity | null;
   notify<N extends NotificationName>(method: N, params: Notifications[N]): void;
   /** Disposed when the connection closes (tail subscriptions register here). */
   onClose(dispose: () => void): void;
@@ -29,14 +36,25 @@ export interface WsServerOptions {
   port: number;
   handlers: HandlerTable;
   log: (message: string) => void;
+  /** Bugs the daemon survived (`internal` errors), for error tracking. */
+  reportError?: (error: unknown) => void;
 }
 
 /**
- * Bytes a connection may have queued for sending before it counts as too slow: a tail subscriber that
- * does not read must not make the daemon's memory grow without bound. It is disconnected (1008) instead,
- * and reconnects and pages with `query` to catch up.
+ * Characters a connection may have queued for sending (responses and notifications together). Above it,
+ * the daemon starts none of the connection's further requests and stops reading its frames until it reads
+ * (see {@link ConnectionFlow}); a notification that finds the bound exceeded closes the connection (1008)
+ * instead, as notifications cannot wait: a tail subscriber that does not read reconnects and pages with
+ * `query` to catch up.
  */
 export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+/** Per-connection bounds of the requests in progress (docs/protocol.md, section 1.5). */
+export const FLOW_LIMITS: FlowLimits = {
+  maxRunning: 16,
+  maxRunningChars: 2 * MAX_FRAME_BYTES,
+  maxQueuedChars: MAX_BUFFERED_BYTES,
+};
 
 /** Browser origins allowed to connect: VS Code webviews. Any other web page could reach 127.0.0.1. */
 function originAllowed(origin: string | undefined): boolean {
@@ -49,6 +67,35 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   const a = createHash('sha256').update(presented).digest();
   const b = createHash('sha256').update(token).digest();
   return timingSafeEqual(a, b) && presented.length > 0;
+}
+
+/** The identity a client sent in its handshake headers; a malformed one is ignored (it proves nothing anyway). */
+function clientFromHeaders(req: IncomingMessage): ClientIdentity | null {
+  const read = (name: string): string | undefined => {
+    const value = req.headers[name];
+    if (typeof value !== 'string') return undefined;
+    try {
+      return decodeURIComponent(value);
+    } catch {
+      return undefined;
+    }
+  };
+  const identity: Record<string, string> = {};
+  const name = read(CLIENT_NAME_HEADER);
+  const user = read(CLIENT_USER_HEADER);
+  if (name !== undefined) identity.name = name;
+  if (user !== undefined) identity.user = user;
+  const parsed = ClientIdentity.safeParse(identity);
+  return parsed.success && (name !== undefined || user !== undefined) ? parsed.data : null;
+}
+
+/** The `actor` of the `audit.*` entries a request causes. */
+function actorOf(client: ClientIdentity | null): Actor | undefined {
+  if (client === null || (client.name === undefined && client.user === undefined)) return undefined;
+  const actor: Actor = {};
+  if (client.user !== undefined) actor.user_id = client.user;
+  if (client.name !== undefined) actor.client = client.name;
+  return actor;
 }
 
 function refuse(socket: Duplex, status: number, reason: string): void {
@@ -66,6 +113,7 @@ export class WsServer {
   private readonly wss: WebSocketServer;
   private readonly options: WsServerOptions;
   private nextConnection = 1;
+  private readonly flows = new Set<ConnectionFlow>();
 
   private constructor(options: WsServerOptions) {
     this.options = options;
@@ -74,7 +122,7 @@ export class WsServer {
     });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
-    this.wss.on('connection', (ws) => this.accept(ws));
+    this.wss.on('connection', (ws: WebSocket, req: IncomingMessage) => this.accept(ws, clientFromHeaders(req)));
   }
 
   static async start(options: WsServerOptions): Promise<WsServer> {
@@ -106,38 +154,53 @@ export class WsServer {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
   }
 
-  private accept(ws: WebSocket): void {
+  private accept(ws: WebSocket, client: ClientIdentity | null): void {
     const disposers: Array<() => void> = [];
+    const flow: ConnectionFlow = new ConnectionFlow(ws, FLOW_LIMITS, async (text) => {
+      try {
+        await this.handleFrame(flow, connection, text);
+      } catch (error: unknown) {
+        this.options.log(`connection ${connection.id}: a frame failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        this.options.reportError?.(error);
+      }
+    });
     const connection: Connection = {
       id: this.nextConnection++,
+      client,
       notify: (method, params) => {
         if (ws.readyState !== ws.OPEN) return;
-        if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
-          this.options.log(`connection ${connection.id}: closed, it does not read its notifications (${ws.bufferedAmount} bytes queued)`);
+        if (flow.queuedChars > MAX_BUFFERED_BYTES) {
+          this.options.log(`connection ${connection.id}: closed, it does not read its notifications (${flow.queuedChars} characters queued)`);
           ws.close(1008, 'too slow: notifications not read');
           return;
         }
         const frame: NotificationFrame = { method, params } as NotificationFrame;
-        ws.send(JSON.stringify(frame));
+        flow.send(JSON.stringify(frame));
       },
       onClose: (dispose) => disposers.push(dispose),
     };
-    ws.on('message', (data, isBinary) => {
-      void this.handleFrame(ws, connection, isBinary ? null : data.toString());
-    });
+    this.flows.add(flow);
+    ws.on('message', (data, isBinary) => flow.receive(isBinary ? null : data.toString()));
     ws.on('error', (error) => {
       // Oversize frames end here (ws closes with 1009); the daemon stays up.
       this.options.log(`connection ${connection.id}: ${error.message}`);
     });
     ws.on('close', () => {
+      flow.close();
+      this.flows.delete(flow);
       for (const dispose of disposers.reverse()) dispose();
     });
   }
 
-  private async handleFrame(ws: WebSocket, connection: Connection, text: string | null): Promise<void> {
-    const send = (frame: ResponseFrame): void => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
-    };
+  /** Flow control summed over the open connections, for `health`. */
+  flowTotals(): FlowTotals {
+    const totals: FlowTotals = { connections: 0, reading_paused: 0, requests_running: 0, queued_chars: 0 };
+    for (const flow of this.flows) flow.addTo(totals);
+    return totals;
+  }
+
+  private async handleFrame(flow: ConnectionFlow, connection: Connection, text: string | null): Promise<void> {
+    const send = (frame: ResponseFrame): void => flow.send(JSON.stringify(frame));
     const fail = (id: string | number | null, error: WireError): void => send({ id, error });
     if (text === null) return fail(null, { code: ErrorCodes.BadRequest, message: 'frames must be text (JSON), not binary' });
     let json: unknown;
@@ -156,6 +219,7 @@ export class WsServer {
       });
     }
     const { id, method, params } = frame.data;
+    const actor = actorOf(frame.data.client ?? connection.client);
     if (!isMethodName(method)) {
       return fail(id, { code: ErrorCodes.UnknownMethod, message: `unknown method ${JSON.stringify(method)}`, data: { methods: Object.keys(Methods) } });
     }
@@ -169,12 +233,13 @@ export class WsServer {
       });
     }
     try {
-      const handler = this.options.handlers[method] as (params: unknown, context: { connection: Connection; requestId: string | number }) => Promise<unknown>;
-      const result = await handler(parsed.data, { connection, requestId: id });
+      const handler = this.options.handlers[method] as (params: unknown, context: HandlerContext) => Promise<unknown>;
+      const result = await handler(parsed.data, { connection, requestId: id, actor, flow: () => this.flowTotals() });
       send({ id, result });
     } catch (error: unknown) {
       if (error instanceof AuditError) return fail(id, error.toWire());
       this.options.log(`${method} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      this.options.reportError?.(error);
       fail(id, { code: ErrorCodes.Internal, message: `${method} failed inside the daemon; see the daemon log` });
     }
   }

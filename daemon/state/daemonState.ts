@@ -1,8 +1,8 @@
 import { Low } from 'lowdb';
-import { JSONFile } from 'lowdb/node';
-import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Settings } from '../protocol/messages.ts';
+import { z } from 'zod';
+import { Settings } from '../protocol/messages.ts';
+import { ValidatedJsonFile } from './stateFile.ts';
 
 export const STATE_FILE = 'state.json';
 
@@ -19,6 +19,17 @@ export interface StateData {
 
 export const DEFAULT_SETTINGS: Settings = { content_mode: 'hash', retention_days: 90 };
 
+/**
+ * state.json as read: the protocol's own schemas for what it shares with the protocol (settings), missing
+ * values filled in with defaults, wrong ones refused. Unknown top-level keys are kept, so that a newer
+ * daemon's additions survive an older one.
+ */
+const StateFileSchema = z.looseObject({
+  version: z.literal(1).default(1),
+  settings: Settings.partial().default({}).transform((settings) => ({ ...DEFAULT_SETTINGS, ...settings })),
+  key_generation: z.number().int().min(0).default(0),
+});
+
 export class DaemonState {
   private readonly db: Low<StateData>;
 
@@ -27,17 +38,14 @@ export class DaemonState {
   }
 
   static async open(home: string): Promise<DaemonState> {
-    const db = new Low<StateData>(new JSONFile<StateData>(join(home, STATE_FILE)), {
+    const db = new Low<StateData>(new ValidatedJsonFile<StateData>(join(home, STATE_FILE), StateFileSchema), {
       version: 1,
       settings: { ...DEFAULT_SETTINGS },
       key_generation: 0,
     });
+    // Throws a StateFileError naming the file and the field before anything acts on the state.
     await db.read();
-    // Fill in what an older or hand-edited file lacks, without dropping what it has.
-    db.data = { ...db.data, settings: { ...DEFAULT_SETTINGS, ...db.data.settings } };
     await db.write();
-    // lowdb writes with the process umask; the data dir is 0700, and the file is 0600 as well.
-    await chmod(join(home, STATE_FILE), 0o600).catch(() => undefined);
     return new DaemonState(db);
   }
 

@@ -2,6 +2,7 @@ import { DaemonClient } from '../../daemon/client/daemonClient.ts';
 import { discoveryAlive, readDiscovery } from '../../daemon/client/daemonDiscovery.ts';
 import type { CheckpointWitness } from './checkpointWitness.ts';
 import type { EventQueue } from './eventQueue.ts';
+import { extensionClientIdentity } from './extensionIdentity.ts';
 import { findOrStartDaemon, stopDaemon } from './daemonLauncher.ts';
 
 export type ConnectionState =
@@ -116,7 +117,7 @@ export class DaemonSupervisor {
         ? await findOrStartDaemon({ home: this.options.home, cliPath: this.options.cliPath, env: this.options.env, log: this.options.log })
         : await readDiscovery(this.options.home);
       if (endpoint === null || !discoveryAlive(endpoint.discovery)) throw new Error(`no audit daemon runs for ${this.options.home}`);
-      const client = await DaemonClient.connect({ port: endpoint.discovery.port, token: endpoint.token });
+      const client = await DaemonClient.connect({ port: endpoint.discovery.port, token: endpoint.token }, { client: extensionClientIdentity() });
       if (this.disposed) {
         await client.dispose();
         return;

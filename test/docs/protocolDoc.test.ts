@@ -184,6 +184,7 @@ const RESULT_KEYS: { [M in MethodName]: KeySpec<ResultOf<M>> } = {
     queue_depth: 'required',
     key_source: 'required',
     settings: 'required',
+    flow: 'required',
     read_only: 'optional',
   },
   'checkpoints.latest': { checkpoint: 'required', last_seq: 'required', last_hash: 'required' },
