@@ -11,6 +11,7 @@ import { CliError, ExitCode } from './cliErrors.ts';
 import { writeLine, type CliIo } from './cliIo.ts';
 import { connectIfRunning, connectToDaemon } from './daemonConnection.ts';
 import { runIngest } from './ingestCommand.ts';
+import { verifyAgainst } from './verifyAgainst.ts';
 
 export interface CommandInput {
   home: string;
@@ -24,16 +25,16 @@ export interface CommandSpec {
   run(input: CommandInput): Promise<number>;
 }
 
-const str = (value: string | boolean | undefined): string | undefined => (typeof value === 'string' ? value : undefined);
+export const str = (value: string | boolean | undefined): string | undefined => (typeof value === 'string' ? value : undefined);
 
-function positiveInt(value: string | boolean | undefined, flag: string): number | undefined {
+export function positiveInt(value: string | boolean | undefined, flag: string): number | undefined {
   const text = str(value);
   if (text === undefined) return undefined;
   if (!/^\d+$/.test(text) || Number(text) < 0) throw new CliError(ExitCode.Usage, `${flag} takes a whole number, not ${JSON.stringify(text)}`);
   return Number(text);
 }
 
-function isoFlag(value: string | boolean | undefined, flag: string): string | undefined {
+export function isoFlag(value: string | boolean | undefined, flag: string): string | undefined {
   const text = str(value);
   if (text === undefined) return undefined;
   const ms = Date.parse(text);
@@ -41,7 +42,7 @@ function isoFlag(value: string | boolean | undefined, flag: string): string | un
   return new Date(ms).toISOString();
 }
 
-async function withDaemon<T>(home: string, work: (client: DaemonClient) => Promise<T>): Promise<T> {
+export async function withDaemon<T>(home: string, work: (client: DaemonClient) => Promise<T>): Promise<T> {
   const client = await connectToDaemon(home);
   try {
     return await work(client);
@@ -80,6 +81,45 @@ function printKeys(io: CliIo, status: KeyStatus, json: boolean): void {
       status.signing_public_key.trim(),
     ].join('\n'),
   );
+}
+
+/** The query filters' flags, shared by `query`, `export` and `schedules`. */
+export const FILTER_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
+  since: { type: 'string' },
+  until: { type: 'string' },
+  kind: { type: 'string', multiple: true },
+  decision: { type: 'string', multiple: true },
+  user: { type: 'string' },
+  model: { type: 'string' },
+  provider: { type: 'string' },
+  session: { type: 'string' },
+  project: { type: 'string' },
+  customer: { type: 'string' },
+  conversation: { type: 'string' },
+  'mcp-server': { type: 'string' },
+  flagged: { type: 'boolean' },
+  text: { type: 'string' },
+};
+
+/** An EntryFilter from the filter flags (the daemon validates it). */
+export function filterFromFlags(values: CommandInput['values']): EntryFilter {
+  const filter: Record<string, unknown> = {};
+  const since = isoFlag(values.since, '--since');
+  const until = isoFlag(values.until, '--until');
+  if (since !== undefined) filter.since = since;
+  if (until !== undefined) filter.until = until;
+  for (const key of ['kind', 'decision'] as const) {
+    const list = values[key] as unknown as string[] | undefined;
+    if (list !== undefined) filter[key] = list.length === 1 ? list[0] : list;
+  }
+  for (const key of ['user', 'model', 'provider', 'session', 'project', 'customer', 'conversation', 'text'] as const) {
+    const value = str(values[key]);
+    if (value !== undefined) filter[key] = value;
+  }
+  const mcpServer = str(values['mcp-server']);
+  if (mcpServer !== undefined) filter.mcp_server = mcpServer;
+  if (values.flagged === true) filter.flagged = true;
+  return filter as EntryFilter;
 }
 
 export const commands: Record<string, CommandSpec> = {
@@ -145,40 +185,12 @@ export const commands: Record<string, CommandSpec> = {
 
   query: {
     options: {
-      since: { type: 'string' },
-      until: { type: 'string' },
-      kind: { type: 'string', multiple: true },
-      decision: { type: 'string', multiple: true },
-      user: { type: 'string' },
-      model: { type: 'string' },
-      provider: { type: 'string' },
-      session: { type: 'string' },
-      project: { type: 'string' },
-      customer: { type: 'string' },
-      conversation: { type: 'string' },
-      'mcp-server': { type: 'string' },
-      flagged: { type: 'boolean' },
-      text: { type: 'string' },
+      ...FILTER_OPTIONS,
       limit: { type: 'string' },
       all: { type: 'boolean' },
     },
     async run({ home, values, io }) {
-      const filter: Record<string, unknown> = {};
-      const since = isoFlag(values.since, '--since');
-      const until = isoFlag(values.until, '--until');
-      if (since !== undefined) filter.since = since;
-      if (until !== undefined) filter.until = until;
-      for (const key of ['kind', 'decision'] as const) {
-        const list = values[key] as unknown as string[] | undefined;
-        if (list !== undefined) filter[key] = list.length === 1 ? list[0] : list;
-      }
-      for (const key of ['user', 'model', 'provider', 'session', 'project', 'customer', 'conversation', 'text'] as const) {
-        const value = str(values[key]);
-        if (value !== undefined) filter[key] = value;
-      }
-      const mcpServer = str(values['mcp-server']);
-      if (mcpServer !== undefined) filter.mcp_server = mcpServer;
-      if (values.flagged === true) filter.flagged = true;
+      const filter = filterFromFlags(values);
       const limit = positiveInt(values.limit, '--limit');
       if (limit !== undefined && values.all === true) throw new CliError(ExitCode.Usage, 'give --limit N or --all, not both');
       if (limit === 0) throw new CliError(ExitCode.Usage, '--limit must be at least 1');
@@ -188,7 +200,7 @@ export const commands: Record<string, CommandSpec> = {
         let cursor: string | undefined;
         while (printed < wanted) {
           const page = await client.request('query', {
-            filter: filter as EntryFilter,
+            filter,
             limit: Math.min(MAX_PAGE, wanted - printed),
             ...(cursor === undefined ? {} : { cursor }),
           });
@@ -203,11 +215,24 @@ export const commands: Record<string, CommandSpec> = {
   },
 
   verify: {
-    options: { json: { type: 'boolean' }, from: { type: 'string' }, to: { type: 'string' } },
+    options: {
+      json: { type: 'boolean' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      // --against: an export (a witness) whose signed checkpoints the local chain must contain.
+      against: { type: 'string' },
+      endpoint: { type: 'string' },
+      region: { type: 'string' },
+      'path-style': { type: 'boolean' },
+      profile: { type: 'string' },
+      'credentials-ref': { type: 'string' },
+      'public-key': { type: 'string' },
+    },
     async run({ home, values, io }) {
       const from = positiveInt(values.from, '--from');
       const to = positiveInt(values.to, '--to');
       const json = values.json === true;
+      const against = str(values.against);
       // A running daemon verifies over its committed bytes (a batch being written is not a torn line).
       const client = await connectIfRunning(home);
       if (client !== null) {
@@ -215,7 +240,9 @@ export const commands: Record<string, CommandSpec> = {
           const params: { from_seq?: number; to_seq?: number } = {};
           if (from !== undefined) params.from_seq = from;
           if (to !== undefined) params.to_seq = to;
-          return printVerify(io, await client.request('verify', params), json);
+          const code = printVerify(io, await client.request('verify', params), json);
+          if (against === undefined) return code;
+          return Math.max(code, await verifyAgainst(home, against, values, io, client)) as ExitCode;
         } finally {
           await client.dispose();
         }
@@ -226,16 +253,22 @@ export const commands: Record<string, CommandSpec> = {
       const options: Parameters<typeof verifyStore>[1] = { publicKeys: keys.signingPublicKeys };
       if (from !== undefined) options.fromSeq = from;
       if (to !== undefined) options.toSeq = to;
-      return printVerify(io, await verifyStore(home, options), json);
+      const code = printVerify(io, await verifyStore(home, options), json);
+      if (against === undefined) return code;
+      return Math.max(code, await verifyAgainst(home, against, values, io, null)) as ExitCode;
     },
   },
 
   cleanup: {
-    options: { 'older-than': { type: 'string' } },
+    options: { 'older-than': { type: 'string' }, force: { type: 'boolean' } },
     async run({ home, values, io }) {
       const days = positiveInt(values['older-than'], '--older-than');
       return withDaemon(home, async (client) => {
-        const result = await client.request('retention.run', days === undefined ? {} : { older_than_days: days });
+        const params: { older_than_days?: number; force?: boolean } = {};
+        if (days !== undefined) params.older_than_days = days;
+        // Entries that a schedule has not exported yet are kept unless forced.
+        if (values.force === true) params.force = true;
+        const result = await client.request('retention.run', params);
         writeLine(io.stdout, JSON.stringify(result));
         return ExitCode.Ok;
       });

@@ -3,7 +3,6 @@ import { createReadStream } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { DestinationProbe } from '../../protocol/destinations.ts';
 import { sha256OfStream } from '../streamDigest.ts';
 import { ExportDestinationError, type ExportDestination, type ObjectBody, type ObjectInfo, type PutResult } from '../exportDestination.ts';
@@ -44,7 +43,10 @@ export class DirDestination implements ExportDestination {
     try {
       const handle = await open(partial, 'wx', 0o644);
       try {
-        await pipeline(body.open(), handle.createWriteStream({ autoClose: false }), signal === undefined ? {} : { signal });
+        for await (const chunk of body.open()) {
+          signal?.throwIfAborted();
+          await handle.write(chunk as Buffer);
+        }
         await handle.sync();
       } finally {
         await handle.close();
