@@ -10,7 +10,9 @@ import type { ExportRun, Schedule, ScheduleTiming } from '../protocol/exports.ts
 import type { ParamsOf } from '../protocol/messages.ts';
 import type { DaemonClient } from '../client/daemonClient.ts';
 import { CliError, ExitCode } from './cliErrors.ts';
-import { FILTER_OPTIONS, filterFromFlags, positiveInt, str, withDaemon, type CommandInput, type CommandSpec } from './cliCommands.ts';
+import type { CommandInput, CommandSpec } from './cliCommands.ts';
+import { withDaemon } from './daemonConnection.ts';
+import { FILTER_OPTIONS, filterFromFlags, positiveInt, str } from './cliFlags.ts';
 import { writeLine, type CliIo } from './cliIo.ts';
 
 /** The destination flags every command that reaches a destination takes. */

@@ -310,6 +310,8 @@ export class ExportService {
 
   async runOnce(request: OneTimeExport, progress?: Progress): Promise<ExportRun> {
     const store = this.options.store;
+    // An unknown destination name is the caller's mistake, not a run.
+    this.resolveDestination(request.destination);
     const id = randomUUID();
     const startedAt = new Date(this.clock.now()).toISOString();
     const name = request.name ?? `export-${startedAt.slice(0, 10)}`;
