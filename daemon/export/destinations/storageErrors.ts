@@ -174,8 +174,9 @@ function classify(facts: Facts): [ExportDestinationErrorCode, boolean, string] {
     return [
       'access_denied',
       false,
-      'Access was denied. Give the credentials the right to write objects under the prefix (s3:PutObject, ' +
-        'or Storage Blob Data Contributor on Azure); reading and deleting are optional.',
+      'Access was denied. Check that these are the right credentials, and that they may write objects under ' +
+        'the prefix (s3:PutObject; on Azure a SAS with create and write, or Storage Blob Data Contributor); ' +
+        'reading and deleting are optional.',
     ];
   }
   if (NOT_FOUND.has(code) || status === 404) return ['not_found', false, 'The object does not exist.'];
