@@ -1,6 +1,8 @@
 import type { DestinationConfig } from '../protocol/destinations.ts';
+import { KeychainDestinationSecrets } from './destinationSecrets.ts';
+import { createDestination } from './destinations/createDestination.ts';
 import { DirDestination } from './destinations/dirDestination.ts';
-import { ExportDestinationError, type ExportDestination } from './exportDestination.ts';
+import type { ExportDestination } from './exportDestination.ts';
 
 /**
  * The one place that turns a configuration into a backend, for the exporter, `destinations test`,
@@ -8,5 +10,5 @@ import { ExportDestinationError, type ExportDestination } from './exportDestinat
  */
 export async function openDestination(config: DestinationConfig): Promise<ExportDestination> {
   if (config.type === 'dir') return new DirDestination(config);
-  throw new ExportDestinationError('invalid_config', `${config.type} destinations are not available in this build`);
+  return createDestination(config, new KeychainDestinationSecrets());
 }
