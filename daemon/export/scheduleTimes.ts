@@ -50,19 +50,16 @@ export function wallTime(ms: number, zone: string): WallTime {
  */
 export function zonedToUtc(year: number, month: number, day: number, hour: number, minute: number, zone: string): number {
   const asUtc = Date.UTC(year, month - 1, day, hour, minute);
-  let guess = asUtc;
-  for (let i = 0; i < 3; i++) {
-    const shown = wallTime(guess, zone);
-    const shownAsUtc = Date.UTC(shown.year, shown.month - 1, shown.day, shown.hour, shown.minute);
-    const next = guess + (asUtc - shownAsUtc);
-    if (next === guess) break;
-    guess = next;
-  }
-  // Of two instants showing this wall time (autumn), take the earlier one.
-  const hourEarlier = guess - 3_600_000;
-  const earlier = wallTime(hourEarlier, zone);
-  if (Date.UTC(earlier.year, earlier.month - 1, earlier.day, earlier.hour, earlier.minute) === asUtc) return hourEarlier;
-  return guess;
+  const offsetAt = (ms: number): number => {
+    const shown = wallTime(ms, zone);
+    return Date.UTC(shown.year, shown.month - 1, shown.day, shown.hour, shown.minute) - Math.floor(ms / 60_000) * 60_000;
+  };
+  // The zone's offsets half a day before and after: around a DST change they differ.
+  const before = asUtc - offsetAt(asUtc - 43_200_000);
+  const after = asUtc - offsetAt(asUtc + 43_200_000);
+  const fits = [before, after].filter((candidate) => offsetAt(candidate) === asUtc - candidate).sort((a, b) => a - b);
+  // Twice (autumn): the earlier. Never (spring gap): the offset before the gap, which lands just after it.
+  return fits[0] ?? before;
 }
 
 const daysInMonth = (year: number, month: number): number => new Date(Date.UTC(year, month, 0)).getUTCDate();
