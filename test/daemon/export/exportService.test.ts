@@ -280,6 +280,10 @@ describe('schedules under a controllable clock, across missed ticks and a SIGKIL
     await client.dispose();
     await daemon.kill9();
     const before = await exportedKeys(target);
+    const state = JSON.parse(await readFile(join(home.path, 'state.json'), 'utf8')) as { exports: { schedules: Schedule[] } };
+    const killed = state.exports.schedules.find((x) => x.name === 'hourly');
+    assert.equal(killed?.pending?.run_id, running.id, 'the kill came in the middle of the run');
+    assert.ok((killed?.watermark_seq ?? 0) < running.seq_to);
 
     daemon = await startDaemonProcess(home.path, env);
     client = await daemon.connect();
