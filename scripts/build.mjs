@@ -10,7 +10,8 @@ import { existsSync } from 'node:fs';
 const root = new URL('..', import.meta.url).pathname;
 process.chdir(root);
 
-const node = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning', external: ['@napi-rs/keyring'] };
+// Native modules stay outside the bundle; DuckDB is loaded only by `query --from`.
+const node = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning', external: ['@napi-rs/keyring', '@duckdb/node-api'] };
 
 await build({
   ...node,

@@ -12,6 +12,7 @@ import { connectIfRunning, withDaemon } from './daemonConnection.ts';
 import { runIngest } from './ingestCommand.ts';
 import { FILTER_OPTIONS, filterFromFlags, positiveInt, str } from './cliFlags.ts';
 import { verifyAgainst } from './verifyAgainst.ts';
+import { queryFromExports } from './queryFromExport.ts';
 
 export interface CommandInput {
   home: string;
@@ -123,6 +124,13 @@ export const commands: Record<string, CommandSpec> = {
       ...FILTER_OPTIONS,
       limit: { type: 'string' },
       all: { type: 'boolean' },
+      // --from: exported entries (one or more export locations) instead of the local store.
+      from: { type: 'string', multiple: true },
+      endpoint: { type: 'string' },
+      region: { type: 'string' },
+      'path-style': { type: 'boolean' },
+      profile: { type: 'string' },
+      'credentials-ref': { type: 'string' },
     },
     async run({ home, values, io }) {
       const filter = filterFromFlags(values);
@@ -130,6 +138,11 @@ export const commands: Record<string, CommandSpec> = {
       if (limit !== undefined && values.all === true) throw new CliError(ExitCode.Usage, 'give --limit N or --all, not both');
       if (limit === 0) throw new CliError(ExitCode.Usage, '--limit must be at least 1');
       const wanted = values.all === true ? Number.POSITIVE_INFINITY : (limit ?? 100);
+      const from = values.from as unknown as string[] | undefined;
+      if (from !== undefined) {
+        await queryFromExports(from, filter, wanted, values, io);
+        return ExitCode.Ok;
+      }
       return withDaemon(home, async (client) => {
         let printed = 0;
         let cursor: string | undefined;

@@ -12,7 +12,9 @@ Commands:
   daemon [--port N]                 run the audit daemon in the foreground
   status [--json]                   is the daemon running; its health
   ingest FILE|-                     send JSONL events; prints one ack (or error) per line
-  query [filters] [--limit N|--all] matching entries as JSONL, newest first
+  query [filters] [--limit N|--all] [--from LOCATION ...]
+                                    matching entries as JSONL, newest first (--from: read
+                                    exported entries instead, several locations allowed)
         filters: --since ISO --until ISO --kind K --decision D --user U --model M
                  --provider P --session S --project P --customer C --conversation C
                  --mcp-server S --flagged --text T

@@ -150,6 +150,18 @@ describe('exports to a folder from a real daemon', () => {
     }
   });
 
+  test('query --from reads Hive exports (two places holding the same entries) with the output of the local query', async () => {
+    const filters = ['--until', '2026-11-30T00:00:00Z', '--model', 'model-1', '--kind', 'governance.check', '--kind', 'chat.input', '--all'];
+    const local = await cli(['query', ...filters]);
+    assert.equal(local.code, 0, local.stderr);
+    const exported = await cli(['query', '--from', join(out.path, 'hive-gz'), '--from', join(out.path, 'hive-plain'), ...filters]);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.ok(local.stdout.split('\n').length > 50);
+    assert.equal(exported.stdout, local.stdout);
+    const page = await cli(['query', '--from', join(out.path, 'hive-gz'), '--since', '2026-11-21T00:00:00Z', '--limit', '7']);
+    assert.equal(page.stdout, (await cli(['query', '--since', '2026-11-21T00:00:00Z', '--until', '2026-11-30T00:00:00Z', '--limit', '7'])).stdout);
+  });
+
   test('filters export only matching entries; the manifest says it is not the complete chain', async () => {
     const target = join(out.path, 'filtered');
     const result = await cli(['export', '--to', target, '--kind', 'governance.check', '--customer', 'acme', '--json']);
