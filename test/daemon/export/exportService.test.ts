@@ -158,7 +158,7 @@ describe('exports to a folder from a real daemon', () => {
     assert.equal(exported.code, 0, exported.stderr);
     assert.ok(local.stdout.split('\n').length > 50);
     assert.equal(exported.stdout, local.stdout);
-    const page = await cli(['query', '--from', join(out.path, 'hive-gz'), '--since', '2026-11-21T00:00:00Z', '--limit', '7']);
+    const page = await cli(['query', '--from', join(out.path, 'hive-gz'), '--since', '2026-11-21T00:00:00Z', '--until', '2026-11-30T00:00:00Z', '--limit', '7']);
     assert.equal(page.stdout, (await cli(['query', '--since', '2026-11-21T00:00:00Z', '--until', '2026-11-30T00:00:00Z', '--limit', '7'])).stdout);
   });
 
