@@ -18,9 +18,12 @@ Commands:
         filters: --since ISO --until ISO --kind K --decision D --user U --model M
                  --provider P --session S --project P --customer C --conversation C
                  --mcp-server S --flagged --text T
-  verify [--json] [--from SEQ] [--to SEQ] [--against LOCATION]
+  verify [--json] [--from SEQ] [--to SEQ] [--expect SEQ:HASH] [--against LOCATION]
                                     check the hash chain and signed checkpoints
-                                    (--against: the local chain holds every checkpoint of an export)
+                                    (--expect: against a checkpoint kept elsewhere;
+                                    --against: the local chain holds every checkpoint of an export)
+  repair [--json]                   (daemon stopped) set damaged bytes at the end of the
+                                    chain aside in damaged/ and record it, signed
   cleanup [--older-than DAYS] [--force]
                                     drop segments past the retention period (--force: even
                                     entries that a schedule has not exported yet)

@@ -24,6 +24,6 @@ export async function checkpointsForRange(store: AuditStore, home: string, fromS
       seen.add(key);
       return true;
     })
-    .sort((a, b) => a.seq - b.seq)
-    .map(({ type, seq, hash, ts, key_id, sig }) => ({ type, seq, hash, ts, key_id, sig }));
+    // Whole records: the signature covers every field (chained records carry `n` and `prev`).
+    .sort((a, b) => a.seq - b.seq);
 }

@@ -153,7 +153,17 @@ export interface ExportManifest {
   rows: number;
   objects: ExportObject[];
   /** Signed checkpoints inside the range (one at `seq_to` always). */
-  checkpoints: Array<{ type: 'checkpoint' | 'anchor'; seq: number; hash: string; ts: string; key_id: string; sig: string }>;
+  checkpoints: Array<{
+    type: 'checkpoint' | 'anchor' | 'repair';
+    seq: number;
+    hash: string;
+    ts: string;
+    key_id: string;
+    n?: number;
+    prev?: string;
+    lost_after?: number;
+    sig: string;
+  }>;
   /** Ed25519 public keys (SPKI PEM) by key id. */
   public_keys: Record<string, string>;
   prev_manifest_sha256: string | null;
