@@ -10,9 +10,10 @@ import { existsSync } from 'node:fs';
 const root = new URL('..', import.meta.url).pathname;
 process.chdir(root);
 
-// @sentry/node stays external too: it is imported only when SENTRY_DSN is set, and bundling would pull its
-// OpenTelemetry instrumentation into every start. Ship it in node_modules where error tracking is wanted.
-const node = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning', external: ['@napi-rs/keyring', '@sentry/node'] };
+// Native modules stay outside the bundle; DuckDB is loaded only by `query --from`. @sentry/node stays external
+// too: it is imported only when SENTRY_DSN is set, and bundling would pull its OpenTelemetry instrumentation
+// into every start. Ship it in node_modules where error tracking is wanted.
+const node = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning', external: ['@napi-rs/keyring', '@duckdb/node-api', '@sentry/node'] };
 
 await build({
   ...node,

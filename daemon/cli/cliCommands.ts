@@ -1,18 +1,20 @@
 import { existsSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
-import type { DaemonClient } from '../client/daemonClient.ts';
 import { startDaemon } from '../daemonMain.ts';
 import { openKeyStore } from '../keys/openKeyStore.ts';
 import type { ContentMode } from '../protocol/entry.ts';
-import { MAX_PAGE, type EntryFilter, type KeyStatus, type VerifyReport } from '../protocol/messages.ts';
+import { MAX_PAGE, type KeyStatus, type VerifyReport } from '../protocol/messages.ts';
 import { DaemonState } from '../state/daemonState.ts';
 import { verifyStore } from '../store/chainVerifier.ts';
 import { repairStore, RepairRefused } from '../store/storeRepair.ts';
 import { acquireInstanceLock } from '../server/instanceLock.ts';
 import { CliError, ExitCode } from './cliErrors.ts';
 import { writeLine, type CliIo } from './cliIo.ts';
-import { connectIfRunning, connectToDaemon } from './daemonConnection.ts';
+import { connectIfRunning, withDaemon } from './daemonConnection.ts';
 import { runIngest } from './ingestCommand.ts';
+import { FILTER_OPTIONS, filterFromFlags, positiveInt, str } from './cliFlags.ts';
+import { verifyAgainst } from './verifyAgainst.ts';
+import { queryFromExports } from './queryFromExport.ts';
 
 export interface CommandInput {
   home: string;
@@ -26,23 +28,6 @@ export interface CommandSpec {
   run(input: CommandInput): Promise<number>;
 }
 
-const str = (value: string | boolean | undefined): string | undefined => (typeof value === 'string' ? value : undefined);
-
-function positiveInt(value: string | boolean | undefined, flag: string): number | undefined {
-  const text = str(value);
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text) || Number(text) < 0) throw new CliError(ExitCode.Usage, `${flag} takes a whole number, not ${JSON.stringify(text)}`);
-  return Number(text);
-}
-
-function isoFlag(value: string | boolean | undefined, flag: string): string | undefined {
-  const text = str(value);
-  if (text === undefined) return undefined;
-  const ms = Date.parse(text);
-  if (Number.isNaN(ms)) throw new CliError(ExitCode.Usage, `${flag} takes an ISO 8601 time such as 2026-01-31T00:00:00Z, not ${JSON.stringify(text)}`);
-  return new Date(ms).toISOString();
-}
-
 /** `--expect SEQ:HASH`: a checkpoint kept elsewhere (a witness), e.g. from an export manifest. */
 function expectFlag(value: string | boolean | undefined): { seq: number; hash: string } | undefined {
   const text = str(value);
@@ -50,15 +35,6 @@ function expectFlag(value: string | boolean | undefined): { seq: number; hash: s
   const match = /^(\d+):([0-9a-f]{64})$/.exec(text);
   if (match === null || Number(match[1]) < 1) throw new CliError(ExitCode.Usage, `--expect takes SEQ:HASH (a seq and 64 lowercase hex digits), not ${JSON.stringify(text)}`);
   return { seq: Number(match[1]), hash: match[2] ?? '' };
-}
-
-async function withDaemon<T>(home: string, work: (client: DaemonClient) => Promise<T>): Promise<T> {
-  const client = await connectToDaemon(home);
-  try {
-    return await work(client);
-  } finally {
-    await client.dispose();
-  }
 }
 
 function printVerify(io: CliIo, report: VerifyReport, json: boolean): number {
@@ -159,50 +135,34 @@ export const commands: Record<string, CommandSpec> = {
 
   query: {
     options: {
-      since: { type: 'string' },
-      until: { type: 'string' },
-      kind: { type: 'string', multiple: true },
-      decision: { type: 'string', multiple: true },
-      user: { type: 'string' },
-      model: { type: 'string' },
-      provider: { type: 'string' },
-      session: { type: 'string' },
-      project: { type: 'string' },
-      customer: { type: 'string' },
-      conversation: { type: 'string' },
-      'mcp-server': { type: 'string' },
-      flagged: { type: 'boolean' },
-      text: { type: 'string' },
+      ...FILTER_OPTIONS,
       limit: { type: 'string' },
       all: { type: 'boolean' },
+      // --from: exported entries (one or more export locations) instead of the local store.
+      from: { type: 'string', multiple: true },
+      endpoint: { type: 'string' },
+      region: { type: 'string' },
+      'path-style': { type: 'boolean' },
+      profile: { type: 'string' },
+      'credentials-ref': { type: 'string' },
     },
     async run({ home, values, io }) {
-      const filter: Record<string, unknown> = {};
-      const since = isoFlag(values.since, '--since');
-      const until = isoFlag(values.until, '--until');
-      if (since !== undefined) filter.since = since;
-      if (until !== undefined) filter.until = until;
-      for (const key of ['kind', 'decision'] as const) {
-        const list = values[key] as unknown as string[] | undefined;
-        if (list !== undefined) filter[key] = list.length === 1 ? list[0] : list;
-      }
-      for (const key of ['user', 'model', 'provider', 'session', 'project', 'customer', 'conversation', 'text'] as const) {
-        const value = str(values[key]);
-        if (value !== undefined) filter[key] = value;
-      }
-      const mcpServer = str(values['mcp-server']);
-      if (mcpServer !== undefined) filter.mcp_server = mcpServer;
-      if (values.flagged === true) filter.flagged = true;
+      const filter = filterFromFlags(values);
       const limit = positiveInt(values.limit, '--limit');
       if (limit !== undefined && values.all === true) throw new CliError(ExitCode.Usage, 'give --limit N or --all, not both');
       if (limit === 0) throw new CliError(ExitCode.Usage, '--limit must be at least 1');
       const wanted = values.all === true ? Number.POSITIVE_INFINITY : (limit ?? 100);
+      const from = values.from as unknown as string[] | undefined;
+      if (from !== undefined) {
+        await queryFromExports(from, filter, wanted, values, io);
+        return ExitCode.Ok;
+      }
       return withDaemon(home, async (client) => {
         let printed = 0;
         let cursor: string | undefined;
         while (printed < wanted) {
           const page = await client.request('query', {
-            filter: filter as EntryFilter,
+            filter,
             limit: Math.min(MAX_PAGE, wanted - printed),
             ...(cursor === undefined ? {} : { cursor }),
           });
@@ -217,12 +177,26 @@ export const commands: Record<string, CommandSpec> = {
   },
 
   verify: {
-    options: { json: { type: 'boolean' }, from: { type: 'string' }, to: { type: 'string' }, expect: { type: 'string' } },
+    options: {
+      json: { type: 'boolean' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      expect: { type: 'string' },
+      // --against: an export (a witness) whose signed checkpoints the local chain must contain.
+      against: { type: 'string' },
+      endpoint: { type: 'string' },
+      region: { type: 'string' },
+      'path-style': { type: 'boolean' },
+      profile: { type: 'string' },
+      'credentials-ref': { type: 'string' },
+      'public-key': { type: 'string' },
+    },
     async run({ home, values, io }) {
       const from = positiveInt(values.from, '--from');
       const to = positiveInt(values.to, '--to');
       const expect = expectFlag(values.expect);
       const json = values.json === true;
+      const against = str(values.against);
       // A running daemon verifies over its committed bytes (a batch being written is not a torn line).
       const client = await connectIfRunning(home);
       if (client !== null) {
@@ -231,7 +205,9 @@ export const commands: Record<string, CommandSpec> = {
           if (from !== undefined) params.from_seq = from;
           if (to !== undefined) params.to_seq = to;
           if (expect !== undefined) (params as { expect?: typeof expect }).expect = expect;
-          return printVerify(io, await client.request('verify', params), json);
+          const code = printVerify(io, await client.request('verify', params), json);
+          if (against === undefined) return code;
+          return Math.max(code, await verifyAgainst(home, against, values, io, client)) as ExitCode;
         } finally {
           await client.dispose();
         }
@@ -243,7 +219,9 @@ export const commands: Record<string, CommandSpec> = {
       if (from !== undefined) options.fromSeq = from;
       if (to !== undefined) options.toSeq = to;
       if (expect !== undefined) options.expect = expect;
-      return printVerify(io, await verifyStore(home, options), json);
+      const code = printVerify(io, await verifyStore(home, options), json);
+      if (against === undefined) return code;
+      return Math.max(code, await verifyAgainst(home, against, values, io, null)) as ExitCode;
     },
   },
 
@@ -272,11 +250,15 @@ export const commands: Record<string, CommandSpec> = {
   },
 
   cleanup: {
-    options: { 'older-than': { type: 'string' } },
+    options: { 'older-than': { type: 'string' }, force: { type: 'boolean' } },
     async run({ home, values, io }) {
       const days = positiveInt(values['older-than'], '--older-than');
       return withDaemon(home, async (client) => {
-        const result = await client.request('retention.run', days === undefined ? {} : { older_than_days: days });
+        const params: { older_than_days?: number; force?: boolean } = {};
+        if (days !== undefined) params.older_than_days = days;
+        // Entries that a schedule has not exported yet are kept unless forced.
+        if (values.force === true) params.force = true;
+        const result = await client.request('retention.run', params);
         writeLine(io.stdout, JSON.stringify(result));
         return ExitCode.Ok;
       });

@@ -4,6 +4,7 @@ import { resolveDataDir } from '../client/dataDirLocation.ts';
 import { CliError, ExitCode } from './cliErrors.ts';
 import type { CliIo } from './cliIo.ts';
 import { commands, type CommandSpec } from './cliCommands.ts';
+import { exportCommands } from './exportCommands.ts';
 
 const USAGE = `Usage: ai-audit <command> [options]
 
@@ -11,16 +12,32 @@ Commands:
   daemon [--port N]                 run the audit daemon in the foreground
   status [--json]                   is the daemon running; its health
   ingest FILE|-                     send JSONL events; prints one ack (or error) per line
-  query [filters] [--limit N|--all] matching entries as JSONL, newest first
+  query [filters] [--limit N|--all] [--from LOCATION ...]
+                                    matching entries as JSONL, newest first (--from: read
+                                    exported entries instead, several locations allowed)
         filters: --since ISO --until ISO --kind K --decision D --user U --model M
                  --provider P --session S --project P --customer C --conversation C
                  --mcp-server S --flagged --text T
-  verify [--json] [--from SEQ] [--to SEQ] [--expect SEQ:HASH]
+  verify [--json] [--from SEQ] [--to SEQ] [--expect SEQ:HASH] [--against LOCATION]
                                     check the hash chain and signed checkpoints
-                                    (--expect: against a checkpoint kept elsewhere)
+                                    (--expect: against a checkpoint kept elsewhere;
+                                    --against: the local chain holds every checkpoint of an export)
   repair [--json]                   (daemon stopped) set damaged bytes at the end of the
                                     chain aside in damaged/ and record it, signed
-  cleanup [--older-than DAYS]       drop segments past the retention period
+  cleanup [--older-than DAYS] [--force]
+                                    drop segments past the retention period (--force: even
+                                    entries that a schedule has not exported yet)
+  export --to LOCATION | --destination NAME [--layout hive|lakera|obot] [--gzip]
+         [--prefix P] [--name N] [--since ISO] [--until ISO] [filters]
+                                    export once; LOCATION is s3://BUCKET/PREFIX, gs://BUCKET/PREFIX,
+                                    azure://ACCOUNT/CONTAINER/PREFIX or a folder
+  destinations add NAME --to LOCATION | list | test NAME|--to LOCATION | remove NAME
+  schedules add NAME --to LOCATION|--destination NAME --every hour|day|week|month
+         [--at HH:MM] [--minute M] [--day D] [--time-zone TZ] [--layout L] [--gzip] [filters]
+  schedules list | edit NAME [...] | enable NAME | disable NAME | run NAME | remove NAME
+  verify-export LOCATION [--public-key FILE] [--json]
+                                    check an export against its manifests (0 intact, 1 problems)
+        destination flags: --endpoint URL --region R --path-style --profile P --credentials-ref REF
   keys status|rotate [--json]       key ids and public key; make new keys
   decrypt SEQ|ID [--reason TEXT]    show the content of an encrypted entry (recorded)
   settings [--content-mode M] [--retention-days N]
@@ -36,7 +53,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stdout.write(`${USAGE}\n`);
     return name === undefined ? ExitCode.Usage : ExitCode.Ok;
   }
-  const spec: CommandSpec | undefined = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  const all: Record<string, CommandSpec> = { ...commands, ...exportCommands };
+  const spec: CommandSpec | undefined = Object.hasOwn(all, name) ? all[name] : undefined;
   if (spec === undefined) {
     io.stderr.write(`ai-audit: unknown command ${JSON.stringify(name)}\n\n${USAGE}\n`);
     return ExitCode.Usage;

@@ -82,3 +82,13 @@ export async function connectIfRunning(home: string): Promise<DaemonClient | nul
     return null;
   }
 }
+
+/** Runs `work` with a connection to the data dir's daemon, closed afterwards. */
+export async function withDaemon<T>(home: string, work: (client: DaemonClient) => Promise<T>): Promise<T> {
+  const client = await connectToDaemon(home);
+  try {
+    return await work(client);
+  } finally {
+    await client.dispose();
+  }
+}

@@ -12,6 +12,7 @@ import { compileFilter } from '../store/entryFilter.ts';
 import type { KeyMaterial } from '../keys/keyMaterial.ts';
 import type { Actor } from '../protocol/entry.ts';
 import type { Connection } from './wsServer.ts';
+import type { ExportService } from '../export/exportService.ts';
 
 export interface HandlerContext {
   connection: Connection;
@@ -35,6 +36,7 @@ export interface HandlerDeps {
   setKeys: (keys: KeyMaterial) => void;
   version: string;
   startedAt: number;
+  exports: ExportService;
 }
 
 const DEFAULT_PAGE = 100;
@@ -108,8 +110,12 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
       );
     },
 
-    'retention.run': async ({ older_than_days }, { actor }) =>
-      store.runRetention(older_than_days ?? state.settings.retention_days, { recordWhenNothingDropped: true, ...(actor === undefined ? {} : { actor }) }),
+    'retention.run': async ({ older_than_days, force }, { actor }) =>
+      store.runRetention(older_than_days ?? state.settings.retention_days, {
+        recordWhenNothingDropped: true,
+        ...(actor === undefined ? {} : { actor }),
+        ...(force === true ? {} : { keepFromSeq: () => deps.exports.retentionFloor() }),
+      }),
 
     'keys.status': async () => describeKeyStatus(deps.keys()),
 
@@ -165,6 +171,33 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
       // On the record first: a change that could not be recorded is not made.
       await store.appendAudit('audit.settings', { changed }, actor);
       return state.updateSettings(change);
+    },
+
+    'destinations.add': async ({ name, config, replace }) => deps.exports.addDestination({ name, config }, replace === true),
+    'destinations.list': async () => ({ destinations: deps.exports.listDestinations() }),
+    'destinations.remove': async ({ name }) => {
+      await deps.exports.removeDestination(name);
+      return { ok: true };
+    },
+    'destinations.test': async (params) => deps.exports.testDestination('name' in params ? params.name : params.config),
+
+    'export.run': async (params, { connection }) =>
+      deps.exports.runOnce(params, (progress) => connection.notify('export.progress', progress)),
+    'export.runs': async ({ schedule, limit }) => ({ runs: deps.exports.runs(schedule, limit ?? 50) }),
+    'export.cancel': async ({ run_id }) => {
+      deps.exports.cancel(run_id);
+      return { ok: true };
+    },
+
+    'schedules.add': async (params) => deps.exports.addSchedule(params),
+    'schedules.list': async () => ({ schedules: deps.exports.listSchedules() }),
+    'schedules.edit': async ({ name, ...change }) => deps.exports.editSchedule(name, change),
+    'schedules.enable': async ({ name }) => deps.exports.setEnabled(name, true),
+    'schedules.disable': async ({ name }) => deps.exports.setEnabled(name, false),
+    'schedules.run': async ({ name }, { connection }) => deps.exports.runSchedule(name, (progress) => connection.notify('export.progress', progress)),
+    'schedules.remove': async ({ name }) => {
+      await deps.exports.removeSchedule(name);
+      return { ok: true };
     },
 
     health: async (_params, { flow }) => ({

@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { Settings } from '../protocol/messages.ts';
 import { ValidatedJsonFile } from './stateFile.ts';
+import { NamedDestination } from '../protocol/destinations.ts';
+import type { ExportRun, Schedule } from '../protocol/exports.ts';
+import { DestinationRef, ExportName, ScheduleTiming } from '../protocol/exports.ts';
 
 export const STATE_FILE = 'state.json';
 
@@ -15,7 +18,19 @@ export interface StateData {
   settings: Settings;
   /** Generation of the keys derived from AI_AUDIT_MASTER_KEY (not secret: the master key is). */
   key_generation: number;
+  /** Export destinations (no secrets), schedules with their seq watermarks, and the recent runs. */
+  exports?: ExportState;
 }
+
+export interface ExportState {
+  destinations: NamedDestination[];
+  schedules: Schedule[];
+  /** Newest last; the oldest go beyond {@link MAX_EXPORT_RUNS}. */
+  runs: ExportRun[];
+}
+
+/** Export runs kept in state. */
+export const MAX_EXPORT_RUNS = 500;
 
 export const DEFAULT_SETTINGS: Settings = { content_mode: 'hash', retention_days: 90 };
 
@@ -28,6 +43,26 @@ const StateFileSchema = z.looseObject({
   version: z.literal(1).default(1),
   settings: Settings.partial().default({}).transform((settings) => ({ ...DEFAULT_SETTINGS, ...settings })),
   key_generation: z.number().int().min(0).default(0),
+  // What decides what is exported next (destinations, watermarks) is checked as strictly as the wire checks
+  // it; a hand-edited watermark or destination is refused, never acted on.
+  exports: z
+    .looseObject({
+      destinations: z.array(NamedDestination),
+      schedules: z.array(
+        z.looseObject({
+          name: ExportName,
+          destination: DestinationRef,
+          timing: ScheduleTiming,
+          time_zone: z.string().min(1).max(64),
+          enabled: z.boolean(),
+          watermark_seq: z.number().int().min(0),
+        }),
+      ),
+      runs: z.array(z.looseObject({ id: z.string().min(1), status: z.enum(['running', 'succeeded', 'failed', 'cancelled', 'interrupted']) })),
+    })
+    // The fields checked above are the ones acted on; the rest is history the daemon only reports.
+    .transform((exports) => exports as unknown as ExportState)
+    .optional(),
 });
 
 export class DaemonState {
@@ -57,6 +92,18 @@ export class DaemonState {
     this.db.data.settings = { ...this.db.data.settings, ...change };
     await this.db.write();
     return this.db.data.settings;
+  }
+
+  /** Exports' part of the state; change it in place, then {@link saveExports}. */
+  get exports(): ExportState {
+    this.db.data.exports ??= { destinations: [], schedules: [], runs: [] };
+    return this.db.data.exports;
+  }
+
+  async saveExports(): Promise<void> {
+    const runs = this.exports.runs;
+    if (runs.length > MAX_EXPORT_RUNS) runs.splice(0, runs.length - MAX_EXPORT_RUNS);
+    await this.db.write();
   }
 
   /** The master-key store's generation counter. */

@@ -1,3 +1,4 @@
+import { ExportService } from '../../../daemon/export/exportService.ts';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -36,6 +37,7 @@ describe('handlers (real store, state and master-key store in a temp dir)', () =
       },
       version: 'test',
       startedAt: Date.now(),
+      exports: new ExportService({ store, state, home: home.path, keys: () => keys, log: () => undefined }),
     });
   });
   afterEach(async () => {

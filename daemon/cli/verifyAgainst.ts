@@ -1,0 +1,73 @@
+import { join } from 'node:path';
+import type { DaemonClient } from '../client/daemonClient.ts';
+import { AuditError, ErrorCodes } from '../protocol/errors.ts';
+import { listSegments } from '../store/segmentPaths.ts';
+import { readLinesForward } from '../store/segmentReader.ts';
+import { ExitCode } from './cliErrors.ts';
+import type { CommandInput } from './cliCommands.ts';
+import { writeLine, type CliIo } from './cliIo.ts';
+import { verifyLocation } from './exportCommands.ts';
+
+/** Hashes of the wanted seqs in the local store's files (when no daemon runs). */
+async function localHashes(home: string, wanted: Set<number>): Promise<Map<number, string>> {
+  const found = new Map<number, string>();
+  for (const { file } of await listSegments(home)) {
+    for await (const line of readLinesForward(join(home, file))) {
+      const match = /"seq":(\d+)/.exec(line.text);
+      if (match === null || !wanted.has(Number(match[1]))) continue;
+      try {
+        const entry = JSON.parse(line.text) as { seq: number; hash: string };
+        found.set(entry.seq, entry.hash);
+      } catch {
+        // An unparseable line is verify's finding, not this check's.
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * `verify --against LOCATION`: every signed checkpoint in the export's manifests must name an entry of the
+ * local chain with the same hash. An export is a witness: it catches a local store whose newest entries
+ * were cut off together with their checkpoints, which the local files alone cannot reveal.
+ */
+export async function verifyAgainst(home: string, location: string, values: CommandInput['values'], io: CliIo, client: DaemonClient | null): Promise<ExitCode> {
+  const report = await verifyLocation(location, values);
+  for (const problem of report.problems) writeLine(io.stderr, `note: the export itself: ${problem.code}: ${problem.message}`);
+  const bySeq = new Map(report.checkpoints.map((c) => [c.seq, c]));
+  if (bySeq.size === 0) {
+    writeLine(io.stdout, `FAILED: ${location} holds no signed checkpoint to compare with`);
+    return ExitCode.Problem;
+  }
+  let local: Map<number, string>;
+  if (client !== null) {
+    local = new Map();
+    for (const seq of bySeq.keys()) {
+      try {
+        local.set(seq, (await client.request('get', { seq })).entry.hash);
+      } catch (error: unknown) {
+        if (!(error instanceof AuditError) || error.code !== ErrorCodes.NotFound) throw error;
+      }
+    }
+  } else {
+    local = await localHashes(home, new Set(bySeq.keys()));
+  }
+  const newest = Math.max(...bySeq.keys());
+  const failures: string[] = [];
+  for (const checkpoint of [...bySeq.values()].sort((a, b) => a.seq - b.seq)) {
+    const hash = local.get(checkpoint.seq);
+    if (hash === undefined) {
+      // Below the local start is retention (anchors say so); above the local end is a cut-off store.
+      failures.push(`the export holds a signed checkpoint of seq ${checkpoint.seq} (${checkpoint.ts}) that the local store lacks`);
+    } else if (hash !== checkpoint.hash) {
+      failures.push(`the export's signed checkpoint says seq ${checkpoint.seq} had another hash than the local entry: the local chain was rewritten`);
+    }
+  }
+  if (failures.length > 0) {
+    for (const failure of failures.slice(0, 20)) writeLine(io.stdout, `FAILED: ${failure}`);
+    writeLine(io.stdout, `the local store does not contain what ${location} saw up to seq ${newest}: entries were cut off or rewritten`);
+    return ExitCode.Problem;
+  }
+  writeLine(io.stdout, `ok: the local chain contains all ${bySeq.size} signed checkpoints of ${location} (up to seq ${newest})`);
+  return ExitCode.Ok;
+}

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { ExportManifest } from '../../../daemon/protocol/exports.ts';
+import { listSegments } from '../../../daemon/store/segmentPaths.ts';
+import { CHECKPOINTS_FILE } from '../../../daemon/store/checkpoints.ts';
+import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../../support/daemonProcess.ts';
+import { exportedKeys } from '../../support/exportFiles.ts';
+import { tempDir } from '../../support/tempDir.ts';
+
+const event = (n: number): string =>
+  JSON.stringify({ kind: 'chat.input', ts: new Date(Date.parse('2026-11-25T08:00:00Z') + n * 3_600_000).toISOString(), input: `p${n}`, model: 'm' });
+const batch = (from: number, count: number): string => Array.from({ length: count }, (_, i) => event(from + i)).join('\n') + '\n';
+
+/**
+ * Attacks on an export as its documentation invites them: delete an object, edit a row, delete a manifest,
+ * delete a whole run; and a local store whose newest entries are cut off, caught by the export as witness.
+ */
+describe('verify-export and verify --against', () => {
+  let home: { path: string; dispose(): Promise<void> };
+  let out: { path: string; dispose(): Promise<void> };
+  let daemon: DaemonProcess;
+  const env = { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64'), AI_AUDIT_HOME: '' };
+  const cli = (args: string[], input?: string) => runCliProcess(args, input === undefined ? { env } : { env, input });
+  let intact: string;
+  const manifests: ExportManifest[] = [];
+  const manifestKeys: string[] = [];
+
+  before(async () => {
+    home = await tempDir('vexp');
+    out = await tempDir('vexp-out');
+    intact = join(out.path, 'intact');
+    daemon = await startDaemonProcess(home.path, env);
+    const h = ['--home', home.path];
+    assert.equal((await cli(['schedules', 'add', 'nightly', '--to', intact, '--every', 'day', '--at', '02:00', ...h])).code, 0);
+    for (let run = 0; run < 3; run++) {
+      assert.equal((await cli(['ingest', '-', ...h], batch(run * 40, 40))).code, 0);
+      const result = await cli(['schedules', 'run', 'nightly', ...h]);
+      assert.equal(result.code, 0, result.stderr);
+    }
+    for (const key of (await exportedKeys(intact)).filter((k) => k.endsWith('.manifest.json'))) {
+      manifestKeys.push(key);
+      manifests.push(JSON.parse(await readFile(join(intact, key), 'utf8')) as ExportManifest);
+    }
+  });
+  after(async () => {
+    await daemon?.stop();
+    await home?.dispose();
+    await out?.dispose();
+  });
+
+  async function copy(name: string): Promise<string> {
+    const target = join(out.path, name);
+    await cp(intact, target, { recursive: true });
+    return target;
+  }
+
+  test('an intact export verifies: three runs, one chain, signed to its end', async () => {
+    assert.equal(manifests.length, 3);
+    assert.equal(manifests[1]?.seq_from, (manifests[0]?.seq_to ?? 0) + 1);
+    const result = await cli(['verify-export', intact, '--json']);
+    assert.equal(result.code, 0, result.stdout);
+    const report = JSON.parse(result.stdout) as { ok: boolean; chains: Array<{ chain: string; manifests: number; seq_from: number }> };
+    assert.deepEqual(report.chains.map((c) => [c.chain, c.manifests, c.seq_from]), [['nightly', 3, 1]]);
+    // With the key pinned from `keys status`.
+    const keys = JSON.parse((await cli(['keys', 'status', '--json', '--home', home.path])).stdout) as { signing_public_key: string };
+    const pem = join(out.path, 'signing.pem');
+    await writeFile(pem, keys.signing_public_key);
+    assert.equal((await cli(['verify-export', intact, '--public-key', pem])).code, 0);
+    // Another key does not verify these signatures.
+    const other = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    await writeFile(pem, other);
+    const wrong = await cli(['verify-export', intact, '--public-key', pem]);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stdout, /CHECKPOINT_SIGNATURE/);
+  });
+
+  test('a deleted object is named as missing', async () => {
+    const target = await copy('deleted-object');
+    const victim = manifests[1]?.objects[0]?.key ?? '';
+    await rm(join(target, victim));
+    const result = await cli(['verify-export', target]);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, new RegExp(`MISSING_OBJECT: ${victim.replaceAll('.', '\\.')}`));
+  });
+
+  test('an edited row is named, with its object', async () => {
+    const target = await copy('edited-row');
+    const victim = manifests[0]?.objects[0]?.key ?? '';
+    const text = await readFile(join(target, victim), 'utf8');
+    await writeFile(join(target, victim), text.replace('"model":"m"', '"model":"n"'));
+    const result = await cli(['verify-export', target]);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /ALTERED_ROW: .*does not match its hash/);
+    assert.match(result.stdout, /ALTERED_OBJECT/);
+  });
+
+  test('a missing manifest leaves its objects listed in no manifest', async () => {
+    const target = await copy('missing-manifest');
+    await rm(join(target, manifestKeys[2] ?? ''));
+    const result = await cli(['verify-export', target]);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /EXTRA_OBJECT: .*listed in no manifest/);
+  });
+
+  test('a whole run deleted (objects and manifest) is a gap in the manifest chain', async () => {
+    const target = await copy('deleted-run');
+    const middle = manifests[1];
+    assert.ok(middle !== undefined);
+    for (const object of middle.objects) await rm(join(target, object.key));
+    await rm(join(target, manifestKeys[1] ?? ''));
+    const result = await cli(['verify-export', target]);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /MANIFEST_GAP/);
+    assert.match(result.stdout, new RegExp(`SEQ_GAP: nightly: seq ${middle.seq_from}–${middle.seq_to}`));
+  });
+
+  test('usage errors exit 2; a folder without an export exits 1', async () => {
+    assert.equal((await cli(['verify-export'])).code, 2);
+    const none = await cli(['verify-export', join(out.path, 'nothing-here')]);
+    assert.equal(none.code, 1);
+    assert.match(none.stdout, /NO_MANIFEST/);
+  });
+
+  test('verify --against: a local store whose newest exported entries were cut off fails; the intact one passes', async () => {
+    const ok = await cli(['verify', '--home', home.path, '--against', intact]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    await daemon.stop();
+    // The attacker cuts off the newest entries and the checkpoints that cover them: local verify cannot tell.
+    const last = manifests[2];
+    assert.ok(last !== undefined);
+    const cut = last.seq_to - 3;
+    const segments = await listSegments(home.path);
+    const newest = segments.at(-1);
+    assert.ok(newest !== undefined);
+    const lines = (await readFile(join(home.path, newest.file), 'utf8')).split('\n').filter((l) => l !== '');
+    await writeFile(join(home.path, newest.file), lines.filter((l) => (JSON.parse(l) as { seq: number }).seq <= cut).map((l) => l + '\n').join(''));
+    const checkpoints = (await readFile(join(home.path, CHECKPOINTS_FILE), 'utf8')).split('\n').filter((l) => l !== '');
+    await writeFile(join(home.path, CHECKPOINTS_FILE), checkpoints.filter((l) => (JSON.parse(l) as { seq: number }).seq <= cut).map((l) => l + '\n').join(''));
+    const local = await cli(['verify', '--home', home.path]);
+    assert.equal(local.code, 0, `the cut is invisible locally: ${local.stdout}`);
+    const witnessed = await cli(['verify', '--home', home.path, '--against', intact]);
+    assert.equal(witnessed.code, 1);
+    assert.match(witnessed.stdout, new RegExp(`FAILED: the export holds a signed checkpoint of seq ${last.seq_to} .* that the local store lacks`));
+  });
+});
