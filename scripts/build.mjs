@@ -2,7 +2,10 @@
 //   dist/cli.mjs            the `ai-audit` CLI and daemon (Node, ESM)
 //   dist/extension.cjs      the VS Code extension (Node, CommonJS, `vscode` external)
 //   dist/webview/chat.js    the chat webview (browser, IIFE) with chat.css and the codicon font
-// A native module cannot be bundled: @napi-rs/keyring is loaded from node_modules (shipped in the .vsix).
+// Everything pure JavaScript is bundled (ws, zod, lowdb, the AWS and Azure SDKs, Sentry). Native modules
+// cannot be: @napi-rs/keyring is loaded from node_modules (shipped in the .vsix and a dependency of the
+// CLI package); @duckdb/node-api only by `ai-audit query --from`, with a dynamic import (a dependency of
+// the CLI package, not in the .vsix: see docs/packaging.md).
 import { build } from 'esbuild';
 import { chmod, copyFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -10,7 +13,7 @@ import { existsSync } from 'node:fs';
 const root = new URL('..', import.meta.url).pathname;
 process.chdir(root);
 
-const node = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning', external: ['@napi-rs/keyring'] };
+const node = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning', external: ['@napi-rs/keyring', '@duckdb/node-api'] };
 
 await build({
   ...node,
@@ -25,7 +28,7 @@ await build({
 await chmod('dist/cli.mjs', 0o755);
 
 if (existsSync('extension/extensionMain.ts')) {
-  await build({ ...node, entryPoints: { extension: 'extension/extensionMain.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' }, format: 'cjs', external: ['vscode', '@napi-rs/keyring'] });
+  await build({ ...node, entryPoints: { extension: 'extension/extensionMain.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' }, format: 'cjs', external: ['vscode', '@napi-rs/keyring', '@duckdb/node-api'] });
 }
 {
   await mkdir('dist/webview', { recursive: true });
