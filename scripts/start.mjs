@@ -9,7 +9,6 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { ensureDebianPackages } from './lib/debianPackages.mjs';
 import { runningDaemonNotice } from './lib/runningDaemon.mjs';
-import { forwardWithoutNoise } from './lib/startupNoise.mjs';
 import { DEFAULT_KEYRING_PASSWORD, needsPrivateKeyring, privateKeyringDir, runInKeyringSession } from '../daemon/keys/privateKeyringSession.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -47,15 +46,11 @@ if (needsPrivateKeyring(process.env)) {
   }
   const keyringDir = privateKeyringDir(process.env);
   mkdirSync(keyringDir, { recursive: true, mode: 0o700 });
-  // Piped, so that the session's own warnings (dbus-daemon, gnome-keyring) are filtered with VS Code's.
-  code = await runInKeyringSession(
-    argv,
-    { env: process.env, password: process.env.AI_AUDIT_KEYRING_PASSWORD || DEFAULT_KEYRING_PASSWORD, keyringDir, stdio: 'pipe' },
-    (child) => {
-      forwardWithoutNoise(child.stdout, process.stdout);
-      forwardWithoutNoise(child.stderr, process.stderr);
-    },
-  );
+  code = await runInKeyringSession(argv, {
+    env: process.env,
+    password: process.env.AI_AUDIT_KEYRING_PASSWORD || DEFAULT_KEYRING_PASSWORD,
+    keyringDir,
+  });
   const samePassword = process.env.AI_AUDIT_KEYRING_PASSWORD ? ' (with the same AI_AUDIT_KEYRING_PASSWORD)' : '';
   log(`the CLI opens this keyring again from any shell${samePassword}, e.g. npx ai-audit verify`);
 } else {

@@ -1,22 +1,19 @@
-// `npm start` shows what a user can act on. code-server, dbus-daemon and gnome-keyring print warnings
-// that are expected on a headless machine without internet and need nothing from the user; they are
-// dropped here, line by line, and everything else passes through.
+// `npm start` shows what a user can act on. code-server prints warnings that are expected on a machine
+// without internet and need nothing from the user; they are dropped here, line by line, and everything
+// else passes through. (The private keyring session filters its own daemons' warnings:
+// daemon/keys/privateKeyringSession.mjs.)
 import { createInterface } from 'node:readline';
 
 /** Each pattern names what it drops and why that needs no action. */
 const NOISE = [
   // VS Code's signing module (vsda) is not part of code-server; nothing depends on it here.
-  /vsda/i,
-  // Extension gallery lookups (disabled in the settings; a stray one fails on a closed network).
-  /open-vsx\.org|marketplace\.visualstudio\.com|extensionGallery|Error while getting the latest version for the extension/i,
-  // dbus-daemon cannot raise its file descriptor limit when not root; a private session needs few.
-  /dbus-daemon\[\d+\].*(fd limit|file descriptor|RLIMIT_NOFILE)/i,
-  /Failed to (raise|set) (the )?fd limit|Unable to set up (a )?new connection/i,
-  // gnome-keyring without CAP_IPC_LOCK: secrets may be swapped like any process memory.
-  /gnome-keyring-daemon.*(insufficient process capabilities|insecure memory)/i,
-  /discover_other_daemon/,
-  // The file watcher (parcel) ends with its parent on Ctrl-C and says so.
-  /\[File Watcher.*(crash|terminated|exit)|watcher.*(crashed|terminated unexpectedly)/i,
+  /^File not found: .*[\\/]vsda[\\/]/,
+  // Extension gallery lookups (the gallery is off; a stray one fails on a closed network).
+  /open-vsx\.org|Error while getting the latest version for the extension/i,
+  // code-server's own update check (off by flag; it still reports a failed lookup of its releases).
+  /Failed to get latest version/,
+  // The file watcher stopped with code-server (Ctrl-C) reports it as a crash and asks for a restart.
+  /\[File Watcher \(.*\)\].*(crashed|restarting watcher)|File Watcher.*crashed with exit code/,
 ];
 
 export function isStartupNoise(line) {

@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { FrameLocator } from 'playwright-core';
-import { stageExtension } from '../../scripts/lib/stageExtension.mjs';
 import { readDiscovery } from '../../daemon/client/daemonDiscovery.ts';
 import type { Entry } from '../../daemon/protocol/entry.ts';
 import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../support/daemonProcess.ts';
 import { filesUnder } from '../support/filesUnder.ts';
+import { builtVsix } from './harness/builtExtension.ts';
 import { CleanupStack } from './harness/cleanupStack.ts';
 import { startCodeServer } from './harness/codeServer.ts';
 import { openWorkbench } from './harness/workbench.ts';
@@ -47,7 +47,6 @@ test('chat in a real VS Code: scans, blocks, attaches, survives a daemon restart
   cleanup.defer(() => rm(root, { recursive: true, force: true }));
   const home = join(root, 'audit-home');
   const workspace = join(root, 'workspace');
-  const extensionDir = await stageExtension(join(root, 'extension'));
   await mkdir(workspace, { recursive: true });
   const notes = join(workspace, 'notes.md');
   await writeFile(notes, '# Release notes\n\nVersion 2 adds export schedules.\n');
@@ -70,7 +69,8 @@ test('chat in a real VS Code: scans, blocks, attaches, survives a daemon restart
     }
   });
   const server = await startCodeServer({
-    extensionDirs: [extensionDir, TEST_MODEL_EXTENSION],
+    vsixFiles: [await builtVsix()],
+    extensionDirs: [TEST_MODEL_EXTENSION],
     workspaceFolder: workspace,
     env,
     settings: { 'aiAuditTrail.daemon.autoStart': false, 'aiAuditTrail.chat.revealAnswer': 'afterScan' },

@@ -23,10 +23,20 @@ const OUTER_NPM_ON_NODE_20 = {
   npm_execpath: '/usr/lib/node_modules/npm/bin/npm-cli.js',
 };
 
-/** Runs the install script with `env`; resolves with its exit code, stdout and stderr. */
-function runInstall(env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Runs the install script with `env` in a process group of its own; resolves with its exit code, stdout
+ * and stderr. `onGroup` receives a function that kills the group (npm and its builds), for a timeout.
+ */
+function runInstall(env: NodeJS.ProcessEnv, onGroup: (kill: () => void) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SCRIPT], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [SCRIPT], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    onGroup(() => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -38,9 +48,13 @@ function runInstall(env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdo
 
 test('code-server installs into an empty cache from inside an outer npm on Node 20, and runs', { timeout: 25 * 60_000 }, async (t) => {
   const cache = await mkdtemp(join(tmpdir(), 'ai-audit-cold-cache-'));
-  t.after(() => rm(cache, { recursive: true, force: true, maxRetries: 3 }));
+  let killInstall = (): void => {};
+  t.after(() => {
+    killInstall();
+    return rm(cache, { recursive: true, force: true, maxRetries: 3 });
+  });
 
-  const result = await runInstall({ ...process.env, ...OUTER_NPM_ON_NODE_20, XDG_CACHE_HOME: cache });
+  const result = await runInstall({ ...process.env, ...OUTER_NPM_ON_NODE_20, XDG_CACHE_HOME: cache }, (kill) => (killInstall = kill));
   assert.equal(result.code, 0, `the install failed:\n${result.stderr.split('\n').slice(-40).join('\n')}`);
   const install = JSON.parse(result.stdout) as CodeServerInstall;
   assert.ok(install.codeServerEntry.startsWith(cache), `installed outside the empty cache: ${install.codeServerEntry}`);
