@@ -22,6 +22,8 @@ export interface DaemonOptions {
   echo: (line: string) => void;
   /** Segment size bound, for tests of rotation. */
   segmentMaxBytes?: number;
+  /** Entries between two signed checkpoints (at most and by default 10,000), for tests of the checkpoint moment. */
+  checkpointEveryEntries?: number;
 }
 
 /**
@@ -90,6 +92,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       contentMode: () => state.settings.content_mode,
       log,
       ...(options.segmentMaxBytes === undefined ? {} : { segmentMaxBytes: options.segmentMaxBytes }),
+      ...(options.checkpointEveryEntries === undefined ? {} : { checkpointEveryEntries: options.checkpointEveryEntries }),
     });
     disposers.push(() => store.close());
 

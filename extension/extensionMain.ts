@@ -4,17 +4,18 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { resolveDataDir } from '../daemon/client/dataDirLocation.ts';
 import { DAEMON_LOG_FILE } from '../daemon/protocol/messages.ts';
-import { ChatPanel } from './chat/chatPanel.ts';
 import type { ChatModel } from './chat/chatModel.ts';
+import { CheckpointWitness } from './daemon/checkpointWitness.ts';
+import { ChatPanels } from './chat/chatPanels.ts';
 import { DaemonSupervisor } from './daemon/daemonSupervisor.ts';
 import { EventQueue } from './daemon/eventQueue.ts';
 import { createQueueCipher } from './daemon/queueCipher.ts';
+import { configureModelEndpoint } from './models/configureEndpoint.ts';
 import { EndpointModel } from './models/endpointModel.ts';
 import { VscodeLmModel } from './models/vscodeLmModel.ts';
 import { HeuristicScanner } from './scanning/heuristicScanner.ts';
-import { LakeraScanner } from './scanning/lakeraScanner.ts';
-import type { Scanner } from './scanning/scanner.ts';
-import { SecretNames, Secrets, type SecretName } from './secrets.ts';
+import { scannerLabel, selectScanners } from './scanning/scannerSelection.ts';
+import { secretStorageLocation, SecretNames, Secrets, type SecretName } from './secrets.ts';
 import { readSettings, type Settings } from './settings.ts';
 import { AuditStatusBar } from './statusBar.ts';
 import { createTelemetry } from './telemetry/telemetrySetup.ts';
@@ -23,9 +24,10 @@ const NO_MODEL_HINT =
   'No chat model is available. Install a language model provider (for example GitHub Copilot), or run "AI Audit Trail: Configure Model Endpoint" to use an OpenAI-compatible endpoint (OpenAI, Azure OpenAI, Ollama, LM Studio).';
 
 /**
- * Activation (lazy: on the extension's commands). Order: log, secrets, the durable queue, the daemon
- * supervisor, the status bar, commands. Everything is registered in `context.subscriptions`, which VS Code
- * disposes in reverse order on deactivation.
+ * Activation (on startup, so that the status bar shows the audit state at once; it only opens the local
+ * outbox and starts connecting in the background). Order: log, secrets, the durable queue, the daemon
+ * supervisor, the status bar, commands. Settings and secrets are followed while running. Everything is
+ * registered in `context.subscriptions`, which VS Code disposes in reverse order on deactivation.
  */
 export async function activate(context: vscode.ExtensionContext): Promise<{ supervisor: DaemonSupervisor; queue: EventQueue }> {
   const output = vscode.window.createOutputChannel('AI Audit Trail', { log: true });
@@ -38,6 +40,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
 
   const queue = await EventQueue.open(join(context.globalStorageUri.fsPath, 'outbox'), createQueueCipher(await secrets.queueKey()), log);
   context.subscriptions.push({ dispose: () => queue.dispose() });
+  const witness = new CheckpointWitness({ home, memory: context.globalState, warn: (m) => void vscode.window.showWarningMessage(m), log });
   const supervisor = new DaemonSupervisor({
     home,
     cliPath: context.asAbsolutePath(join('dist', 'cli.mjs')),
@@ -45,8 +48,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
     autoStart: settings.autoStartDaemon,
     queue,
     log,
+    witness,
   });
-  context.subscriptions.push({ dispose: () => supervisor.dispose() });
+  context.subscriptions.push({ dispose: () => supervisor.dispose() }, witness);
   // One clear message the first time the daemon cannot be reached; afterwards the status bar says it.
   let warned = false;
   const warnOnce = supervisor.onState((state) => {
@@ -63,34 +67,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
   supervisor.start();
   context.subscriptions.push(new AuditStatusBar(supervisor, log));
 
-  const telemetry = createTelemetry(settings, secrets, log);
-  context.subscriptions.push(telemetry);
-  context.subscriptions.push(
-    vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('aiAuditTrail')) settings = readSettings();
-    }),
-  );
+  // The forwarder is rebuilt when its settings or its token change (it reads both once).
+  let telemetry = createTelemetry(settings, secrets, log);
+  const rebuildTelemetry = () => {
+    telemetry.dispose();
+    telemetry = createTelemetry(settings, secrets, log);
+  };
+  context.subscriptions.push({ dispose: () => telemetry.dispose() });
 
   let lakeraKey = await secrets.get(SecretNames.lakeraApiKey);
   let endpointKey = await secrets.get(SecretNames.endpointApiKey);
-  context.subscriptions.push(
-    secrets.onDidChange((name) => {
-      if (name === SecretNames.lakeraApiKey) void secrets.get(SecretNames.lakeraApiKey).then((v) => (lakeraKey = v));
-      if (name === SecretNames.endpointApiKey) void secrets.get(SecretNames.endpointApiKey).then((v) => (endpointKey = v));
-    }),
-  );
-
   const heuristic = new HeuristicScanner();
-  const scanners = (): Scanner[] => {
-    if (lakeraKey === undefined) return [heuristic];
-    const lakera = new LakeraScanner({
-      apiKey: lakeraKey,
-      baseUrl: settings.lakeraBaseUrl,
-      timeoutMs: settings.lakeraTimeoutMs,
-      ...(settings.lakeraProjectId === '' ? {} : { projectId: settings.lakeraProjectId }),
-    });
-    return settings.secondOpinion ? [lakera, heuristic] : [lakera];
-  };
+  const scanners = () => selectScanners(lakeraKey, settings, heuristic);
   const models = async (): Promise<ChatModel[]> => {
     const lm = (await vscode.lm.selectChatModels()).map((m) => new VscodeLmModel(m));
     const endpoint: ChatModel[] =
@@ -100,6 +88,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
     return [...lm, ...endpoint];
   };
   const sessionId = randomUUID();
+  const osUser = userInfo().username;
   const record = async (event: Record<string, unknown>): Promise<string> => {
     const key = await queue.enqueue(event);
     supervisor.flush();
@@ -107,34 +96,74 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
     return key;
   };
 
-  const openChat = () =>
-    ChatPanel.show({
-      extensionUri: context.extensionUri,
-      models,
-      scanners,
-      policy: () => settings.policy,
-      record,
-      revealAnswer: () => settings.revealAnswer,
-      scannerLabel: () => (lakeraKey === undefined ? 'Scanning: local heuristic (no Lakera key set)' : settings.secondOpinion ? 'Scanning: Lakera Guard + heuristic' : 'Scanning: Lakera Guard'),
-      noModelHint: NO_MODEL_HINT,
-      session: {
-        sessionId,
-        userId: settings.userId === '' ? userInfo().username : settings.userId,
-        ...(vscode.workspace.name === undefined ? {} : { workspace: vscode.workspace.name }),
-        ...(settings.lakeraProjectId === '' ? {} : { projectId: settings.lakeraProjectId }),
+  const panels = new ChatPanels({
+    extensionUri: context.extensionUri,
+    models,
+    scanners,
+    policy: () => settings.policy,
+    record,
+    revealAnswer: () => settings.revealAnswer,
+    scannerLabel: () => scannerLabel(lakeraKey, settings),
+    noModelHint: NO_MODEL_HINT,
+    // Getters: each recorded event reads the settings as they are now (a changed user id or project).
+    session: {
+      sessionId,
+      get userId() {
+        return settings.userId === '' ? osUser : settings.userId;
       },
-      log,
-      onAudited: (listener) => {
-        const sub = queue.onAck((key, ack) => listener(key, ack.seq));
-        return { dispose: () => sub.dispose() };
+      get workspace() {
+        return vscode.workspace.name;
       },
-    });
+      get projectId() {
+        return settings.lakeraProjectId === '' ? undefined : settings.lakeraProjectId;
+      },
+    },
+    log,
+    onAudited: (listener) => {
+      const sub = queue.onAck((key, ack) => listener(key, ack.seq));
+      return { dispose: () => sub.dispose() };
+    },
+  });
+  context.subscriptions.push(panels);
+  const openChat = () => panels.show();
 
+  // Settings and secrets are followed while running: every open panel shows the change at once.
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (!e.affectsConfiguration('aiAuditTrail')) return;
+      const before = settings;
+      settings = readSettings();
+      if (settings.policyError !== null && settings.policyError !== before.policyError) {
+        void vscode.window.showWarningMessage(`AI Audit Trail: the scanning policy setting is invalid (${settings.policyError}); the default policy applies.`);
+      }
+      supervisor.setAutoStart(settings.autoStartDaemon);
+      if (JSON.stringify(settings.telemetry) !== JSON.stringify(before.telemetry)) rebuildTelemetry();
+      if (settings.dataDir !== before.dataDir) {
+        void vscode.window.showInformationMessage('AI Audit Trail: the new data folder is used after the window reloads.', 'Reload Window').then((choice) => {
+          if (choice === 'Reload Window') void vscode.commands.executeCommand('workbench.action.reloadWindow');
+        });
+      }
+      void panels.refreshAll();
+    }),
+    secrets.onDidChange((name) => {
+      void (async () => {
+        if (name === SecretNames.lakeraApiKey) lakeraKey = await secrets.get(SecretNames.lakeraApiKey);
+        else if (name === SecretNames.endpointApiKey) endpointKey = await secrets.get(SecretNames.endpointApiKey);
+        else if (name === SecretNames.telemetryToken) rebuildTelemetry();
+        else return;
+        await panels.refreshAll();
+      })();
+    }),
+  );
+
+  const saveSecret = async (name: SecretName, value: string) => {
+    await secrets.set(name, value);
+    void vscode.window.showInformationMessage(`Saved in ${secretStorageLocation(vscode.env.uiKind === vscode.UIKind.Web)}.`);
+  };
   const setSecret = async (name: SecretName, prompt: string) => {
     const value = await vscode.window.showInputBox({ prompt, password: true, ignoreFocusOut: true });
     if (value === undefined || value.trim() === '') return;
-    await secrets.set(name, value.trim());
-    void vscode.window.showInformationMessage('Saved in the OS keychain (VS Code SecretStorage).');
+    await saveSecret(name, value.trim());
   };
   const clearSecret = async (name: SecretName, label: string) => {
     await secrets.clear(name);
@@ -159,20 +188,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
     vscode.commands.registerCommand('aiAuditTrail.setModelEndpointKey', () => setSecret(SecretNames.endpointApiKey, 'API key of the OpenAI-compatible endpoint')),
     vscode.commands.registerCommand('aiAuditTrail.clearModelEndpointKey', () => clearSecret(SecretNames.endpointApiKey, 'The model endpoint key')),
     vscode.commands.registerCommand('aiAuditTrail.configureModelEndpoint', async () => {
-      const config = vscode.workspace.getConfiguration('aiAuditTrail');
-      const baseUrl = await vscode.window.showInputBox({
-        prompt: 'Base URL of an OpenAI-compatible endpoint',
-        placeHolder: 'https://api.openai.com/v1 · http://127.0.0.1:11434/v1 (Ollama) · http://127.0.0.1:1234/v1 (LM Studio)',
-        value: settings.endpoint.baseUrl,
-        ignoreFocusOut: true,
+      const saved = await configureModelEndpoint({
+        settings: settings.endpoint,
+        secrets,
+        saveKey: (value) => saveSecret(SecretNames.endpointApiKey, value),
+        log,
       });
-      if (baseUrl === undefined) return;
-      const model = await vscode.window.showInputBox({ prompt: 'Model (Azure: the deployment name)', value: settings.endpoint.model, ignoreFocusOut: true });
-      if (model === undefined) return;
-      await config.update('endpoint.baseUrl', baseUrl.trim(), vscode.ConfigurationTarget.Global);
-      await config.update('endpoint.model', model.trim(), vscode.ConfigurationTarget.Global);
-      const wantsKey = await vscode.window.showQuickPick(['Set the API key now', 'No key (local endpoint)'], { ignoreFocusOut: true });
-      if (wantsKey === 'Set the API key now') await setSecret(SecretNames.endpointApiKey, 'API key of the OpenAI-compatible endpoint');
+      if (!saved) return;
+      // The change events may come later than this: read both now, so that the panels show it at once.
+      settings = readSettings();
+      endpointKey = await secrets.get(SecretNames.endpointApiKey);
+      await panels.refreshAll();
     }),
   );
   return { supervisor, queue };

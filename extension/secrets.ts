@@ -44,3 +44,14 @@ export class Secrets {
     return key;
   }
 }
+
+/**
+ * Where SecretStorage really keeps a secret, for the message after saving one: desktop VS Code uses the
+ * OS keychain; VS Code in a browser (code-server, vscode.dev) keeps it in the browser's storage,
+ * encrypted with a key the server holds — not in a keychain.
+ */
+export function secretStorageLocation(inBrowser: boolean): string {
+  return inBrowser
+    ? "VS Code's secret storage, which in this browser-based VS Code is the browser's local storage, encrypted with a key kept by the VS Code server (not an OS keychain)"
+    : 'the OS keychain (through VS Code SecretStorage)';
+}

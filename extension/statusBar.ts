@@ -1,16 +1,16 @@
 import * as vscode from 'vscode';
-import type { DaemonClient } from '../daemon/client/daemonClient.ts';
+import { BlockedTodayCounter } from './daemon/blockedToday.ts';
 import type { ConnectionState, DaemonSupervisor } from './daemon/daemonSupervisor.ts';
 
 /**
- * The status bar item: connection to the audit daemon and today's blocked count (from `stats`, kept
- * current by a tail subscription to blocked entries). Clicking it opens the chat.
+ * The status bar item: connection to the audit daemon and today's blocked count (from `stats`, read again
+ * whenever a blocked entry arrives by tail; see {@link BlockedTodayCounter}). Clicking it opens the chat.
  */
 export class AuditStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('aiAuditTrail.status', vscode.StatusBarAlignment.Left, 50);
   private readonly disposables: vscode.Disposable[] = [];
-  private blockedToday = 0;
-  private day = new Date().toISOString().slice(0, 10);
+  private blockedToday: number | null = null;
+  private counter: BlockedTodayCounter | null = null;
   private readonly log: (message: string) => void;
 
   constructor(supervisor: DaemonSupervisor, log: (message: string) => void) {
@@ -20,38 +20,30 @@ export class AuditStatusBar implements vscode.Disposable {
     this.render(supervisor.state);
     this.item.show();
     const sub = supervisor.onState((state) => {
+      this.counter?.dispose();
+      this.counter = null;
+      this.blockedToday = null;
       this.render(state);
-      if (state.status === 'connected') void this.watch(state.client);
+      if (state.status === 'connected') {
+        const counter = new BlockedTodayCounter({
+          client: state.client,
+          log: this.log,
+          onCount: (count) => {
+            this.blockedToday = count;
+            this.item.text = this.text(true);
+          },
+        });
+        this.counter = counter;
+        void counter.start().catch((error: unknown) => this.log(`status bar: ${error instanceof Error ? error.message : String(error)}`));
+      }
     });
-    this.disposables.push({ dispose: () => sub.dispose() }, this.item);
-  }
-
-  private async watch(client: DaemonClient): Promise<void> {
-    try {
-      const today = new Date().toISOString().slice(0, 10);
-      const stats = await client.request('stats', { filter: { since: `${today}T00:00:00.000Z`, decision: 'blocked' } });
-      this.day = today;
-      this.blockedToday = stats.per_day.find((d) => d.day === today)?.blocked ?? 0;
-      client.on('tail.entries', ({ entries }) => {
-        const now = new Date().toISOString().slice(0, 10);
-        if (now !== this.day) {
-          this.day = now;
-          this.blockedToday = 0;
-        }
-        this.blockedToday += entries.filter((e) => e.decision === 'blocked' && e.ts.slice(0, 10) === now).length;
-        this.item.text = this.text(true);
-      });
-      await client.request('tail.subscribe', { filter: { decision: 'blocked' } });
-      this.item.text = this.text(true);
-    } catch (error: unknown) {
-      this.log(`status bar: ${error instanceof Error ? error.message : String(error)}`);
-    }
+    this.disposables.push({ dispose: () => sub.dispose() }, { dispose: () => this.counter?.dispose() }, this.item);
   }
 
   private text(connected: boolean): string {
-    return connected ? `$(shield) Audit: ${this.blockedToday} blocked today` : '$(shield) Audit: offline';
+    if (!connected) return '$(shield) Audit: offline';
+    return this.blockedToday === null ? '$(shield) Audit: connected' : `$(shield) Audit: ${this.blockedToday} blocked today`;
   }
-
   private render(state: ConnectionState): void {
     if (state.status === 'connected') {
       this.item.text = this.text(true);

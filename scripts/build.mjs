@@ -28,7 +28,9 @@ await build({
 await chmod('dist/cli.mjs', 0o755);
 
 if (existsSync('extension/extensionMain.ts')) {
-  await build({ ...node, entryPoints: { extension: 'extension/extensionMain.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' }, format: 'cjs', external: ['vscode', '@napi-rs/keyring', '@duckdb/node-api'] });
+  // `navigator`: zod probes `navigator.userAgent` (for Cloudflare Workers), and the extension host reports
+  // every access to that global as a PendingMigrationError. The extension never runs where it exists.
+  await build({ ...node, entryPoints: { extension: 'extension/extensionMain.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' }, format: 'cjs', external: ['vscode', '@napi-rs/keyring', '@duckdb/node-api'], define: { navigator: 'undefined' } });
 }
 {
   await mkdir('dist/webview', { recursive: true });

@@ -7,6 +7,8 @@ import type { ContentMode } from '../protocol/entry.ts';
 import { MAX_PAGE, type EntryFilter, type KeyStatus, type VerifyReport } from '../protocol/messages.ts';
 import { DaemonState } from '../state/daemonState.ts';
 import { verifyStore } from '../store/chainVerifier.ts';
+import { repairStore, RepairRefused } from '../store/storeRepair.ts';
+import { acquireInstanceLock } from '../server/instanceLock.ts';
 import { CliError, ExitCode } from './cliErrors.ts';
 import { writeLine, type CliIo } from './cliIo.ts';
 import { connectIfRunning, connectToDaemon } from './daemonConnection.ts';
@@ -39,6 +41,15 @@ function isoFlag(value: string | boolean | undefined, flag: string): string | un
   const ms = Date.parse(text);
   if (Number.isNaN(ms)) throw new CliError(ExitCode.Usage, `${flag} takes an ISO 8601 time such as 2026-01-31T00:00:00Z, not ${JSON.stringify(text)}`);
   return new Date(ms).toISOString();
+}
+
+/** `--expect SEQ:HASH`: a checkpoint kept elsewhere (a witness), e.g. from an export manifest. */
+function expectFlag(value: string | boolean | undefined): { seq: number; hash: string } | undefined {
+  const text = str(value);
+  if (text === undefined) return undefined;
+  const match = /^(\d+):([0-9a-f]{64})$/.exec(text);
+  if (match === null || Number(match[1]) < 1) throw new CliError(ExitCode.Usage, `--expect takes SEQ:HASH (a seq and 64 lowercase hex digits), not ${JSON.stringify(text)}`);
+  return { seq: Number(match[1]), hash: match[2] ?? '' };
 }
 
 async function withDaemon<T>(home: string, work: (client: DaemonClient) => Promise<T>): Promise<T> {
@@ -90,12 +101,14 @@ export const commands: Record<string, CommandSpec> = {
       if (port > 65535) throw new CliError(ExitCode.Usage, '--port must be at most 65535');
       // A tuning knob (and how tests make segments rotate quickly); not a flag, as users rarely need it.
       const segmentMaxBytes = positiveInt(io.env.AI_AUDIT_SEGMENT_MAX_BYTES, 'AI_AUDIT_SEGMENT_MAX_BYTES');
+      const checkpointEveryEntries = positiveInt(io.env.AI_AUDIT_CHECKPOINT_EVERY, 'AI_AUDIT_CHECKPOINT_EVERY');
       const daemon = await startDaemon({
         home,
         port,
         env: io.env,
         echo: (line) => io.stderr.write(line),
         ...(segmentMaxBytes === undefined ? {} : { segmentMaxBytes }),
+        ...(checkpointEveryEntries === undefined || checkpointEveryEntries === 0 ? {} : { checkpointEveryEntries }),
       });
       const signal = await io.stopSignal;
       daemon.log(`stopping (${signal})`);
@@ -124,6 +137,7 @@ export const commands: Record<string, CommandSpec> = {
               `entries: ${health.entries} in ${health.segments} segments, seq ${health.first_seq ?? '-'}..${health.last_seq}, ${health.store_bytes} bytes`,
               `content mode: ${health.settings.content_mode}, retention: ${health.settings.retention_days} days, keys: ${health.key_source}`,
               health.disk_full ? 'DISK FULL: ingest paused' : `queue: ${health.queue_depth}`,
+              ...(health.read_only === undefined ? [] : [`READ-ONLY: ${health.read_only.message}`]),
             ].join('\n'),
           );
         }
@@ -203,10 +217,11 @@ export const commands: Record<string, CommandSpec> = {
   },
 
   verify: {
-    options: { json: { type: 'boolean' }, from: { type: 'string' }, to: { type: 'string' } },
+    options: { json: { type: 'boolean' }, from: { type: 'string' }, to: { type: 'string' }, expect: { type: 'string' } },
     async run({ home, values, io }) {
       const from = positiveInt(values.from, '--from');
       const to = positiveInt(values.to, '--to');
+      const expect = expectFlag(values.expect);
       const json = values.json === true;
       // A running daemon verifies over its committed bytes (a batch being written is not a torn line).
       const client = await connectIfRunning(home);
@@ -215,6 +230,7 @@ export const commands: Record<string, CommandSpec> = {
           const params: { from_seq?: number; to_seq?: number } = {};
           if (from !== undefined) params.from_seq = from;
           if (to !== undefined) params.to_seq = to;
+          if (expect !== undefined) (params as { expect?: typeof expect }).expect = expect;
           return printVerify(io, await client.request('verify', params), json);
         } finally {
           await client.dispose();
@@ -223,10 +239,35 @@ export const commands: Record<string, CommandSpec> = {
       if (!existsSync(home)) throw new CliError(ExitCode.Usage, `there is no audit store at ${home}`);
       const state = await DaemonState.open(home);
       const keys = await openKeyStore({ home, env: io.env, generation: state.keyGeneration }).load();
-      const options: Parameters<typeof verifyStore>[1] = { publicKeys: keys.signingPublicKeys };
+      const options: Parameters<typeof verifyStore>[1] = { publicKeys: keys.signingPublicKeys, summaryKeys: keys.hmacKeys };
       if (from !== undefined) options.fromSeq = from;
       if (to !== undefined) options.toSeq = to;
+      if (expect !== undefined) options.expect = expect;
       return printVerify(io, await verifyStore(home, options), json);
+    },
+  },
+
+  repair: {
+    options: { json: { type: 'boolean' } },
+    async run({ home, values, io }) {
+      if (!existsSync(home)) throw new CliError(ExitCode.Usage, `there is no audit store at ${home}`);
+      // The daemon must be stopped: only one writer, and a read-only daemon still holds the files open.
+      const lock = await acquireInstanceLock(home).catch((error: unknown) => {
+        throw new CliError(ExitCode.Usage, `stop the daemon first (${error instanceof Error ? error.message : String(error)})`);
+      });
+      try {
+        const state = await DaemonState.open(home);
+        const keys = await openKeyStore({ home, env: io.env, generation: state.keyGeneration }).load();
+        const result = await repairStore(home, keys);
+        if (values.json === true) writeLine(io.stdout, JSON.stringify(result));
+        else writeLine(io.stdout, result.repaired ? `repaired: ${result.message}` : result.message);
+        return ExitCode.Ok;
+      } catch (error: unknown) {
+        if (error instanceof RepairRefused) throw new CliError(ExitCode.Problem, error.message);
+        throw error;
+      } finally {
+        await lock.dispose();
+      }
     },
   },
 

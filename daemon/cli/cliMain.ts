@@ -17,8 +17,11 @@ Commands:
         filters: --since ISO --until ISO --kind K --decision D --user U --model M
                  --provider P --session S --project P --customer C --conversation C
                  --mcp-server S --flagged --text T
-  verify [--json] [--from SEQ] [--to SEQ]
+  verify [--json] [--from SEQ] [--to SEQ] [--expect SEQ:HASH]
                                     check the hash chain and signed checkpoints
+                                    (--expect: against a checkpoint kept elsewhere)
+  repair [--json]                   (daemon stopped) set damaged bytes at the end of the
+                                    chain aside in damaged/ and record it, signed
   cleanup [--older-than DAYS]       drop segments past the retention period
   keys status|rotate [--json]       key ids and public key; make new keys
   decrypt SEQ|ID [--reason TEXT]    show the content of an encrypted entry (recorded)

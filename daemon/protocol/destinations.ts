@@ -8,7 +8,10 @@ import { z } from 'zod';
 const prefix = z
   .string()
   .max(512)
-  .regex(/^(?!\/)[^\u0000-\u001f\\]*$/, 'a key prefix without a leading slash, backslashes or control characters');
+  .refine(
+    (value) => !value.startsWith('/') && !value.includes('\\') && ![...value].some((c) => c.charCodeAt(0) < 0x20),
+    'a key prefix without a leading slash, backslashes or control characters',
+  );
 const name = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dot, dash, underscore');
 /** Where credentials come from: the provider's default chain, or an OS keychain item this daemon owns. */
 const credentials = z.discriminatedUnion('source', [

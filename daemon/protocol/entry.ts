@@ -20,6 +20,7 @@ export const AuditKind = z.enum([
   'audit.keys.rotate',
   'audit.settings',
   'audit.export',
+  'audit.witness',
 ]);
 export type AuditKind = z.infer<typeof AuditKind>;
 export const EntryKind = z.union([EventKind, AuditKind]);

@@ -21,6 +21,11 @@ export const ErrorCodes = {
   DiskFull: 'disk_full',
   /** A write or fsync failed for another reason; nothing of the request was acknowledged. */
   StorageError: 'storage_error',
+  /**
+   * The daemon is read-only: at start it found the signed part of the chain damaged or could not verify the
+   * chain up to its newest signature (`data.reason`). Reads and verify work; see `ai-audit repair`.
+   */
+  ReadOnly: 'read_only',
   /** No OS keychain and no `AI_AUDIT_MASTER_KEY`. */
   KeychainUnavailable: 'keychain_unavailable',
   /** The entry names a key id that no longer exists, or the ciphertext does not authenticate. */

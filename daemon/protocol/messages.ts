@@ -80,7 +80,11 @@ export interface VerifyProblem {
     | 'checkpoint_mismatch'
     | 'checkpoint_signature'
     | 'checkpoint_beyond_end'
-    | 'torn_tail';
+    | 'torn_tail'
+    | 'checkpoint_chain'
+    | 'checkpoint_missing'
+    | 'summary_mismatch'
+    | 'expected_missing';
   reason: string;
 }
 
@@ -133,6 +137,21 @@ export interface Health {
   queue_depth: number;
   key_source: KeyStatus['source'];
   settings: Settings;
+  /** Set when the daemon refuses to write (a damaged signed range, a chain it could not verify): why. */
+  read_only?: { code: string; message: string };
+}
+
+/** A signed record of checkpoints.jsonl, as the daemon wrote it (docs/entry.md §7.3). */
+export interface SignedCheckpoint {
+  type: 'checkpoint' | 'anchor' | 'repair';
+  seq: number;
+  hash: string;
+  ts: string;
+  key_id: string;
+  n?: number;
+  prev?: string;
+  lost_after?: number;
+  sig: string;
 }
 
 export interface Stats {
@@ -187,8 +206,33 @@ export const Methods = {
     params: z.strictObject({
       from_seq: z.number().int().positive().optional(),
       to_seq: z.number().int().positive().optional(),
+      /** A checkpoint kept elsewhere: the store must hold entry `seq` with hash `hash`. */
+      expect: z.strictObject({ seq: z.number().int().positive(), hash: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
     }),
     result: undefined as unknown as VerifyReport,
+  },
+  /**
+   * A witness (the extension) saw the store's end go backwards from a checkpoint it remembers: the daemon
+   * records it as an `audit.witness` entry with decision `error`.
+   */
+  'witness.report': {
+    params: z.strictObject({
+      remembered: z.strictObject({ seq: z.number().int().positive(), hash: z.string().regex(/^[0-9a-f]{64}$/), ts: z.string().max(64) }),
+      observed: z.strictObject({
+        checkpoint_seq: z.number().int().nonnegative().nullable(),
+        checkpoint_hash: z.string().max(64).nullable(),
+        last_seq: z.number().int().nonnegative(),
+        hash_at_remembered_seq: z.string().max(64).nullable(),
+      }),
+      reason: z.string().min(1).max(4096),
+      witness: z.string().min(1).max(512),
+    }),
+    result: undefined as unknown as { seq: number },
+  },
+  /** The newest signed checkpoint (null before the first) and the chain's end: what a witness remembers. */
+  'checkpoints.latest': {
+    params: z.strictObject({}),
+    result: undefined as unknown as { checkpoint: SignedCheckpoint | null; last_seq: number; last_hash: string },
   },
   /** Drop whole segments older than the retention period, leaving a signed anchor. */
   'retention.run': {

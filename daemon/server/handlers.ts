@@ -70,10 +70,11 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
 
     stats: async ({ filter, top }) => store.stats(filter, top ?? 10),
 
-    verify: async ({ from_seq, to_seq }, { connection, requestId }) => {
-      const range: { fromSeq?: number; toSeq?: number } = {};
+    verify: async ({ from_seq, to_seq, expect }, { connection, requestId }) => {
+      const range: { fromSeq?: number; toSeq?: number; expect?: { seq: number; hash: string } } = {};
       if (from_seq !== undefined) range.fromSeq = from_seq;
       if (to_seq !== undefined) range.toSeq = to_seq;
+      if (expect !== undefined) range.expect = expect;
       return store.verify(range, (entries_checked, last_seq) =>
         connection.notify('verify.progress', { request: requestId, entries_checked, last_seq }),
       );
@@ -152,6 +153,14 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
       queue_depth: store.queueDepth,
       key_source: deps.keys().source,
       settings: state.settings,
+      ...(store.readOnly === null ? {} : { read_only: store.readOnly }),
     }),
+
+    'checkpoints.latest': async () => store.latestCheckpoint(),
+
+    'witness.report': async ({ remembered, observed, reason, witness }) => {
+      const ack = await store.appendAudit('audit.witness', { remembered, observed, reason }, { user_id: witness }, 'error');
+      return { seq: ack.seq };
+    },
   };
 }

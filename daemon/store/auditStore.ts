@@ -3,8 +3,8 @@ import { GENESIS_HASH, type AuditKind, type ContentMode, type Entry, type JsonVa
 import { AuditError, ErrorCodes, type WireError } from '../protocol/errors.ts';
 import type { EntryFilter, IngestAck, IngestRejected, Stats, VerifyReport } from '../protocol/messages.ts';
 import type { KeyMaterial } from '../keys/keyMaterial.ts';
-import { appendCheckpoint, readCheckpoints, signCheckpoint } from './checkpoints.ts';
-import { verifyStore } from './chainVerifier.ts';
+import { appendCheckpoint, checkCheckpointChain, checkpointLink, readCheckpoints, repairCheckpointsTail, signCheckpoint, type Checkpoint } from './checkpoints.ts';
+import { MAX_UNSIGNED_ENTRIES, MAX_UNSIGNED_MS, verifyStore } from './chainVerifier.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { buildEntry, isWireError, parseEvent, type StorableEvent } from './entryBuilder.ts';
 import { compileFilter } from './entryFilter.ts';
@@ -24,7 +24,7 @@ export interface AuditStoreOptions {
   maxPendingEvents?: number;
   /** How many recent idempotency keys are remembered (and reloaded on start). */
   idempotencyWindow?: number;
-  /** A signed checkpoint is written after this many new entries … */
+  /** A signed checkpoint is written after this many new entries (at most, and by default, 10,000) … */
   checkpointEveryEntries?: number;
   /** … or this many milliseconds after the first entry not yet covered by one. */
   checkpointEveryMs?: number;
@@ -64,6 +64,14 @@ export class AuditStore {
   private lastRecordedMs = 0;
   private diskFullSince: number | null = null;
   private lastCheckpointSeq = 0;
+  /** `recorded_at` (ms) of the first entry after the newest signed record; null when the end is signed. */
+  private unsignedSinceMs: number | null = null;
+  /** The newest record of checkpoints.jsonl: the next one links to it. */
+  private lastRecord: Checkpoint | null = null;
+  private recordCount = 0;
+  /** The newest record at start, when it is a `repair` (see `bridge`). */
+  private repairRecord: Checkpoint | null = null;
+  private readOnlyReason: { code: string; message: string } | null = null;
   private checkpointTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -77,29 +85,101 @@ export class AuditStore {
   }
 
   static async open(options: AuditStoreOptions): Promise<AuditStore> {
-    const segments = await SegmentStore.open({ home: options.home, segmentMaxBytes: options.segmentMaxBytes, log: options.log });
+    await repairCheckpointsTail(options.home, options.log);
+    const file = await readCheckpoints(options.home);
+    const signedSeq = file.checkpoints.reduce((max, c) => Math.max(max, c.seq), 0);
+    const segments = await SegmentStore.open({
+      home: options.home,
+      segmentMaxBytes: options.segmentMaxBytes,
+      log: options.log,
+      summaryKeys: { activeId: options.keys.hmac.id, keys: options.keys.hmacKeys },
+      signedSeq,
+    });
     const store = new AuditStore(segments, options);
-    const { checkpoints } = await readCheckpoints(options.home);
-    store.lastCheckpointSeq = checkpoints.reduce((max, c) => Math.max(max, c.seq), 0);
+    store.lastCheckpointSeq = signedSeq;
+    store.lastRecord = file.checkpoints.at(-1) ?? null;
+    store.recordCount = file.checkpoints.length;
+    if (store.lastRecord?.type === 'repair') store.repairRecord = store.lastRecord;
     const last = segments.list().at(-1);
     if (last !== undefined && last.last_recorded !== '') store.lastRecordedMs = Date.parse(last.last_recorded);
     await store.loadIdempotencyKeys();
-    // Entries recovered after a crash are signed now, so a later truncation of them is detectable.
-    await store.writeCheckpoint();
+    store.readOnlyReason = segments.damage ?? (await store.checkUnsignedTail(file));
+    if (store.readOnlyReason !== null) {
+      options.log(`READ-ONLY: ${store.readOnlyReason.message}`);
+    } else {
+      if (store.lastSeq > store.lastCheckpointSeq) {
+        const first = await store.get({ seq: store.lastCheckpointSeq + 1 }).catch(() => null);
+        store.unsignedSinceMs = first === null ? store.lastRecordedMs : Date.parse(first.recorded_at);
+      }
+      // Entries recovered after a crash are signed now (the chain up to them was just verified), so a later
+      // truncation of them is detectable. A full disk must not stop the start: it is retried every minute.
+      await store.writeCheckpoint().catch((error: unknown) => options.log(`checkpoint at start failed (retried later): ${String(error)}`));
+    }
     const interval = options.checkpointEveryMs ?? 60_000;
     store.checkpointTimer = setInterval(() => {
-      store.writeCheckpoint().catch((error: unknown) => options.log(`checkpoint failed: ${String(error)}`));
+      store.writeCheckpoint().catch((error: unknown) => options.log(`checkpoint failed (retried later): ${String(error)}`));
     }, interval);
     store.checkpointTimer.unref();
     return store;
   }
 
+  /**
+   * A restart never signs a chain it has not verified up to the newest signature: the records of
+   * checkpoints.jsonl (signatures and their chain), the entry the newest one names, and every entry after it.
+   */
+  private async checkUnsignedTail(file: Awaited<ReturnType<typeof readCheckpoints>>): Promise<{ code: string; message: string } | null> {
+    const chain = checkCheckpointChain(file, this.keys.signingPublicKeys);
+    if (chain !== null) return { code: 'unverified_chain', message: `checkpoints.jsonl is damaged (${chain.reason}); the daemon will not sign or write until this is resolved (see \`ai-audit verify\`)` };
+    const newest = file.checkpoints.at(-1);
+    let fromSeq = 1;
+    if (newest !== undefined) {
+      if (newest.type === 'anchor') fromSeq = newest.seq + 1;
+      else if (newest.type === 'repair') fromSeq = Math.max(1, newest.lost_after ?? newest.seq);
+      else fromSeq = newest.seq;
+    }
+    const list = this.segments.list();
+    const from = list.find((s) => s.count > 0 && s.last_seq >= fromSeq);
+    const report = await verifyStore(this.options.home, {
+      publicKeys: this.keys.signingPublicKeys,
+      committedBytes: this.segments.committedBytes(),
+      ...(newest === undefined ? {} : { fromSeq }),
+      ...(from === undefined || newest === undefined ? {} : { fromSegment: from.segment }),
+    });
+    if (report.ok) return null;
+    const p = report.problem;
+    return {
+      code: 'unverified_chain',
+      message:
+        `the chain after the newest signed checkpoint does not verify (${p?.reason ?? 'unknown'} [${p?.code ?? '?'}] at seq ${p?.seq ?? '?'}); ` +
+        'the daemon will not sign it or write after it. Run `ai-audit verify`, then restore from a backup or run `ai-audit repair`.',
+    };
+  }
+
+  /** Why the daemon does not write, or null. */
+  get readOnly(): { code: string; message: string } | null {
+    return this.readOnlyReason;
+  }
+
+  /** The newest signed record and the chain's end (for witnesses). */
+  latestCheckpoint(): { checkpoint: Checkpoint | null; last_seq: number; last_hash: string } {
+    return { checkpoint: this.lastRecord, last_seq: this.lastSeq, last_hash: this.lastHash };
+  }
+
   get lastSeq(): number {
-    return this.segments.lastSeq;
+    const bridge = this.bridge;
+    return bridge !== null && bridge.seq > this.segments.lastSeq ? bridge.seq : this.segments.lastSeq;
   }
 
   get lastHash(): string {
-    return this.segments.lastHash ?? GENESIS_HASH;
+    const bridge = this.bridge;
+    return bridge !== null && bridge.seq > this.segments.lastSeq ? bridge.hash : (this.segments.lastHash ?? GENESIS_HASH);
+  }
+
+  /** After `ai-audit repair` lost signed entries, the chain goes on from the signed hash it names. */
+  private get bridge(): { seq: number; hash: string } | null {
+    const record = this.repairRecord;
+    if (record?.type !== 'repair' || record.lost_after !== this.segments.lastSeq) return null;
+    return { seq: record.seq, hash: record.hash };
   }
 
   get entryCount(): number {
@@ -128,6 +208,7 @@ export class AuditStore {
 
   setKeys(keys: KeyMaterial): void {
     this.keys = keys;
+    this.segments.setSummaryKeys({ activeId: keys.hmac.id, keys: keys.hmacKeys });
   }
 
   /** Listens to every committed batch (for tail subscriptions). */
@@ -162,15 +243,18 @@ export class AuditStore {
   }
 
   /** Appends an `audit.*` entry that records an operation on the store itself. */
-  async appendAudit(kind: AuditKind, audit: Record<string, JsonValue>, actor?: Actor): Promise<IngestAck> {
+  async appendAudit(kind: AuditKind, audit: Record<string, JsonValue>, actor?: Actor, decision: 'allowed' | 'error' = 'allowed'): Promise<IngestAck> {
     this.assertAccepting(1);
-    const event: StorableEvent = { kind, audit, decision: 'allowed', content_mode: 'none' };
+    const event: StorableEvent = { kind, audit, decision, content_mode: 'none' };
     if (actor !== undefined) event.actor = actor;
     return this.enqueue(event);
   }
 
   private assertAccepting(count: number): void {
     if (this.closed) throw new AuditError(ErrorCodes.ShuttingDown, 'the daemon is shutting down');
+    if (this.readOnlyReason !== null) {
+      throw new AuditError(ErrorCodes.ReadOnly, `the daemon is read-only: ${this.readOnlyReason.message}`, { reason: this.readOnlyReason.code });
+    }
     if (this.diskFullSince !== null && this.now() - this.diskFullSince < DISK_FULL_RETRY_MS) {
       throw new AuditError(ErrorCodes.DiskFull, 'the disk is full: events are not accepted until space is freed; reads still work', {
         retry_after_ms: DISK_FULL_RETRY_MS,
@@ -225,8 +309,9 @@ export class AuditStore {
       // together) go into the first batch; events arriving during an fsync form the next batch.
       await new Promise<void>((resolve) => setImmediate(resolve));
       while (this.pending.length > 0) {
-        const batch = this.pending;
-        this.pending = [];
+        // At most as many as may go unsigned in a row (docs/entry.md §7.3).
+        const batch = this.pending.length <= MAX_UNSIGNED_ENTRIES ? this.pending : this.pending.slice(0, MAX_UNSIGNED_ENTRIES);
+        this.pending = batch === this.pending ? [] : this.pending.slice(MAX_UNSIGNED_ENTRIES);
         await this.withExclusive(() => this.commit(batch));
       }
       this.flushing = null;
@@ -243,11 +328,26 @@ export class AuditStore {
     const entries: Entry[] = [];
     const chunks: string[] = [];
     const lineBytes: number[] = [];
-    let seq = this.lastSeq;
-    let prev = this.lastHash;
     // recorded_at never goes backwards, even if the system clock does: segments stay in time order.
     const recordedMs = Math.max(this.now(), this.lastRecordedMs);
     const recordedAt = new Date(recordedMs).toISOString();
+    // The chain's end is signed before a batch would leave a longer unsigned run than verify accepts;
+    // if that signature cannot be written, the batch is not written either.
+    const unsigned = this.lastSeq - this.lastCheckpointSeq;
+    if (
+      unsigned > 0 &&
+      ((this.unsignedSinceMs !== null && recordedMs - this.unsignedSinceMs > MAX_UNSIGNED_MS) || unsigned + batch.length > this.checkpointEvery)
+    ) {
+      try {
+        await this.signNow('checkpoint', this.lastSeq, this.lastHash);
+      } catch (error: unknown) {
+        const wire = this.writeError(error);
+        for (const item of batch) item.reject(wire);
+        return;
+      }
+    }
+    let seq = this.lastSeq;
+    let prev = this.lastHash;
     const mode = this.options.contentMode();
     const built: Pending[] = [];
     for (const item of batch) {
@@ -269,23 +369,14 @@ export class AuditStore {
     try {
       await this.segments.append(entries, Buffer.from(chunks.join('')), lineBytes);
     } catch (error: unknown) {
-      const code = (error as NodeJS.ErrnoException).code;
-      const wire =
-        code === 'ENOSPC' || code === 'EDQUOT'
-          ? new AuditError(ErrorCodes.DiskFull, 'the disk is full: the events were not stored; reads still work', { retry_after_ms: DISK_FULL_RETRY_MS })
-          : new AuditError(ErrorCodes.StorageError, `the events were not stored: ${code ?? 'write failed'}`);
-      if (wire.code === ErrorCodes.DiskFull) {
-        if (this.diskFullSince === null) this.options.log('disk full: ingest paused, reads continue');
-        this.diskFullSince = this.now();
-      } else {
-        this.options.log(`append failed: ${String(error)}`);
-      }
+      const wire = this.writeError(error);
       for (const item of built) item.reject(wire);
       return;
     }
     if (this.diskFullSince !== null) this.options.log('disk has space again: ingest resumed');
     this.diskFullSince = null;
     this.lastRecordedMs = recordedMs;
+    this.unsignedSinceMs ??= recordedMs;
     entries.forEach((entry, i) => built[i]?.resolve({ seq: entry.seq, id: entry.id }));
     for (const listener of this.listeners) {
       try {
@@ -294,14 +385,35 @@ export class AuditStore {
         this.options.log(`tail listener failed: ${String(error)}`);
       }
     }
-    const every = this.options.checkpointEveryEntries ?? 10_000;
-    if (this.lastSeq - this.lastCheckpointSeq >= every) await this.signNow('checkpoint', this.lastSeq, this.lastHash);
+    if (this.lastSeq - this.lastCheckpointSeq >= this.checkpointEvery) {
+      // The entries are durable and acknowledged: a failed checkpoint (a full disk) is logged and retried
+      // by the next batch or the minute timer, never thrown.
+      await this.signNow('checkpoint', this.lastSeq, this.lastHash).catch((error: unknown) =>
+        this.options.log(`checkpoint at seq ${this.lastSeq} failed (retried later): ${String(error)}`),
+      );
+    }
   }
 
-  /** Signs the current end of the chain, unless a checkpoint already covers it. */
+  private get checkpointEvery(): number {
+    return Math.min(this.options.checkpointEveryEntries ?? MAX_UNSIGNED_ENTRIES, MAX_UNSIGNED_ENTRIES);
+  }
+
+  /** The typed error for a failed write; a full disk pauses ingest. */
+  private writeError(error: unknown): AuditError {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      if (this.diskFullSince === null) this.options.log('disk full: ingest paused, reads continue');
+      this.diskFullSince = this.now();
+      return new AuditError(ErrorCodes.DiskFull, 'the disk is full: the events were not stored; reads still work', { retry_after_ms: DISK_FULL_RETRY_MS });
+    }
+    this.options.log(`write failed: ${String(error)}`);
+    return new AuditError(ErrorCodes.StorageError, `the events were not stored: ${code ?? 'write failed'}`);
+  }
+
+  /** Signs the current end of the chain, unless a checkpoint already covers it (never on a read-only store). */
   async writeCheckpoint(): Promise<void> {
     await this.withExclusive(async () => {
-      if (this.lastSeq > this.lastCheckpointSeq && this.segments.lastHash !== null) {
+      if (this.readOnlyReason === null && this.lastSeq > this.lastCheckpointSeq && this.segments.lastHash !== null) {
         await this.signNow('checkpoint', this.lastSeq, this.segments.lastHash);
       }
     });
@@ -309,11 +421,24 @@ export class AuditStore {
 
   private async signNow(type: 'checkpoint' | 'anchor', seq: number, hash: string): Promise<void> {
     const checkpoint = signCheckpoint(
-      { type, seq, hash, ts: new Date(this.now()).toISOString(), key_id: this.keys.signing.id },
+      {
+        type,
+        seq,
+        hash,
+        ts: new Date(this.now()).toISOString(),
+        key_id: this.keys.signing.id,
+        n: this.recordCount + 1,
+        prev: checkpointLink(this.lastRecord),
+      },
       this.keys.signing.privateKey,
     );
     await appendCheckpoint(this.options.home, checkpoint);
-    if (type === 'checkpoint') this.lastCheckpointSeq = Math.max(this.lastCheckpointSeq, seq);
+    this.lastRecord = checkpoint;
+    this.recordCount++;
+    if (type === 'checkpoint') {
+      this.lastCheckpointSeq = Math.max(this.lastCheckpointSeq, seq);
+      if (seq === this.lastSeq) this.unsignedSinceMs = null;
+    }
   }
 
   /** Newest first, with a cursor for the next page; the cost grows with the page, not the store. */
@@ -419,9 +544,10 @@ export class AuditStore {
   }
 
   /** Verifies the chain and the checkpoints over the committed bytes. */
-  async verify(range: { fromSeq?: number; toSeq?: number }, onProgress?: (checked: number, lastSeq: number) => void): Promise<VerifyReport> {
+  async verify(range: { fromSeq?: number; toSeq?: number; expect?: { seq: number; hash: string } }, onProgress?: (checked: number, lastSeq: number) => void): Promise<VerifyReport> {
     return verifyStore(this.options.home, {
       publicKeys: this.keys.signingPublicKeys,
+      summaryKeys: this.keys.hmacKeys,
       committedBytes: this.segments.committedBytes(),
       ...range,
       ...(onProgress === undefined ? {} : { onProgress }),
@@ -434,6 +560,9 @@ export class AuditStore {
    */
   async runRetention(days: number, options: { actor?: Actor; recordWhenNothingDropped?: boolean } = {}): Promise<{ dropped_segments: number; dropped_entries: number; anchor_seq: number | null }> {
     const cutoff = this.now() - days * 86_400_000;
+    if (this.readOnlyReason !== null) {
+      throw new AuditError(ErrorCodes.ReadOnly, `the daemon is read-only: ${this.readOnlyReason.message}`, { reason: this.readOnlyReason.code });
+    }
     const result = await this.withExclusive(async () => {
       const list = this.segments.list();
       let count = 0;

@@ -1,17 +1,27 @@
 import type { KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GENESIS_HASH, type Entry } from '../protocol/entry.ts';
 import type { VerifyProblem, VerifyReport } from '../protocol/messages.ts';
-import { checkpointSignatureValid, readCheckpoints, type Checkpoint } from './checkpoints.ts';
+import { canonicalJson } from './canonicalJson.ts';
+import { checkCheckpointChain, readCheckpoints, type Checkpoint } from './checkpoints.ts';
 import { entryHash } from './entryHash.ts';
-import { listSegments } from './segmentPaths.ts';
+import { listSegments, summaryFileOf } from './segmentPaths.ts';
 import { readLinesForward } from './segmentReader.ts';
+import { addToSummary, emptySummary } from './segmentSummary.ts';
+import { openSealedSummary } from './summarySeal.ts';
 
 export interface VerifyOptions {
   /** Public keys of the store's signing keys by key id; checkpoints signed by other keys fail. */
   publicKeys: ReadonlyMap<string, KeyObject>;
+  /** The store's HMAC keys by id: closed segments' summaries are checked with them (skipped without). */
+  summaryKeys?: ReadonlyMap<string, Buffer>;
   fromSeq?: number;
   toSeq?: number;
+  /** A checkpoint kept elsewhere (a witness): the store must hold entry `seq` with hash `hash`. */
+  expect?: { seq: number; hash: string };
+  /** Start reading at this segment number (the daemon's start-up check of the unsigned tail). */
+  fromSegment?: number;
   /** Called every few thousand entries. */
   onProgress?: (entriesChecked: number, lastSeq: number) => void;
   /** Bytes of each segment to read (the daemon passes its committed sizes; offline: the whole file). */
@@ -21,12 +31,21 @@ export interface VerifyOptions {
 const PROGRESS_EVERY = 50_000;
 
 /**
+ * The most entries the daemon ever leaves unsigned in a row, and the longest time (by `recorded_at`) from
+ * the first of them to the last: it signs the chain's end before a batch would go past either bound, so a
+ * longer unsigned run means signatures it wrote were removed (docs/entry.md §7.3).
+ */
+export const MAX_UNSIGNED_ENTRIES = 10_000;
+export const MAX_UNSIGNED_MS = 60_000;
+
+/**
  * Walks the whole chain (or a seq range) oldest first and checks, for every entry: it parses, its seq
  * follows the previous one, its `prev` is the previous entry's `hash`, and its `hash` is the SHA-256 of
- * its canonical serialization. Then every signed checkpoint: its signature, and that the entry it names
- * has the hash it names (which catches an edit with every later hash recomputed), and that it does not
- * name an entry beyond the end (which catches truncation). Retention anchors explain a missing start.
- * Stops at the first problem and names its seq, segment file and reason.
+ * its canonical serialization. The signed records of checkpoints.jsonl: each signature, their own chain,
+ * that the entry each names has the hash it names (which catches an edit with every later hash
+ * recomputed), that none names an entry beyond the end (truncation), and that no run of unsigned entries
+ * is longer than the daemon ever leaves one (removed signatures). Closed segments' summaries must match
+ * their MAC and their segment. Stops at the first problem and names its seq, file and reason.
  */
 export async function verifyStore(home: string, options: VerifyOptions): Promise<VerifyReport> {
   const report: VerifyReport = {
@@ -46,49 +65,42 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
     return report;
   };
 
-  const { checkpoints, malformed } = await readCheckpoints(home);
-  if (malformed.length > 0) {
-    return fail({
-      seq: null,
-      segment: 'checkpoints.jsonl',
-      code: 'checkpoint_signature',
-      reason: `checkpoints.jsonl line ${malformed[0]} is not a checkpoint record`,
-    });
+  const file = await readCheckpoints(home);
+  const chainProblem = checkCheckpointChain(file, options.publicKeys);
+  if (chainProblem !== null) {
+    const signature = /signature|unknown key|not a checkpoint record/.test(chainProblem.reason);
+    return fail({ seq: chainProblem.seq, segment: 'checkpoints.jsonl', code: signature ? 'checkpoint_signature' : 'checkpoint_chain', reason: chainProblem.reason });
   }
-  for (const checkpoint of checkpoints) {
-    const key = options.publicKeys.get(checkpoint.key_id);
-    if (key === undefined || !checkpointSignatureValid(checkpoint, key)) {
-      return fail({
-        seq: checkpoint.seq,
-        segment: 'checkpoints.jsonl',
-        code: 'checkpoint_signature',
-        reason:
-          key === undefined
-            ? `checkpoint for seq ${checkpoint.seq} is signed by unknown key ${checkpoint.key_id}`
-            : `checkpoint for seq ${checkpoint.seq} has an invalid signature`,
-      });
-    }
-    report.checkpoints_checked++;
-  }
+  const { checkpoints } = file;
+  report.checkpoints_checked = checkpoints.length;
   // What each seq must hash to, by the checkpoints and anchors.
   const expected = new Map<number, Checkpoint>();
   for (const checkpoint of checkpoints) expected.set(checkpoint.seq, checkpoint);
   const anchors = checkpoints.filter((c) => c.type === 'anchor');
   const lastAnchor = anchors.reduce<Checkpoint | null>((a, c) => (a === null || c.seq > a.seq ? c : a), null);
+  const repairs = new Map<number, Checkpoint>();
+  for (const c of checkpoints) if (c.type === 'repair' && c.lost_after !== undefined) repairs.set(c.lost_after, c);
 
   const segments = await listSegments(home);
   const fromSeq = options.fromSeq ?? 1;
   const toSeq = options.toSeq ?? Number.POSITIVE_INFINITY;
   let prevHash: string | null = null;
   let prevSeq: number | null = null;
+  // The run of entries not (yet) covered by a signed record: its first seq and recorded_at.
+  let run: { seq: number; recordedMs: number } | null = null;
+  let expectedFound: string | null = null;
 
-  for (const { segment, file } of segments) {
+  for (const [index, { segment, file: segmentFile }] of segments.entries()) {
+    if (options.fromSegment !== undefined && segment < options.fromSegment) continue;
     const end = options.committedBytes?.get(segment);
     let torn: { offset: number } | null = null;
-    const lines = readLinesForward(join(home, file), 0, end, (offset) => {
+    const lines = readLinesForward(join(home, segmentFile), 0, end, (offset) => {
       torn = { offset };
     });
+    const isClosed = index < segments.length - 1;
+    const summary = isClosed && options.summaryKeys !== undefined ? emptySummary(segment, segmentFile) : null;
     let segmentHadEntries = false;
+    let stoppedEarly = false;
     for await (const line of lines) {
       let entry: Entry;
       try {
@@ -96,67 +108,93 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
       } catch {
         return fail({
           seq: prevSeq === null ? null : prevSeq + 1,
-          segment: file,
+          segment: segmentFile,
           code: 'unparseable',
           reason: `line at byte ${line.offset} is not valid JSON`,
         });
       }
       if (typeof entry !== 'object' || entry === null || typeof entry.seq !== 'number') {
-        return fail({ seq: prevSeq === null ? null : prevSeq + 1, segment: file, code: 'unparseable', reason: `line at byte ${line.offset} is not an entry` });
+        return fail({ seq: prevSeq === null ? null : prevSeq + 1, segment: segmentFile, code: 'unparseable', reason: `line at byte ${line.offset} is not an entry` });
       }
       segmentHadEntries = true;
+      if (summary !== null) addToSummary(summary, entry, line.offset, line.bytes);
+      if (entry.seq === options.expect?.seq) expectedFound = entry.hash;
       if (entry.seq < fromSeq) {
         prevSeq = entry.seq;
         prevHash = entry.hash;
         continue;
       }
-      if (entry.seq > toSeq) break;
+      if (entry.seq > toSeq) {
+        stoppedEarly = true;
+        break;
+      }
       if (prevSeq === null) {
         // The first entry we check: it must start the chain, follow a retention anchor, or start the range.
         if (entry.seq === 1) {
           if (entry.prev !== GENESIS_HASH) {
-            return fail({ seq: 1, segment: file, code: 'prev_mismatch', reason: 'the first entry does not start from the genesis hash' });
+            return fail({ seq: 1, segment: segmentFile, code: 'prev_mismatch', reason: 'the first entry does not start from the genesis hash' });
           }
         } else if (lastAnchor !== null && entry.seq === lastAnchor.seq + 1) {
           if (entry.prev !== lastAnchor.hash) {
-            return fail({ seq: entry.seq, segment: file, code: 'prev_mismatch', reason: `entry does not follow the retention anchor at seq ${lastAnchor.seq}` });
+            return fail({ seq: entry.seq, segment: segmentFile, code: 'prev_mismatch', reason: `entry does not follow the retention anchor at seq ${lastAnchor.seq}` });
           }
-        } else if (options.fromSeq === undefined && (lastAnchor === null || entry.seq > lastAnchor.seq + 1)) {
+        } else if (options.fromSeq === undefined && options.fromSegment === undefined && (lastAnchor === null || entry.seq > lastAnchor.seq + 1)) {
           return fail({
             seq: entry.seq,
-            segment: file,
+            segment: segmentFile,
             code: 'missing_start',
             reason: `the store starts at seq ${entry.seq}; entries before it are missing and no retention anchor covers them`,
           });
         }
       } else {
-        if (entry.seq !== prevSeq + 1) {
-          return fail({
-            seq: prevSeq + 1,
-            segment: file,
-            code: entry.seq > prevSeq ? 'seq_gap' : 'seq_order',
-            reason:
-              entry.seq > prevSeq
-                ? `entries ${prevSeq + 1}..${entry.seq - 1} are missing (next present is ${entry.seq})`
-                : `entry ${entry.seq} appears after entry ${prevSeq}`,
-          });
-        }
-        if (entry.prev !== prevHash) {
-          return fail({ seq: entry.seq, segment: file, code: 'prev_mismatch', reason: `prev does not match the hash of entry ${prevSeq}` });
+        const repair = repairs.get(prevSeq);
+        if (repair !== undefined && entry.seq === repair.seq + 1 && repair.seq > prevSeq) {
+          // `ai-audit repair` set entries aside; the chain goes on from the signed hash of repair.seq.
+          if (entry.prev !== repair.hash) {
+            return fail({ seq: entry.seq, segment: segmentFile, code: 'prev_mismatch', reason: `entry does not follow the repair record at seq ${repair.seq}` });
+          }
+        } else {
+          if (entry.seq !== prevSeq + 1) {
+            return fail({
+              seq: prevSeq + 1,
+              segment: segmentFile,
+              code: entry.seq > prevSeq ? 'seq_gap' : 'seq_order',
+              reason:
+                entry.seq > prevSeq
+                  ? `entries ${prevSeq + 1}..${entry.seq - 1} are missing (next present is ${entry.seq})`
+                  : `entry ${entry.seq} appears after entry ${prevSeq}`,
+            });
+          }
+          if (entry.prev !== prevHash) {
+            return fail({ seq: entry.seq, segment: segmentFile, code: 'prev_mismatch', reason: `prev does not match the hash of entry ${prevSeq}` });
+          }
         }
       }
       if (entryHash(entry) !== entry.hash) {
-        return fail({ seq: entry.seq, segment: file, code: 'hash_mismatch', reason: 'the entry does not match its hash: it was edited' });
+        return fail({ seq: entry.seq, segment: segmentFile, code: 'hash_mismatch', reason: 'the entry does not match its hash: it was edited' });
       }
       const checkpoint = expected.get(entry.seq);
       if (checkpoint !== undefined && checkpoint.hash !== entry.hash) {
         return fail({
           seq: entry.seq,
-          segment: file,
+          segment: segmentFile,
           code: 'checkpoint_mismatch',
           reason: `the signed ${checkpoint.type} of ${checkpoint.ts} says entry ${entry.seq} had another hash: the chain was rewritten`,
         });
       }
+      const recordedMs = Date.parse(entry.recorded_at);
+      run ??= { seq: entry.seq, recordedMs };
+      if (entry.seq - run.seq + 1 > MAX_UNSIGNED_ENTRIES || recordedMs - run.recordedMs > MAX_UNSIGNED_MS) {
+        return fail({
+          seq: entry.seq,
+          segment: segmentFile,
+          code: 'checkpoint_missing',
+          reason:
+            `entries ${run.seq}..${entry.seq} (recorded ${new Date(run.recordedMs).toISOString()} to ${entry.recorded_at}) carry no signed checkpoint, ` +
+            `but the daemon signs at least every ${MAX_UNSIGNED_ENTRIES} entries and every ${MAX_UNSIGNED_MS / 1000} s: signed checkpoints were removed`,
+        });
+      }
+      if (checkpoint !== undefined) run = null;
       report.first_seq ??= entry.seq;
       report.entries_checked++;
       prevSeq = entry.seq;
@@ -167,18 +205,24 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
     }
     if (segmentHadEntries) report.segments_checked++;
     const tornAt = torn as { offset: number } | null;
-    if (tornAt !== null) {
+    if (tornAt !== null && !stoppedEarly) {
       return fail({
         seq: prevSeq === null ? null : prevSeq + 1,
-        segment: file,
+        segment: segmentFile,
         code: 'torn_tail',
-        reason: `an incomplete line at byte ${tornAt.offset} (a write cut short); the daemon repairs it on start`,
+        reason: `an incomplete line at byte ${tornAt.offset} (a write cut short); the daemon repairs it on start when nothing signed is lost`,
       });
+    }
+    if (summary !== null && !stoppedEarly && options.summaryKeys !== undefined) {
+      const problem = await checkSummary(home, segmentFile, summary, options.summaryKeys);
+      if (problem !== null) return fail({ seq: null, segment: summaryFileOf(segmentFile), code: 'summary_mismatch', reason: problem });
     }
     if (prevSeq !== null && prevSeq >= toSeq) break;
   }
 
-  const lastSeq = prevSeq ?? lastAnchor?.seq ?? 0;
+  let lastSeq = prevSeq ?? lastAnchor?.seq ?? 0;
+  const bridge = repairs.get(lastSeq);
+  if (bridge !== undefined && bridge.seq > lastSeq) lastSeq = bridge.seq;
   const beyond = checkpoints.filter((c) => c.seq > lastSeq).sort((a, b) => b.seq - a.seq)[0];
   if (beyond !== undefined && options.toSeq === undefined) {
     return fail({
@@ -188,7 +232,50 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
       reason: `the store ends at seq ${lastSeq} but a signed ${beyond.type} of ${beyond.ts} names seq ${beyond.seq}: entries were removed from the end`,
     });
   }
+  if (options.expect !== undefined) {
+    const problem = checkExpected(options.expect, expectedFound, lastSeq, lastAnchor);
+    if (problem !== null) return fail(problem);
+  }
   const newestSigned = checkpoints.reduce((max, c) => Math.max(max, c.seq), 0);
   report.unsigned_tail = Math.max(0, lastSeq - newestSigned);
   return report;
+}
+
+/** Compares a closed segment's sidecar (when there is one) with the summary rebuilt from its lines. */
+async function checkSummary(home: string, segmentFile: string, rebuilt: ReturnType<typeof emptySummary>, keys: ReadonlyMap<string, Buffer>): Promise<string | null> {
+  let text: string;
+  try {
+    text = await readFile(join(home, summaryFileOf(segmentFile)), 'utf8');
+  } catch (error: unknown) {
+    // A missing summary changes no result (it is rebuilt); only one that is there can mislead.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  const opened = openSealedSummary(text, keys);
+  if ('problem' in opened) return `the summary of ${segmentFile} ${opened.problem}; the daemon does not use it and rebuilds it on start`;
+  if (canonicalJson(opened.summary) !== canonicalJson(rebuilt)) {
+    return `the summary of ${segmentFile} does not match its segment; the daemon rebuilds it on start`;
+  }
+  return null;
+}
+
+function checkExpected(
+  expect: { seq: number; hash: string },
+  found: string | null,
+  lastSeq: number,
+  lastAnchor: Checkpoint | null,
+): VerifyProblem | null {
+  const missing = (reason: string): VerifyProblem => ({ seq: expect.seq, segment: null, code: 'expected_missing', reason });
+  if (expect.seq > lastSeq) {
+    return missing(`the store ends at seq ${lastSeq}, but the checkpoint kept elsewhere names seq ${expect.seq}: entries were removed from the end`);
+  }
+  if (lastAnchor !== null && expect.seq <= lastAnchor.seq) {
+    // Retention removed it; the signed anchor proves that the chain went past it.
+    return lastAnchor.seq === expect.seq && lastAnchor.hash !== expect.hash ? missing(`the retention anchor at seq ${expect.seq} names another hash`) : null;
+  }
+  if (found === null) return missing(`the store holds no entry ${expect.seq}`);
+  if (found !== expect.hash) {
+    return missing(`entry ${expect.seq} has hash ${found}, not the ${expect.hash} kept elsewhere: the chain was rewritten`);
+  }
+  return null;
 }

@@ -1,6 +1,7 @@
-import { sign, verify, type KeyObject } from 'node:crypto';
-import { appendFile, open, readFile } from 'node:fs/promises';
+import { createHash, sign, verify, type KeyObject } from 'node:crypto';
+import { open, readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
+import { GENESIS_HASH } from '../protocol/entry.ts';
 import { canonicalJson } from './canonicalJson.ts';
 
 export const CHECKPOINTS_FILE = 'checkpoints.jsonl';
@@ -8,15 +9,22 @@ export const CHECKPOINTS_FILE = 'checkpoints.jsonl';
 /**
  * A signed statement about the chain. `checkpoint`: the entry `seq` has hash `hash`. `anchor`: entries
  * up to and including `seq` (whose hash was `hash`) were removed by retention; the chain goes on from there.
- * Signed with the store's Ed25519 key so that an editor of the files cannot make new ones; kept in
- * exports too, so truncating the newest entries is detectable once a checkpoint has left the machine.
+ * `repair`: `ai-audit repair` set aside damaged entries after `lost_after`; the chain goes on from the signed
+ * hash `hash` of entry `seq`. Signed with the store's Ed25519 key so that an editor of the files cannot
+ * make new ones, and chained (`n`, `prev`) so that removing or reordering a record is visible.
  */
 export interface Checkpoint {
-  type: 'checkpoint' | 'anchor';
+  type: 'checkpoint' | 'anchor' | 'repair';
   seq: number;
   hash: string;
   ts: string;
   key_id: string;
+  /** Position of the record in the file, 1, 2, 3, … (absent on records written before chaining). */
+  n?: number;
+  /** SHA-256 (hex) of the canonical JSON of the previous record, signature included; 64 zeros for n = 1. */
+  prev?: string;
+  /** `repair` only: the last entry kept; entries `lost_after + 1 … seq` were set aside. */
+  lost_after?: number;
   /** Ed25519 signature (base64) over the canonical JSON of the other fields. */
   sig: string;
 }
@@ -37,16 +45,46 @@ export function checkpointSignatureValid(checkpoint: Checkpoint, publicKey: KeyO
   }
 }
 
-/** Appends a checkpoint and fsyncs it before returning. */
+/** The `prev` that the record after `checkpoint` carries. */
+export function checkpointLink(checkpoint: Checkpoint | null): string {
+  if (checkpoint === null) return GENESIS_HASH;
+  return createHash('sha256').update(canonicalJson(checkpoint)).digest('hex');
+}
+
+/**
+ * Appends a checkpoint and fsyncs it before returning. A failed write (a full disk) is cut back, so the
+ * next record does not land on a partial line.
+ */
 export async function appendCheckpoint(home: string, checkpoint: Checkpoint): Promise<void> {
-  const path = join(home, CHECKPOINTS_FILE);
-  await appendFile(path, JSON.stringify(checkpoint) + '\n', { mode: 0o600 });
-  const handle = await open(path, 'r');
+  const handle = await open(join(home, CHECKPOINTS_FILE), 'a', 0o600);
   try {
-    await handle.datasync();
+    const size = (await handle.stat()).size;
+    try {
+      await handle.appendFile(JSON.stringify(checkpoint) + '\n');
+      await handle.datasync();
+    } catch (error: unknown) {
+      await handle.truncate(size).catch(() => undefined);
+      throw error;
+    }
   } finally {
     await handle.close();
   }
+}
+
+/** Cuts off a torn last record (a crash while appending; never acknowledged) so that the next one starts a line. */
+export async function repairCheckpointsTail(home: string, log: (message: string) => void): Promise<void> {
+  const path = join(home, CHECKPOINTS_FILE);
+  let text: Buffer;
+  try {
+    text = await readFile(path);
+  } catch (error: unknown) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if (text.length === 0 || text[text.length - 1] === 10) return;
+  const keep = text.lastIndexOf(10) + 1;
+  await truncate(path, keep);
+  log(`cut off an incomplete last record of ${CHECKPOINTS_FILE} (${text.length - keep} bytes)`);
 }
 
 export interface CheckpointFile {
@@ -59,12 +97,15 @@ function isCheckpoint(value: unknown): value is Checkpoint {
   if (typeof value !== 'object' || value === null) return false;
   const c = value as Record<string, unknown>;
   return (
-    (c.type === 'checkpoint' || c.type === 'anchor') &&
+    (c.type === 'checkpoint' || c.type === 'anchor' || c.type === 'repair') &&
     typeof c.seq === 'number' &&
     typeof c.hash === 'string' &&
     typeof c.ts === 'string' &&
     typeof c.key_id === 'string' &&
-    typeof c.sig === 'string'
+    typeof c.sig === 'string' &&
+    (c.n === undefined || typeof c.n === 'number') &&
+    (c.prev === undefined || typeof c.prev === 'string') &&
+    (c.lost_after === undefined || typeof c.lost_after === 'number')
   );
 }
 
@@ -91,4 +132,48 @@ export async function readCheckpoints(home: string): Promise<CheckpointFile> {
     }
   });
   return { checkpoints, malformed };
+}
+
+export interface CheckpointChainProblem {
+  /** 1-based record number in the file. */
+  record: number;
+  seq: number | null;
+  reason: string;
+}
+
+/**
+ * Checks every record's signature and the chain of records: record i (1-based) has `n` = i and `prev` =
+ * the link of record i − 1. Records written before chaining (no `n`) are accepted only before the first
+ * chained one. Returns the first problem, or null.
+ */
+export function checkCheckpointChain(file: CheckpointFile, publicKeys: ReadonlyMap<string, KeyObject>): CheckpointChainProblem | null {
+  if (file.malformed.length > 0) {
+    return { record: file.malformed[0] ?? 0, seq: null, reason: `checkpoints.jsonl line ${file.malformed[0]} is not a checkpoint record` };
+  }
+  let previous: Checkpoint | null = null;
+  let chained = false;
+  for (const [index, checkpoint] of file.checkpoints.entries()) {
+    const record = index + 1;
+    const key = publicKeys.get(checkpoint.key_id);
+    if (key === undefined) {
+      return { record, seq: checkpoint.seq, reason: `checkpoint for seq ${checkpoint.seq} is signed by unknown key ${checkpoint.key_id}` };
+    }
+    if (!checkpointSignatureValid(checkpoint, key)) {
+      return { record, seq: checkpoint.seq, reason: `checkpoint for seq ${checkpoint.seq} has an invalid signature` };
+    }
+    if (checkpoint.n === undefined) {
+      if (chained) return { record, seq: checkpoint.seq, reason: `record ${record} has no place in the chain of checkpoints` };
+    } else {
+      chained = true;
+      if (checkpoint.n !== record || checkpoint.prev !== checkpointLink(previous)) {
+        return {
+          record,
+          seq: checkpoint.seq,
+          reason: `record ${record} of checkpoints.jsonl (seq ${checkpoint.seq}) does not follow record ${record - 1}: signed records were removed, reordered or inserted`,
+        };
+      }
+    }
+    previous = checkpoint;
+  }
+  return null;
 }

@@ -1,9 +1,10 @@
-import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Entry } from '../protocol/entry.ts';
-import { listSegments, segmentFile, summaryFileOf } from './segmentPaths.ts';
+import { listSegments, segmentFile, summaryFileOf, type SegmentLocation } from './segmentPaths.ts';
 import { readLinesForward } from './segmentReader.ts';
 import { addToSummary, emptySummary, type SegmentSummary } from './segmentSummary.ts';
+import { openSealedSummary, sealSummary, type SummaryKeys } from './summarySeal.ts';
 
 /** Default size at which a segment is closed and the next one opened (bytes). */
 export const DEFAULT_SEGMENT_MAX_BYTES = 32 * 1024 * 1024;
@@ -15,9 +16,31 @@ export interface SegmentStoreOptions {
   segmentMaxBytes?: number;
   /** Told about repairs and rebuilt sidecars (never content). */
   log: (message: string) => void;
+  /** The store's HMAC keys: summaries are sealed with the active one and checked against all. */
+  summaryKeys: SummaryKeys;
+  /**
+   * The newest seq a signed record names. Incomplete bytes at the end are cut off only when every signed
+   * entry is still there: otherwise they may hold a signed entry, and the store opens damaged instead.
+   */
+  signedSeq?: number;
 }
 
-async function fsyncDir(path: string): Promise<void> {
+/** Why the store must not be written: the signed part of the chain is damaged at its end. */
+export interface StoreDamage {
+  code: 'signed_range_damaged';
+  message: string;
+}
+
+interface TornBytes {
+  file: string;
+  segment: number;
+  offset: number;
+  bytes: number;
+  /** The whole file holds no complete line (a crash right after a new segment was created). */
+  wholeFile: boolean;
+}
+
+export async function fsyncDir(path: string): Promise<void> {
   const handle = await open(path, 'r');
   try {
     await handle.sync();
@@ -26,7 +49,18 @@ async function fsyncDir(path: string): Promise<void> {
   }
 }
 
-async function mkdirDurable(home: string, relDir: string): Promise<void> {
+/** Writes a whole file (0600) and fdatasyncs it before returning. */
+export async function writeFileDurable(path: string, data: string | Buffer): Promise<void> {
+  const handle = await open(path, 'w', 0o600);
+  try {
+    await handle.writeFile(data);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function mkdirDurable(home: string, relDir: string): Promise<void> {
   // Create each missing level and fsync its parent, so that a new segment's directory entry survives a crash.
   const parts = relDir.split('/');
   let current = home;
@@ -54,26 +88,73 @@ export class SegmentStore {
   /** All segments, oldest first; the last one is open for appends. */
   private segments: SegmentSummary[] = [];
   private handle: FileHandle | null = null;
+  private summaryKeys: SummaryKeys;
+  /** Set when the end of the signed chain is damaged: nothing is cut off or appended. */
+  readonly damage: StoreDamage | null = null;
 
-  private constructor(options: SegmentStoreOptions) {
+  private constructor(options: SegmentStoreOptions, damage: StoreDamage | null) {
     this.home = options.home;
     this.maxBytes = options.segmentMaxBytes ?? DEFAULT_SEGMENT_MAX_BYTES;
     this.log = options.log;
+    this.summaryKeys = options.summaryKeys;
+    this.damage = damage;
   }
 
-  /** Opens the store: loads or rebuilds summaries and repairs a torn last line of the newest segment. */
+  /**
+   * Opens the store: loads (or rebuilds) the summaries, finds the chain's end in the newest segment that
+   * holds a complete entry, whatever empty or torn files a crash left after it, and cuts off those
+   * incomplete bytes (kept in `torn/`) when no signed entry can be among them.
+   */
   static async open(options: SegmentStoreOptions): Promise<SegmentStore> {
-    const store = new SegmentStore(options);
-    const locations = await listSegments(store.home);
+    const locations = await listSegments(options.home);
+    // Files after the newest complete entry: a crash between creating a segment and writing a whole line.
+    const trailing: SegmentLocation[] = [];
+    for (let last = locations.at(-1); last !== undefined && !(await hasCompleteLine(join(options.home, last.file))); last = locations.at(-1)) {
+      trailing.unshift(last);
+      locations.pop();
+    }
+    const probe = new SegmentStore(options, null);
+    const torn: TornBytes[] = [];
     for (const [index, location] of locations.entries()) {
       const isLast = index === locations.length - 1;
-      if (isLast) await store.repairTornTail(location.file, location.segment);
-      const summary = isLast ? null : await store.readSidecar(location.file);
-      store.segments.push(summary ?? (await store.scan(location.segment, location.file, !isLast)));
+      const summary = isLast ? null : await probe.readSidecar(location);
+      const onTorn = isLast ? (offset: number, bytes: number) => torn.push({ ...location, offset, bytes, wholeFile: false }) : undefined;
+      probe.segments.push(summary ?? (await probe.scan(location.segment, location.file, !isLast, onTorn)));
     }
-    const last = store.segments.at(-1);
-    if (last !== undefined) store.handle = await open(join(store.home, last.file), 'r+');
+    for (const location of trailing) {
+      const size = (await stat(join(options.home, location.file))).size;
+      if (size > 0) torn.push({ ...location, offset: 0, bytes: size, wholeFile: true });
+    }
+    const lastSeq = probe.lastSeq;
+    const signedSeq = options.signedSeq ?? 0;
+    let damage: StoreDamage | null = null;
+    if (torn.length > 0 && lastSeq < signedSeq) {
+      const where = torn.map((t) => `${t.file} at byte ${t.offset}`).join(', ');
+      damage = {
+        code: 'signed_range_damaged',
+        message:
+          `the chain ends at seq ${lastSeq} with an incomplete line (${where}), but seq ${signedSeq} was signed: signed entries are damaged. ` +
+          'Nothing was cut off and nothing will be written: run `ai-audit repair` to set the damaged bytes aside, or restore the segment from a backup.',
+      };
+    }
+    const store = new SegmentStore(options, damage);
+    store.segments = probe.segments;
+    if (damage === null) {
+      for (const t of torn) await store.setTornAside(t);
+      for (const location of trailing) await store.removeFile(location.file);
+      const last = store.segments.at(-1);
+      if (last !== undefined) {
+        // A segment closed before the crash becomes the open one again: its sidecar would go stale.
+        await rm(join(store.home, summaryFileOf(last.file)), { force: true });
+        store.handle = await open(join(store.home, last.file), 'r+');
+      }
+    }
     return store;
+  }
+
+  /** New active HMAC key (after `keys.rotate`): the next sealed summaries use it. */
+  setSummaryKeys(keys: SummaryKeys): void {
+    this.summaryKeys = keys;
   }
 
   /** Summaries of all segments, oldest first (the last is open). Read-only view. */
@@ -110,6 +191,7 @@ export class SegmentStore {
   async append(entries: readonly Entry[], data: Buffer, lineBytes: readonly number[]): Promise<void> {
     const first = entries[0];
     if (first === undefined) return;
+    if (this.damage !== null) throw new Error(this.damage.message);
     let current = this.segments.at(-1);
     if (current === undefined || this.handle === null || current.bytes >= this.maxBytes || (current.count > 0 && current.first_recorded.slice(0, 10) !== first.recorded_at.slice(0, 10))) {
       current = await this.rotate(first.recorded_at);
@@ -179,27 +261,39 @@ export class SegmentStore {
     await handle.close();
   }
 
-  private async readSidecar(file: string): Promise<SegmentSummary | null> {
+  private async readSidecar({ file, segment }: SegmentLocation): Promise<SegmentSummary | null> {
+    let text: string;
     try {
-      const summary = JSON.parse(await readFile(join(this.home, summaryFileOf(file)), 'utf8')) as SegmentSummary;
-      const size = (await stat(join(this.home, file))).size;
-      // A sidecar is a cache: if it disagrees with the file it is rebuilt, never trusted.
-      if (summary.bytes !== size || summary.file !== file) return null;
-      return summary;
+      text = await readFile(join(this.home, summaryFileOf(file)), 'utf8');
     } catch {
       return null;
     }
+    // A summary changes query and stats results: it is used only when its MAC proves the daemon wrote it
+    // and it still describes the file; otherwise it is rebuilt from the segment.
+    const opened = openSealedSummary(text, this.summaryKeys.keys);
+    if ('problem' in opened) {
+      this.log(`the summary of ${file} ${opened.problem}: not used`);
+      return null;
+    }
+    const size = (await stat(join(this.home, file))).size;
+    const { summary } = opened;
+    if (summary.bytes !== size || summary.file !== file || summary.segment !== segment) {
+      this.log(`the summary of ${file} does not describe the file (${summary.bytes} bytes, file has ${size}): not used`);
+      return null;
+    }
+    return summary;
   }
 
   private async writeSidecar(summary: SegmentSummary): Promise<void> {
     const path = join(this.home, summaryFileOf(summary.file));
-    await writeFile(`${path}.tmp`, JSON.stringify(summary), { mode: 0o600 });
+    await writeFileDurable(`${path}.tmp`, JSON.stringify(sealSummary(summary, this.summaryKeys)));
     await rename(`${path}.tmp`, path);
+    await fsyncDir(dirname(path));
   }
 
-  private async scan(segment: number, file: string, writeSidecar: boolean): Promise<SegmentSummary> {
+  private async scan(segment: number, file: string, writeSidecar: boolean, onTornTail?: (offset: number, bytes: number) => void): Promise<SegmentSummary> {
     const summary = emptySummary(segment, file);
-    for await (const line of readLinesForward(join(this.home, file))) {
+    for await (const line of readLinesForward(join(this.home, file), 0, Number.POSITIVE_INFINITY, onTornTail)) {
       try {
         addToSummary(summary, JSON.parse(line.text) as Entry, line.offset, line.bytes);
       } catch {
@@ -218,28 +312,35 @@ export class SegmentStore {
    * A crash during a write can leave a last line without its newline. Nothing in it was acknowledged (acks
    * follow fsync of whole lines), so it is cut off, and its bytes are kept in `torn/` for inspection.
    */
-  private async repairTornTail(file: string, segment: number): Promise<void> {
-    let tornOffset = -1;
-    let tornBytes = 0;
-    for await (const _line of readLinesForward(join(this.home, file), 0, Number.POSITIVE_INFINITY, (offset, bytes) => {
-      tornOffset = offset;
-      tornBytes = bytes;
-    })) {
-      // Only the callback matters here.
-    }
-    if (tornOffset < 0) return;
-    const handle = await open(join(this.home, file), 'r+');
+  private async setTornAside(torn: TornBytes): Promise<void> {
+    const handle = await open(join(this.home, torn.file), 'r+');
     try {
-      const bytes = Buffer.alloc(tornBytes);
-      await handle.read(bytes, 0, tornBytes, tornOffset);
+      const bytes = Buffer.alloc(torn.bytes);
+      await handle.read(bytes, 0, torn.bytes, torn.offset);
       await mkdirDurable(this.home, TORN_DIR);
-      const keep = join(this.home, TORN_DIR, `${String(segment).padStart(6, '0')}-${tornOffset}.partial`);
-      await writeFile(keep, bytes, { mode: 0o600 });
-      await handle.truncate(tornOffset);
-      await handle.datasync();
+      const keep = join(this.home, TORN_DIR, `${String(torn.segment).padStart(6, '0')}-${torn.offset}.partial`);
+      await writeFileDurable(keep, bytes);
+      await fsyncDir(join(this.home, TORN_DIR));
+      if (!torn.wholeFile) {
+        await handle.truncate(torn.offset);
+        await handle.datasync();
+      }
     } finally {
       await handle.close();
     }
-    this.log(`repaired a torn last line in ${file} at byte ${tornOffset} (${tornBytes} bytes kept in ${TORN_DIR}/)`);
+    this.log(`repaired a torn last line in ${torn.file} at byte ${torn.offset} (${torn.bytes} bytes kept in ${TORN_DIR}/)`);
   }
+
+  /** Removes a segment file that holds no complete entry (its bytes, if any, are already in `torn/`). */
+  private async removeFile(file: string): Promise<void> {
+    await rm(join(this.home, file), { force: true });
+    await rm(join(this.home, summaryFileOf(file)), { force: true });
+    await fsyncDir(join(this.home, dirname(file)));
+    this.log(`removed ${file}: a segment created just before a crash, with no complete entry`);
+  }
+}
+
+export async function hasCompleteLine(path: string): Promise<boolean> {
+  for await (const _line of readLinesForward(path)) return true;
+  return false;
 }

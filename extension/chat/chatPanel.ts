@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import * as vscode from 'vscode';
-import { FromWebview, type ToWebview } from '../../webview/protocol/chatMessages.ts';
+import { FromWebview, MAX_PROMPT_CHARS, type ToWebview } from '../../webview/protocol/chatMessages.ts';
 import type { ChatModel } from './chatModel.ts';
 import { ChatSession, type ChatSessionDeps } from './chatSession.ts';
 
@@ -28,12 +28,15 @@ export interface ChatPanelDeps extends Omit<ChatSessionDeps, 'post'> {
 
 type Handlers = { [T in FromWebview['type']]: (message: Extract<FromWebview, { type: T }>) => Promise<void> | void };
 
+/** Links from answers open only with these schemes (the renderer makes no others). */
+const OPENABLE_LINK = /^(https?:|mailto:)/i;
+
 /**
  * The chat webview panel: a locked-down webview (CSP with a nonce, local resources from the bundle only)
- * that talks to its {@link ChatSession} through validated, typed messages.
+ * that talks to its {@link ChatSession} through validated, typed messages. Open panels are kept by
+ * {@link ChatPanels}, which refreshes them when settings, secrets or models change.
  */
 export class ChatPanel implements vscode.Disposable {
-  private static current: ChatPanel | undefined;
   private readonly panel: vscode.WebviewPanel;
   private readonly session: ChatSession;
   private readonly deps: ChatPanelDeps;
@@ -41,21 +44,12 @@ export class ChatPanel implements vscode.Disposable {
   private models: ChatModel[] = [];
   private selectedModelId: string | null = null;
 
-  static show(deps: ChatPanelDeps): ChatPanel {
-    if (ChatPanel.current !== undefined) {
-      ChatPanel.current.panel.reveal(vscode.ViewColumn.Beside);
-      return ChatPanel.current;
-    }
-    ChatPanel.current = new ChatPanel(deps);
-    return ChatPanel.current;
-  }
+  private readonly onDispose: () => void;
+  private disposed = false;
 
-  static get open(): ChatPanel | undefined {
-    return ChatPanel.current;
-  }
-
-  private constructor(deps: ChatPanelDeps) {
+  constructor(deps: ChatPanelDeps, onDispose: () => void) {
     this.deps = deps;
+    this.onDispose = onDispose;
     const bundle = vscode.Uri.joinPath(deps.extensionUri, 'dist', 'webview');
     this.panel = vscode.window.createWebviewPanel('aiAuditTrail.chat', 'AI Chat (audited)', vscode.ViewColumn.Beside, {
       enableScripts: true,
@@ -81,9 +75,12 @@ export class ChatPanel implements vscode.Disposable {
   private readonly handlers: Handlers = {
     ready: () => this.sendInit(),
     send: async ({ text, modelId }) => {
+      // The list may be older than the settings (an endpoint configured meanwhile): ask again before giving up.
+      if (!this.models.some((m) => m.id === modelId)) await this.sendInit();
       const model = this.models.find((m) => m.id === modelId) ?? this.models[0];
       if (model === undefined) {
-        this.post({ type: 'notice', level: 'error', text: this.deps.noModelHint });
+        // The prompt stays in the composer (it is cleared only on promptAccepted).
+        this.post({ type: 'notice', level: 'error', text: `Not sent: ${this.deps.noModelHint}` });
         return;
       }
       this.selectedModelId = model.id;
@@ -103,11 +100,32 @@ export class ChatPanel implements vscode.Disposable {
       await vscode.commands.executeCommand('aiAuditTrail.configureModelEndpoint');
       await this.sendInit();
     },
-    newConversation: () => {
+    newConversation: async () => {
       this.session.newConversation();
       this.post({ type: 'cleared' });
+      await this.sendInit();
     },
+    promptRefused: async ({ length }) => {
+      await this.session.recordFailure({
+        target: 'input',
+        code: 'prompt_too_long',
+        reason: `The prompt has ${length} characters, over the limit of ${MAX_PROMPT_CHARS}; it was not sent.`,
+        messageLength: length,
+      });
+    },
+    openLink: ({ href }) => this.openLink(href),
   };
+
+  /** Opens a link from a model answer only after the user saw its real target and agreed. */
+  private async openLink(href: string): Promise<void> {
+    if (!OPENABLE_LINK.test(href)) return;
+    const choice = await vscode.window.showWarningMessage(
+      'Open a link from a model answer?',
+      { modal: true, detail: `${href}\n\nModel answers can be steered by text the model has read. Check the address before you open it.` },
+      'Open Link',
+    );
+    if (choice === 'Open Link') await vscode.env.openExternal(vscode.Uri.parse(href, true));
+  }
 
   private async receive(raw: unknown): Promise<void> {
     const parsed = FromWebview.safeParse(raw);
@@ -126,7 +144,17 @@ export class ChatPanel implements vscode.Disposable {
     }
   }
 
+  /** Reads models and scanner state again and shows them (settings, secrets or models changed). */
+  refresh(): Promise<void> {
+    return this.sendInit();
+  }
+
+  reveal(): void {
+    this.panel.reveal(vscode.ViewColumn.Beside);
+  }
+
   private async sendInit(): Promise<void> {
+    if (this.disposed) return;
     this.models = await this.deps.models();
     if (this.selectedModelId === null || !this.models.some((m) => m.id === this.selectedModelId)) this.selectedModelId = this.models[0]?.id ?? null;
     this.post({
@@ -143,19 +171,30 @@ export class ChatPanel implements vscode.Disposable {
   async attachFile(uri: vscode.Uri): Promise<boolean> {
     const name = basename(uri.fsPath);
     const info = await stat(uri.fsPath);
-    if (info.size > MAX_ATTACHMENT_BYTES) {
-      this.post({ type: 'notice', level: 'error', text: `${name} is ${info.size} bytes; files up to ${MAX_ATTACHMENT_BYTES} bytes can be attached.` });
+    // A refused file is audited too: someone tried to hand it to a model.
+    const refuse = async (code: string, reason: string, file: { name: string; size: number; type?: string; sha256?: string }) => {
+      this.post({ type: 'notice', level: 'error', text: reason });
+      await this.session.recordFailure({ target: 'file', code, reason, messageLength: 0, file });
       return false;
+    };
+    if (info.size > MAX_ATTACHMENT_BYTES) {
+      return refuse('too_large', `${name} is ${info.size} bytes; files up to ${MAX_ATTACHMENT_BYTES} bytes can be attached.`, { name, size: info.size });
     }
     const bytes = await readFile(uri.fsPath);
     const type = TEXT_TYPES[extname(name).toLowerCase()];
     const text = bytes.toString('utf8');
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
     // A NUL byte or invalid UTF-8 means binary: models and scanners see text only.
     if (type === undefined || bytes.includes(0) || Buffer.from(text, 'utf8').compare(bytes) !== 0) {
-      this.post({ type: 'notice', level: 'error', text: `${name} is not a text file (text, code, markdown, JSON, CSV…): binary files cannot be attached.` });
-      return false;
+      const fileType = extname(name).slice(1).toLowerCase();
+      return refuse('binary_file', `${name} is not a text file (text, code, markdown, JSON, CSV…): binary files cannot be attached.`, {
+        name,
+        size: info.size,
+        sha256,
+        ...(fileType === '' ? {} : { type: fileType }),
+      });
     }
-    return this.session.attach({ name, type, size: info.size, sha256: createHash('sha256').update(bytes).digest('hex'), text });
+    return this.session.attach({ name, type, size: info.size, sha256, text });
   }
 
   private async attach(): Promise<void> {
@@ -164,6 +203,7 @@ export class ChatPanel implements vscode.Disposable {
   }
 
   private post(message: ToWebview): void {
+    if (this.disposed) return;
     void this.panel.webview.postMessage(message);
   }
 
@@ -196,7 +236,9 @@ export class ChatPanel implements vscode.Disposable {
   }
 
   dispose(): void {
-    if (ChatPanel.current === this) ChatPanel.current = undefined;
+    if (this.disposed) return;
+    this.disposed = true;
+    this.onDispose();
     this.session.stop();
     for (const d of this.disposables.splice(0).reverse()) d.dispose();
     this.panel.dispose();

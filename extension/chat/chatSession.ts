@@ -3,7 +3,7 @@ import type { ToWebview } from '../../webview/protocol/chatMessages.ts';
 import { decide, type ScanPolicy } from '../scanning/scanPolicy.ts';
 import { ScanError, type ScanRequest, type ScanTarget, type ScanVerdict, type Scanner } from '../scanning/scanner.ts';
 import type { ChatModel, ChatTurn } from './chatModel.ts';
-import { buildScanEvent } from './scanEvent.ts';
+import { buildFailureEvent, buildScanEvent, type FailureEventInput } from './scanEvent.ts';
 
 export interface Attachment {
   name: string;
@@ -93,6 +93,7 @@ export class ChatSession {
     }
     const controller = new AbortController();
     this.running = controller;
+    this.deps.post({ type: 'promptAccepted' });
     this.deps.post({ type: 'busy', busy: true });
     const messageId = randomUUID();
     try {
@@ -141,6 +142,17 @@ export class ChatSession {
       } else {
         const reason = error instanceof Error ? error.message : String(error);
         this.deps.log(`model ${model.id} failed: ${reason}`);
+        // No answer, so no scan: the failure itself is the audit entry of this turn.
+        const code = error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : 'model_error';
+        const key = await this.recordFailure({
+          target: 'output',
+          code,
+          reason: `The model failed: ${reason}`,
+          messageLength: text.length,
+          model: { provider: model.provider, model: model.model },
+          latencyMs: Date.now() - started,
+        });
+        this.pendingAudit.set(key, { messageId: answerId, target: 'output' });
         this.deps.post({ type: 'answerEnd', id: answerId, status: 'failed', reason: `The model failed: ${reason}` });
         return;
       }
@@ -158,6 +170,11 @@ export class ChatSession {
     }
     this.history = [...turns, { role: 'assistant', content: text }];
     this.deps.post({ type: 'answerEnd', id: answerId, status: stopped ? 'stopped' : 'shown', text, ...(outputScan.decision === 'warned' ? { reason: outputScan.reason } : {}) });
+  }
+
+  /** Records a refusal or failure that no scanner judged (`decision: error`); returns its idempotency key. */
+  recordFailure(input: Omit<FailureEventInput, 'session'>): Promise<string> {
+    return this.deps.record(buildFailureEvent({ ...input, session: this.sessionInfo() }));
   }
 
   private async scan(target: ScanTarget, content: string, messageId: string, signal: AbortSignal, history: readonly ChatTurn[] = this.history) {

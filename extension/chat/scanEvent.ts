@@ -94,3 +94,48 @@ export function buildScanEvent(input: ScanEventInput): IngestEvent {
   // Checked here with the daemon's own schema: a bug shows up at once, not as a rejected event later.
   return IngestEvent.parse(event);
 }
+
+export interface FailureEventInput {
+  target: ScanTarget;
+  /** Stable code of what went wrong (`binary_file`, `too_large`, `prompt_too_long`, `http_500`, …). */
+  code: string;
+  /** The sentence the user was shown. */
+  reason: string;
+  session: ScanEventInput['session'];
+  /** Characters of the refused or failed text (its content is not recorded: it was never scanned). */
+  messageLength: number;
+  model?: { provider: string; model: string };
+  latencyMs?: number;
+  file?: { name: string; type?: string; size: number; sha256?: string };
+}
+
+/**
+ * One audit event for a refusal or failure where no scanner gave a verdict: a file that cannot be
+ * attached, a prompt over the size limit, a model that failed. `decision: error` with the reason, and
+ * the code in `metadata.error_code`; no `scanner` block, since no scan happened.
+ */
+export function buildFailureEvent(input: FailureEventInput): IngestEvent {
+  const event: IngestEvent = {
+    kind: input.target === 'input' ? 'chat.input' : input.target === 'output' ? 'chat.output' : 'file.upload',
+    event_type: 'scan',
+    decision: 'error',
+    reason: input.reason.slice(0, 4000),
+    context: { type: input.target === 'file' ? 'file_upload' : 'chat', source: input.target === 'file' ? 'file_upload' : 'chat' },
+    actor: {
+      session_id: input.session.sessionId,
+      ...(input.session.userId === undefined ? {} : { user_id: input.session.userId }),
+      ...(input.session.workspace === undefined ? {} : { workspace: input.session.workspace }),
+    },
+    conversation_id: input.session.conversationId,
+    message_length: input.messageLength,
+    metadata: { error_code: input.code },
+  };
+  if (input.session.projectId !== undefined) event.project_id = input.session.projectId;
+  if (input.model !== undefined) {
+    event.provider = input.model.provider;
+    event.model = input.model.model;
+  }
+  if (input.latencyMs !== undefined) event.latency_ms = input.latencyMs;
+  if (input.file !== undefined) event.file = { ...input.file };
+  return IngestEvent.parse(event);
+}

@@ -1,5 +1,6 @@
 import { DaemonClient } from '../../daemon/client/daemonClient.ts';
 import { discoveryAlive, readDiscovery } from '../../daemon/client/daemonDiscovery.ts';
+import type { CheckpointWitness } from './checkpointWitness.ts';
 import type { EventQueue } from './eventQueue.ts';
 import { findOrStartDaemon, stopDaemon } from './daemonLauncher.ts';
 
@@ -17,6 +18,8 @@ export interface SupervisorOptions {
   autoStart: boolean;
   queue: EventQueue;
   log: (message: string) => void;
+  /** Checks on every connect that the store's end has not gone backwards. */
+  witness?: CheckpointWitness;
 }
 
 const MIN_BACKOFF_MS = 250;
@@ -28,6 +31,7 @@ const MAX_BACKOFF_MS = 10_000;
  */
 export class DaemonSupervisor {
   private readonly options: SupervisorOptions;
+  private autoStart: boolean;
   private stateValue: ConnectionState = { status: 'connecting' };
   private readonly listeners = new Set<(state: ConnectionState) => void>();
   private backoff = MIN_BACKOFF_MS;
@@ -37,6 +41,21 @@ export class DaemonSupervisor {
 
   constructor(options: SupervisorOptions) {
     this.options = options;
+    this.autoStart = options.autoStart;
+  }
+
+  /**
+   * Follows the `daemon.autoStart` setting while running: turned on without a connection, it starts
+   * the daemon now instead of at the next retry (which, with auto-start off, would never start one).
+   */
+  setAutoStart(autoStart: boolean): void {
+    if (autoStart === this.autoStart) return;
+    const turnedOn = autoStart;
+    this.autoStart = autoStart;
+    this.options.log(`daemon auto-start is now ${autoStart ? 'on' : 'off'}`);
+    if (!turnedOn || this.disposed || this.stateValue.status === 'connected') return;
+    this.backoff = MIN_BACKOFF_MS;
+    void this.connect();
   }
 
   get state(): ConnectionState {
@@ -87,7 +106,7 @@ export class DaemonSupervisor {
     }, 1000);
   }
 
-  private async connect(start = this.options.autoStart): Promise<void> {
+  private async connect(start = this.autoStart): Promise<void> {
     if (this.disposed || this.connecting) return;
     this.connecting = true;
     if (this.timer !== null) clearTimeout(this.timer);
@@ -111,6 +130,7 @@ export class DaemonSupervisor {
       this.setState({ status: 'connected', client, pid: endpoint.discovery.pid });
       this.options.log(`connected to the audit daemon (pid ${endpoint.discovery.pid}, port ${endpoint.discovery.port})`);
       this.flush();
+      this.options.witness?.check(client).catch((error: unknown) => this.options.log(`checkpoint witness: ${error instanceof Error ? error.message : String(error)}`));
     } catch (error: unknown) {
       const reason = error instanceof Error ? error.message : String(error);
       this.options.log(`cannot reach the audit daemon: ${reason}`);

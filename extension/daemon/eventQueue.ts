@@ -93,11 +93,16 @@ export class EventQueue {
     return { dispose: () => this.ackListeners.delete(listener) };
   }
 
-  /** Makes the event durable locally and returns its idempotency key; sending happens in the background. */
+  /**
+   * Makes the event durable locally and returns its idempotency key; sending happens in the background.
+   * An event without `ts` gets the time of this call.
+   */
   async enqueue(event: Record<string, unknown>): Promise<string> {
     if (this.disposed) throw new Error('the event queue is closed');
     const key = typeof event.idempotency_key === 'string' ? event.idempotency_key : randomUUID();
-    const withKey = { ...event, idempotency_key: key };
+    // `ts` is when it happened: without it the daemon would stamp the time the outbox drained.
+    const ts = typeof event.ts === 'string' ? event.ts : new Date().toISOString();
+    const withKey = { ...event, ts, idempotency_key: key };
     const line = JSON.stringify({ k: key, e: this.cipher.seal(JSON.stringify(withKey)) }) + '\n';
     const append = this.appendChain.then(async () => {
       const handle = await open(join(this.dir, QUEUE_FILE), 'a', 0o600);

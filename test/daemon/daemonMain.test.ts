@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import { AuditError, ErrorCodes } from '../../daemon/protocol/errors.ts';
 import type { IngestAck, IngestRejected } from '../../daemon/protocol/messages.ts';
+import { DaemonClient } from '../../daemon/client/daemonClient.ts';
+import { readDiscovery } from '../../daemon/client/daemonDiscovery.ts';
+import { startDaemon } from '../../daemon/daemonMain.ts';
 import { listSegments } from '../../daemon/store/segmentPaths.ts';
 import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../support/daemonProcess.ts';
 import { tempDir } from '../support/tempDir.ts';
@@ -30,6 +35,8 @@ describe('daemon lifecycle (real processes, real files)', () => {
   });
 
   test('data dir 0700, token and discovery files 0600', async () => {
+    // mkdtemp makes 0700 already: start from a folder anyone can read, as a hand-made one would be.
+    await chmod(home.path, 0o755);
     const daemon = await start(masterKeyEnv());
     assert.equal((await stat(home.path)).mode & 0o777, 0o700);
     assert.equal((await stat(join(home.path, 'token'))).mode & 0o777, 0o600);
@@ -59,22 +66,31 @@ describe('daemon lifecycle (real processes, real files)', () => {
     const env = masterKeyEnv();
     const daemon = await start(env);
     const acks: IngestAck[] = [];
+    const unexpected: unknown[] = [];
+    let enoughAcks: () => void = () => undefined;
+    const killPoint = new Promise<void>((resolve) => (enoughAcks = resolve));
     const writers = Array.from({ length: 4 }, async (_, w) => {
       const client = await daemon.connect();
       try {
         for (let i = 0; ; i++) {
           const batch = Array.from({ length: 50 }, (_, j) => ({ kind: 'chat.input' as const, input: `w${w}-${i}-${j}`, idempotency_key: `w${w}-${i}-${j}` }));
           const result = await client.request('ingest', { events: batch });
-          for (const ack of result.acks) if (!('error' in ack)) acks.push(ack);
+          for (const ack of result.acks) {
+            if ('error' in ack) unexpected.push(ack.error);
+            else acks.push(ack);
+          }
+          if (acks.length >= 400) enoughAcks();
         }
-      } catch {
-        // The connection dies with the daemon: expected.
+      } catch (error: unknown) {
+        // The connection dies with the daemon: expected, and the only way out of the loop.
+        if (!(error instanceof AuditError && error.code === ErrorCodes.ShuttingDown)) unexpected.push(error);
       }
     });
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    // Kill while the writers are busy (after some acks, whatever the machine's speed), not after a set time.
+    await killPoint;
     await daemon.kill9();
     await Promise.all(writers);
-    assert.ok(acks.length > 100, `only ${acks.length} acks before the kill`);
+    assert.deepEqual(unexpected, []);
 
     const restarted = await start(env);
     const client = await restarted.connect();
@@ -112,6 +128,23 @@ describe('daemon lifecycle (real processes, real files)', () => {
     assert.equal((await c.request('health', {})).last_seq, 2);
     assert.equal((await c.request('verify', {})).ok, true);
     await c.dispose();
+  });
+
+  test('SIGINT stops the daemon like SIGTERM: exit 0, final checkpoint, discovery removed', async () => {
+    const env = masterKeyEnv();
+    const daemon = await start(env);
+    const client = await daemon.connect();
+    await client.request('ingest', { events: [{ kind: 'chat.input' }, { kind: 'chat.output' }] });
+    await client.dispose();
+    const exited = once(daemon.child, 'exit');
+    daemon.child.kill('SIGINT');
+    const [code, signal] = (await exited) as [number | null, string | null];
+    assert.deepEqual({ code, signal }, { code: 0, signal: null });
+    assert.match(daemon.output(), /stopping \(SIGINT\)/);
+    await assert.rejects(stat(join(home.path, 'daemon.json')), { code: 'ENOENT' });
+    const verify = await runCliProcess(['verify', '--json', '--home', home.path], { env });
+    assert.equal(verify.code, 0, verify.stdout);
+    assert.equal((JSON.parse(verify.stdout) as { unsigned_tail: number }).unsigned_tail, 0, 'the stop signed the chain end');
   });
 
   test('one daemon per data dir; a stale lock after kill -9 is taken over', async () => {
@@ -245,6 +278,55 @@ describe('daemon keys must fit the store', () => {
       assert.equal(result.code, 2);
       assert.match(result.stderr, /holds no key m1 that signed this store's checkpoints/);
     } finally {
+      await home.dispose();
+    }
+  });
+});
+
+describe('the daily retention job (daemon in this process, timers and clock mocked)', () => {
+  test('runs every day; it is recorded only when it dropped something', async (t) => {
+    const DAY_MS = 86_400_000;
+    // The day timer and the clock are mocked (not setTimeout/setImmediate): a day passes without waiting one.
+    t.mock.timers.enable({ apis: ['setInterval', 'Date'], now: Date.parse('2026-11-20T10:00:00Z') });
+    const home = await tempDir('daily-retention');
+    const daemon = await startDaemon({ home: home.path, port: 0, env: masterKeyEnv(), echo: () => undefined, segmentMaxBytes: 1024 });
+    const found = await readDiscovery(home.path);
+    assert.ok(found !== null);
+    const client = await DaemonClient.connect({ port: found.discovery.port, token: found.token });
+    try {
+      const ingest = async (n: number) => {
+        const { acks } = await client.request('ingest', { events: Array.from({ length: n }, () => ({ kind: 'chat.input' as const })) });
+        assert.ok(acks.every((a) => !('error' in a)), JSON.stringify(acks));
+      };
+      // After two writes in a row, an audit.retention entry started by the timer before them is committed.
+      const settle = async () => {
+        await ingest(1);
+        await ingest(1);
+      };
+      const retentionRecords = async () => (await client.request('query', { filter: { kind: 'audit.retention' }, limit: 10 })).entries;
+      await client.request('settings.set', { retention_days: 1 });
+      for (let i = 0; i < 20; i++) await ingest(1);
+      assert.ok((await client.request('health', {})).segments > 3);
+
+      t.mock.timers.tick(DAY_MS); // day 1: nothing is older than a day yet
+      await settle();
+      assert.deepEqual(await retentionRecords(), [], 'the daily job removed nothing and recorded nothing');
+      const before = await client.request('health', {});
+
+      t.mock.timers.tick(DAY_MS); // day 2: the first day's closed segments expire
+      await settle();
+      const records = await retentionRecords();
+      assert.equal(records.length, 1, 'the daily job ran once and recorded what it dropped');
+      const dropped = records[0]?.audit as { dropped_segments: number; dropped_entries: number; older_than_days: number };
+      assert.equal(dropped.older_than_days, 1);
+      assert.ok(dropped.dropped_segments > 0);
+      const after = await client.request('health', {});
+      assert.equal(after.first_seq, (before.first_seq ?? 0) + dropped.dropped_entries);
+      const report = await client.request('verify', {});
+      assert.equal(report.ok, true, JSON.stringify(report.problem));
+    } finally {
+      await client.dispose();
+      await daemon.dispose();
       await home.dispose();
     }
   });

@@ -184,7 +184,10 @@ const RESULT_KEYS: { [M in MethodName]: KeySpec<ResultOf<M>> } = {
     queue_depth: 'required',
     key_source: 'required',
     settings: 'required',
+    read_only: 'optional',
   },
+  'checkpoints.latest': { checkpoint: 'required', last_seq: 'required', last_hash: 'required' },
+  'witness.report': { seq: 'required' },
 };
 
 /** Every notification the daemon sends (the compiler checks the list against `Notifications`). */
@@ -515,7 +518,11 @@ describe('docs/entry.md', () => {
     const publicKey = createPublicKey(keyExample.body + '\n');
     assert.equal(publicKey.asymmetricKeyType, 'ed25519');
     const checkpoint = parseJson(checkpointExample, 'entry.md') as Checkpoint;
-    assertKeys(checkpoint, { type: 'required', seq: 'required', hash: 'required', ts: 'required', key_id: 'required', sig: 'required' }, at(checkpointExample));
+    assertKeys(
+      checkpoint,
+      { type: 'required', seq: 'required', hash: 'required', ts: 'required', key_id: 'required', n: 'required', prev: 'required', lost_after: 'optional', sig: 'required' },
+      at(checkpointExample),
+    );
     assert.ok(checkpointSignatureValid(checkpoint, publicKey), 'the checkpoint signature does not verify under the public key shown');
     assert.equal(checkpoint.seq, seq, 'the checkpoint names the last entry');
     assert.equal(checkpoint.hash, prev, 'the checkpoint names the hash of the last entry');

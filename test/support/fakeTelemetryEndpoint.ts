@@ -10,8 +10,19 @@ import type { AddressInfo } from 'node:net';
  * - `notFound`: 404, like the seed's fictitious `https://api.lakera.ai/v2/telemetry`.
  * - `unauthorized`: 401 (also when a `token` is configured and the request's bearer token differs).
  * - `unavailableThenOk`: 503 (with `Retry-After` when set) for the first `failures` requests, then 200.
+ * - `status`: the given `status` (with `Location` for a redirect) for the first `failures` requests
+ *   (every request when `failures` is not set), then 200.
  */
-export type FakeTelemetryMode = 'ok' | 'notFound' | 'unauthorized' | 'unavailableThenOk';
+export type FakeTelemetryMode = 'ok' | 'notFound' | 'unauthorized' | 'unavailableThenOk' | 'status';
+
+export interface FakeTelemetryModeOptions {
+  failures?: number;
+  retryAfterSeconds?: number;
+  /** `status` mode: the HTTP status to answer. */
+  status?: number;
+  /** `status` mode: the `Location` header (redirects). */
+  location?: string;
+}
 
 export interface TelemetryRequest {
   method: string;
@@ -31,7 +42,7 @@ export interface FakeTelemetryEndpoint {
   requests: TelemetryRequest[];
   /** Bodies of the requests answered 2xx. */
   readonly accepted: unknown[];
-  setMode(mode: FakeTelemetryMode, options?: { failures?: number; retryAfterSeconds?: number }): void;
+  setMode(mode: FakeTelemetryMode, options?: FakeTelemetryModeOptions): void;
   dispose(): Promise<void>;
 }
 
@@ -39,6 +50,7 @@ export async function startFakeTelemetryEndpoint(options: { token?: string } = {
   let mode: FakeTelemetryMode = 'ok';
   let failuresLeft = 0;
   let retryAfterSeconds: number | undefined;
+  let fixed: { status: number; location?: string } = { status: 200 };
   const requests: TelemetryRequest[] = [];
 
   const server = createServer((req, res) => {
@@ -62,6 +74,11 @@ export async function startFakeTelemetryEndpoint(options: { token?: string } = {
         failuresLeft--;
         status = 503;
         if (retryAfterSeconds !== undefined) headers['Retry-After'] = String(retryAfterSeconds);
+      } else if (mode === 'status' && failuresLeft !== 0) {
+        failuresLeft--;
+        status = fixed.status;
+        if (fixed.location !== undefined) headers.Location = fixed.location;
+        if (retryAfterSeconds !== undefined) headers['Retry-After'] = String(retryAfterSeconds);
       }
       requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, raw, body, status });
       res.writeHead(status, headers);
@@ -80,8 +97,10 @@ export async function startFakeTelemetryEndpoint(options: { token?: string } = {
     },
     setMode: (next, modeOptions = {}) => {
       mode = next;
-      failuresLeft = modeOptions.failures ?? (next === 'unavailableThenOk' ? 2 : 0);
+      // `status` without a count fails every request (-1 never reaches 0).
+      failuresLeft = modeOptions.failures ?? (next === 'unavailableThenOk' ? 2 : next === 'status' ? -1 : 0);
       retryAfterSeconds = modeOptions.retryAfterSeconds;
+      fixed = { status: modeOptions.status ?? 200, ...(modeOptions.location === undefined ? {} : { location: modeOptions.location }) };
     },
     dispose: async () => {
       server.closeAllConnections();

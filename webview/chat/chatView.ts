@@ -1,7 +1,8 @@
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
-import { FromWebview, ToWebview } from '../protocol/chatMessages.ts';
-import { parseMarkdown, renderMarkdown } from './markdownRenderer.ts';
+import { FromWebview, MAX_PROMPT_CHARS, ToWebview } from '../protocol/chatMessages.ts';
+import { parseMarkdown, renderMarkdown, type RenderActions } from './markdownRenderer.ts';
+import { appendVisibleText } from './visibleText.ts';
 
 /**
  * The chat webview: browser code only. Every message from the extension is validated with the shared
@@ -63,6 +64,10 @@ log.setAttribute('aria-live', 'polite');
 
 const footer = el('footer', 'composer-area');
 const chips = el('div', 'attachments');
+const composerError = el('div', 'composer-error');
+composerError.id = 'composer-error';
+composerError.setAttribute('role', 'alert');
+composerError.hidden = true;
 const composer = el('textarea', 'composer');
 composer.id = 'composer';
 composer.rows = 3;
@@ -73,25 +78,63 @@ const stopButton = button('stop', 'Stop', { icon: 'debug-stop', secondary: true 
 stopButton.hidden = true;
 const sendButton = button('send', 'Send', { icon: 'send' });
 actions.append(attachButton, stopButton, sendButton);
-footer.append(chips, composer, actions);
+footer.append(chips, composerError, composer, actions);
 app.append(header, hint, log, footer);
 
 // ---- state --------------------------------------------------------------------------------------
 const messages = new Map<string, HTMLElement>();
 const answers = new Map<string, { element: HTMLElement; received: number; body: HTMLElement }>();
 let busy = false;
+/** The prompt posted last: the composer keeps it until the extension has taken it. */
+let pendingPrompt: string | null = null;
+/** Transcript items longer than this (characters or lines) are collapsed, with "Show all". */
+const COLLAPSE_CHARS = 1500;
+const COLLAPSE_LINES = 24;
 
 function scrollToEnd(): void {
   log.scrollTop = log.scrollHeight;
 }
 
+function showComposerError(text: string | null): void {
+  composerError.hidden = text === null;
+  composerError.textContent = text ?? '';
+}
+
 function send(): void {
   const text = composer.value.trim();
   if (text === '' || busy) return;
+  if (text.length > MAX_PROMPT_CHARS) {
+    showComposerError(
+      `This prompt has ${text.length.toLocaleString('en')} characters; a prompt may have up to ${MAX_PROMPT_CHARS.toLocaleString('en')}. It was not sent and stays here: shorten it, or save it to a file and attach the file.`,
+    );
+    post({ type: 'promptRefused', length: text.length });
+    return;
+  }
+  showComposerError(null);
+  pendingPrompt = text;
   post({ type: 'send', text, modelId: modelSelect.value });
-  composer.value = '';
   composer.focus();
 }
+
+/** Collapses a long transcript item to a few lines, with a button that shows it all (and less again). */
+function collapseIfLong(container: HTMLElement, body: HTMLElement, text: string): void {
+  container.querySelector(':scope > .show-all')?.remove();
+  body.classList.remove('collapsed');
+  const lines = text.split('\n').length;
+  if (text.length <= COLLAPSE_CHARS && lines <= COLLAPSE_LINES) return;
+  body.classList.add('collapsed');
+  const toggle = el('button', 'show-all', `Show all (${text.length.toLocaleString('en')} characters, ${lines.toLocaleString('en')} lines)`);
+  toggle.addEventListener('click', () => {
+    const collapsed = body.classList.toggle('collapsed');
+    toggle.textContent = collapsed ? `Show all (${text.length.toLocaleString('en')} characters, ${lines.toLocaleString('en')} lines)` : 'Show less';
+  });
+  body.after(toggle);
+}
+
+const renderActions: RenderActions = {
+  onCopy: (text) => post({ type: 'copy', text }),
+  onLink: (href) => post({ type: 'openLink', href }),
+};
 
 composer.addEventListener('keydown', (event) => {
   if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
@@ -113,7 +156,7 @@ function badge(decision: string, text: string): HTMLElement {
 }
 
 function renderAnswerText(body: HTMLElement, text: string): void {
-  body.replaceChildren(renderMarkdown(parseMarkdown(text), doc, (code) => post({ type: 'copy', text: code })));
+  body.replaceChildren(renderMarkdown(parseMarkdown(text), doc, renderActions));
 }
 
 // ---- messages from the extension -----------------------------------------------------------------
@@ -138,17 +181,24 @@ const handlers: Handlers = {
     hint.textContent = m.noModelHint ?? '';
     scannerLabel.textContent = m.scannerLabel;
   },
+  promptAccepted: () => {
+    if (pendingPrompt !== null && composer.value.trim() === pendingPrompt) composer.value = '';
+    pendingPrompt = null;
+  },
   userMessage: (m) => {
     const item = el('div', 'message user');
     item.dataset.id = m.id;
-    const text = el('div', 'text', m.text);
+    const text = el('div', 'text');
+    appendVisibleText(text, m.text, doc);
     const meta = el('div', 'meta');
     for (const attachment of m.attachments) {
       const chip = el('span', 'chip');
-      chip.append(el('span', 'codicon codicon-file'), doc.createTextNode(` ${attachment.name}`));
+      chip.append(el('span', 'codicon codicon-file'), doc.createTextNode(' '));
+      appendVisibleText(chip, attachment.name, doc);
       meta.append(chip);
     }
     item.append(text, meta);
+    collapseIfLong(item, text, m.text);
     log.append(item);
     messages.set(m.id, item);
     scrollToEnd();
@@ -203,7 +253,7 @@ const handlers: Handlers = {
       const text = answer.element.querySelector('.progress-text');
       if (text !== null) text.textContent = `Receiving the answer… it is shown once its scan passes (${answer.received} parts)`;
     } else {
-      answer.body.textContent = (answer.body.textContent ?? '') + m.text;
+      appendVisibleText(answer.body, m.text, doc);
     }
     scrollToEnd();
   },
@@ -218,8 +268,10 @@ const handlers: Handlers = {
       answer.body.replaceChildren(el('div', 'error-reason', m.reason ?? 'The model failed.'));
     } else {
       renderAnswerText(answer.body, m.text ?? '');
-      if (m.status === 'stopped') answer.body.append(el('div', 'note', 'Stopped.'));
-      if (m.reason !== undefined) answer.body.append(el('div', 'warning-reason', m.reason));
+      // Notes go after the text, so that collapsing a long answer never hides them.
+      if (m.reason !== undefined) answer.body.after(el('div', 'warning-reason', m.reason));
+      if (m.status === 'stopped') answer.body.after(el('div', 'note', 'Stopped.'));
+      collapseIfLong(answer.element, answer.body, m.text ?? '');
     }
     scrollToEnd();
   },
@@ -227,7 +279,8 @@ const handlers: Handlers = {
     chips.replaceChildren(
       ...m.attachments.map((attachment) => {
         const chip = el('span', 'attachment');
-        chip.append(el('span', 'codicon codicon-file'), doc.createTextNode(` ${attachment.name} `));
+        chip.append(el('span', 'codicon codicon-file'), doc.createTextNode(' '));
+        appendVisibleText(chip, `${attachment.name} `, doc);
         const remove = el('button', 'remove');
         remove.title = `Remove ${attachment.name}`;
         remove.append(el('span', 'codicon codicon-close'));
@@ -238,7 +291,8 @@ const handlers: Handlers = {
     );
   },
   notice: (m) => {
-    const notice = el('div', `notice notice-${m.level}`, m.text);
+    const notice = el('div', `notice notice-${m.level}`);
+    appendVisibleText(notice, m.text, doc);
     log.append(notice);
     scrollToEnd();
   },

@@ -1,7 +1,9 @@
 /**
  * A small markdown renderer for model answers that cannot produce HTML: the text is parsed into a
  * tiny AST, and the AST is turned into DOM nodes with createElement and textContent only. Answers are
- * attacker-controlled (prompt injection can make a model write anything), so no string ever becomes markup.
+ * attacker-controlled (prompt injection can make a model write anything), so no string ever becomes markup,
+ * invisible control characters are shown as markers, and a link shows its real target and opens only
+ * through the extension, which asks first.
  */
 
 export type Inline =
@@ -17,6 +19,8 @@ export type Block =
   | { kind: 'code'; language: string; text: string }
   | { kind: 'list'; ordered: boolean; items: Inline[][] }
   | { kind: 'quote'; inlines: Inline[] };
+
+import { appendVisibleText } from './visibleText.ts';
 
 /** Links become anchors only for these schemes; anything else (javascript:, data:, file:) stays text. */
 const SAFE_LINK = /^(https?:\/\/|mailto:)/i;
@@ -116,26 +120,51 @@ export function parseMarkdown(source: string): Block[] {
   return blocks;
 }
 
-function renderInlines(inlines: Inline[], doc: Document, parent: HTMLElement): void {
+/** What rendered answers can ask of their host. */
+export interface RenderActions {
+  /** A code block's copy button: its exact text. */
+  onCopy(text: string): void;
+  /** A link was activated: the host asks before opening it. */
+  onLink(href: string): void;
+}
+
+function renderLink(inline: Extract<Inline, { kind: 'link' }>, doc: Document, actions: RenderActions): HTMLElement {
+  // No href: the webview host would open an anchor's href at once. The real target shows on hover and
+  // is opened by the extension after the user confirmed it.
+  const link = doc.createElement('a');
+  link.className = 'link';
+  link.tabIndex = 0;
+  link.setAttribute('role', 'link');
+  link.dataset.href = inline.href;
+  link.title = `${inline.href}\n(from a model answer: you are asked before it opens)`;
+  const open = (event: Event) => {
+    event.preventDefault();
+    actions.onLink(inline.href);
+  };
+  link.addEventListener('click', open);
+  link.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') open(event);
+  });
+  return link;
+}
+
+function renderInlines(inlines: Inline[], doc: Document, parent: HTMLElement, actions: RenderActions): void {
   for (const inline of inlines) {
-    if (inline.kind === 'text') parent.append(doc.createTextNode(inline.text));
+    if (inline.kind === 'text') appendVisibleText(parent, inline.text, doc);
     else if (inline.kind === 'code') {
       const code = doc.createElement('code');
-      code.textContent = inline.text;
+      appendVisibleText(code, inline.text, doc);
       parent.append(code);
     } else {
-      const tag = inline.kind === 'strong' ? 'strong' : inline.kind === 'em' ? 'em' : 'a';
-      const element = doc.createElement(tag);
-      // VS Code's webview host opens http(s) links externally; the webview itself never navigates.
-      if (inline.kind === 'link') element.setAttribute('href', inline.href);
-      renderInlines(inline.children, doc, element);
+      const element = inline.kind === 'link' ? renderLink(inline, doc, actions) : doc.createElement(inline.kind === 'strong' ? 'strong' : 'em');
+      renderInlines(inline.children, doc, element, actions);
       parent.append(element);
     }
   }
 }
 
-/** Renders blocks as DOM; code blocks get a copy button that calls `onCopy` with their exact text. */
-export function renderMarkdown(blocks: Block[], doc: Document, onCopy: (text: string) => void): DocumentFragment {
+/** Renders blocks as DOM; code blocks get a copy button that copies their exact text. */
+export function renderMarkdown(blocks: Block[], doc: Document, actions: RenderActions): DocumentFragment {
   const fragment = doc.createDocumentFragment();
   for (const block of blocks) {
     if (block.kind === 'code') {
@@ -152,11 +181,11 @@ export function renderMarkdown(blocks: Block[], doc: Document, onCopy: (text: st
       const icon = doc.createElement('span');
       icon.className = 'codicon codicon-copy';
       copy.append(icon);
-      copy.addEventListener('click', () => onCopy(block.text));
+      copy.addEventListener('click', () => actions.onCopy(block.text));
       bar.append(label, copy);
       const pre = doc.createElement('pre');
       const code = doc.createElement('code');
-      code.textContent = block.text;
+      appendVisibleText(code, block.text, doc);
       pre.append(code);
       wrapper.append(bar, pre);
       fragment.append(wrapper);
@@ -166,14 +195,14 @@ export function renderMarkdown(blocks: Block[], doc: Document, onCopy: (text: st
       const list = doc.createElement(block.ordered ? 'ol' : 'ul');
       for (const item of block.items) {
         const li = doc.createElement('li');
-        renderInlines(item, doc, li);
+        renderInlines(item, doc, li, actions);
         list.append(li);
       }
       fragment.append(list);
       continue;
     }
     const element = doc.createElement(block.kind === 'heading' ? `h${block.level}` : block.kind === 'quote' ? 'blockquote' : 'p');
-    renderInlines(block.inlines, doc, element);
+    renderInlines(block.inlines, doc, element, actions);
     fragment.append(element);
   }
   return fragment;

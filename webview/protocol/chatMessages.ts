@@ -5,6 +5,9 @@ import { z } from 'zod';
  * module (it imports neither Node nor vscode) and validate every message they receive before dispatch.
  */
 
+/** Longest prompt the composer sends, in characters; a longer text stays in the composer (attach it as a file). */
+export const MAX_PROMPT_CHARS = 200_000;
+
 export const ModelOption = z.strictObject({
   /** Stable id: `lm:<vendor>/<id>` for vscode.lm models, `endpoint:<model>` for the OpenAI-compatible one. */
   id: z.string().max(512),
@@ -36,7 +39,11 @@ export const Attachment = z.strictObject({
 /** Webview → extension. */
 export const FromWebview = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('ready') }),
-  z.strictObject({ type: z.literal('send'), text: z.string().min(1).max(200_000), modelId: z.string().max(512) }),
+  z.strictObject({ type: z.literal('send'), text: z.string().min(1).max(MAX_PROMPT_CHARS), modelId: z.string().max(512) }),
+  /** The composer refused a prompt over {@link MAX_PROMPT_CHARS} (it stays there): recorded as a refusal. */
+  z.strictObject({ type: z.literal('promptRefused'), length: z.number().int().positive() }),
+  /** A link in an answer was activated: the extension shows its target and asks before opening it. */
+  z.strictObject({ type: z.literal('openLink'), href: z.string().max(8192) }),
   z.strictObject({ type: z.literal('stop') }),
   /** Asks the extension to open a file picker (the webview has no file system access). */
   z.strictObject({ type: z.literal('attach') }),
@@ -57,7 +64,9 @@ export const ToWebview = z.discriminatedUnion('type', [
     noModelHint: z.string().max(2048).nullable(),
     scannerLabel: z.string().max(256),
   }),
-  z.strictObject({ type: z.literal('userMessage'), id: z.string().max(64), text: z.string().max(200_000), attachments: z.array(Attachment).max(32) }),
+  /** The prompt was taken (it is being scanned and sent): the composer may be cleared. */
+  z.strictObject({ type: z.literal('promptAccepted') }),
+  z.strictObject({ type: z.literal('userMessage'), id: z.string().max(64), text: z.string().max(MAX_PROMPT_CHARS), attachments: z.array(Attachment).max(32) }),
   z.strictObject({ type: z.literal('scan'), messageId: z.string().max(64), scan: ScanSummary }),
   /** A blocked prompt: not sent; the user sees why. */
   /** The daemon acknowledged the audit entry of a scan: its seq, for the badge. */

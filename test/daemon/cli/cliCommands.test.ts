@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Entry } from '../../../daemon/protocol/entry.ts';
 import { listSegments } from '../../../daemon/store/segmentPaths.ts';
@@ -14,18 +14,24 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const jsonLines = (text: string): Array<Record<string, unknown>> =>
   text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
 
+// Each test gets a daemon and store of its own and sets up what it asserts: no test depends on another's writes.
 describe('ai-audit CLI against a running daemon', () => {
   let home: { path: string; dispose(): Promise<void> };
   let daemon: DaemonProcess;
   const env = { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64'), AI_AUDIT_HOME: '' };
   const cli = (args: string[], input?: string) =>
     runCliProcess([...args, '--home', home.path], input === undefined ? { env } : { env, input });
+  const ingest = async (...events: Array<Record<string, unknown>>): Promise<Array<Record<string, unknown>>> => {
+    const result = await cli(['ingest', '-'], events.map((e) => JSON.stringify(e)).join('\n'));
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    return jsonLines(result.stdout);
+  };
 
-  before(async () => {
+  beforeEach(async () => {
     home = await tempDir('cli');
     daemon = await startDaemonProcess(home.path, env);
   });
-  after(async () => {
+  afterEach(async () => {
     await daemon?.stop();
     await home?.dispose();
   });
@@ -54,13 +60,19 @@ describe('ai-audit CLI against a running daemon', () => {
     await writeFile(file, `${JSON.stringify({ kind: 'mcp.call', mcp_server: 'github', call_type: 'tools/call', response_status: 'success', user_id: 'u2' })}\n`);
     const ok = await cli(['ingest', file]);
     assert.equal(ok.code, 0, ok.stderr);
-    assert.equal(jsonLines(ok.stdout)[0]?.seq, 3);
+    assert.equal(jsonLines(ok.stdout)[0]?.seq, 1);
+    assert.equal((JSON.parse((await cli(['query', '--limit', '1'])).stdout) as Entry).mcp?.server, 'github');
     const missing = await cli(['ingest', join(home.path, 'nope.jsonl')]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /no such file/);
   });
 
   test('query filters, newest first, --limit and --all', async () => {
+    await ingest(
+      { kind: 'chat.input', input: 'first', model: 'gpt-4', actor: { user_id: 'u1' } },
+      { kind: 'governance.check', allowed: false, model: 'gpt-4', customer_id: 'c1', reason: 'policy', risk_score: 0.9 },
+      { kind: 'mcp.call', mcp_server: 'github', call_type: 'tools/call', response_status: 'success', user_id: 'u2' },
+    );
     const all = await cli(['query', '--all']);
     assert.equal(all.code, 0, all.stderr);
     assert.deepEqual(jsonLines(all.stdout).map((e) => e.seq), [3, 2, 1]);
@@ -88,8 +100,9 @@ describe('ai-audit CLI against a running daemon', () => {
   });
 
   test('decrypt shows encrypted content and is itself recorded; hash-mode entries have nothing to decrypt', async () => {
+    const [hashed] = await ingest({ kind: 'chat.input', input: 'kept as a hash' });
     assert.equal((await cli(['settings', '--content-mode', 'encrypted'])).code, 0);
-    const ack = jsonLines((await cli(['ingest', '-'], JSON.stringify({ kind: 'chat.input', input: 'decrypt me please' }))).stdout)[0];
+    const [ack] = await ingest({ kind: 'chat.input', input: 'decrypt me please' });
     const result = await cli(['decrypt', String(ack?.seq), '--reason', 'incident 7']);
     assert.equal(result.code, 0, result.stderr);
     const shown = JSON.parse(result.stdout) as { input: string; audit_seq: number };
@@ -99,19 +112,25 @@ describe('ai-audit CLI against a running daemon', () => {
     assert.deepEqual(audit[0]?.audit, { target_seq: ack?.seq, target_id: ack?.id, reason: 'incident 7' });
     const settingsAudit = jsonLines((await cli(['query', '--kind', 'audit.settings'])).stdout) as unknown as Entry[];
     assert.deepEqual(settingsAudit[0]?.audit, { changed: { content_mode: { from: 'hash', to: 'encrypted' } } });
-    const hashed = await cli(['decrypt', '1']);
-    assert.equal(hashed.code, 1);
-    assert.match(hashed.stderr, /not_encrypted/);
+    const notEncrypted = await cli(['decrypt', String(hashed?.seq)]);
+    assert.equal(notEncrypted.code, 1);
+    assert.match(notEncrypted.stderr, /not_encrypted/);
     assert.equal((await cli(['decrypt', '9999'])).code, 1);
   });
 
   test('keys rotate: new active ids, old content still decrypts, checkpoints verify', async () => {
+    assert.equal((await cli(['settings', '--content-mode', 'encrypted'])).code, 0);
+    await ingest({ kind: 'chat.input', input: 'decrypt me please' });
     const before = JSON.parse((await cli(['keys', 'status', '--json'])).stdout) as { encryption_key_id: string };
     const rotated = await cli(['keys', 'rotate', '--json']);
     assert.equal(rotated.code, 0, rotated.stderr);
     const after = JSON.parse(rotated.stdout) as { encryption_key_id: string; encryption_key_ids: string[] };
     assert.notEqual(after.encryption_key_id, before.encryption_key_id);
     assert.ok(after.encryption_key_ids.includes(before.encryption_key_id));
+    // The rotation is on the record, naming the ids before and after.
+    const recorded = jsonLines((await cli(['query', '--kind', 'audit.keys.rotate'])).stdout) as unknown as Entry[];
+    assert.equal(recorded.length, 1);
+    assert.deepEqual(recorded[0]?.audit?.encryption_key_id, { from: before.encryption_key_id, to: after.encryption_key_id });
     const encrypted = (jsonLines((await cli(['query', '--kind', 'chat.input', '--limit', '1'])).stdout) as unknown as Entry[])[0];
     assert.equal(encrypted?.content.key_id, before.encryption_key_id);
     assert.equal((JSON.parse((await cli(['decrypt', String(encrypted?.seq)])).stdout) as { input: string }).input, 'decrypt me please');

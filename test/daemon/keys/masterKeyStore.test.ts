@@ -5,6 +5,9 @@ import { decryptField, encryptField } from '../../../daemon/keys/contentCipher.t
 import { MasterKeyStore } from '../../../daemon/keys/masterKeyStore.ts';
 import type { KeyGenerationCounter } from '../../../daemon/keys/masterKeyStore.ts';
 import { AuditError, ErrorCodes } from '../../../daemon/protocol/errors.ts';
+import type { IngestAck } from '../../../daemon/protocol/messages.ts';
+import { runCliProcess, startDaemonProcess } from '../../support/daemonProcess.ts';
+import { tempDir } from '../../support/tempDir.ts';
 
 /** Bytes 0x00…0x1f. The expected values below come from an independent HKDF and `openssl pkey`. */
 const MASTER = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
@@ -72,11 +75,39 @@ test('rotation makes generation n+1 active and keeps every older one readable', 
   const oldPublic = second.signingPublicKeys.get('m1');
   assert.ok(oldPublic);
   assert.ok(verify(null, Buffer.from('checkpoint'), oldPublic, signature));
+});
 
-  // A restart reads the stored generation rather than starting over.
-  const reloaded = await new MasterKeyStore({ masterKey: MASTER, generation }).load();
-  assert.equal(reloaded.encryption.id, 'm2');
-  assert.deepEqual(reloaded.encryption.key, second.encryption.key);
+test('a restarted daemon reads the stored generation after `keys rotate`: new keys stay active, old content decrypts', async () => {
+  const home = await tempDir('master-restart');
+  const env = { AI_AUDIT_MASTER_KEY: MASTER, AI_AUDIT_HOME: '' };
+  const cli = (args: string[]) => runCliProcess([...args, '--home', home.path], { env });
+  let daemon = await startDaemonProcess(home.path, env);
+  try {
+    let client = await daemon.connect();
+    await client.request('settings.set', { content_mode: 'encrypted' });
+    const old = (await client.request('ingest', { events: [{ kind: 'chat.input', input: 'under m1' }] })).acks[0] as IngestAck;
+    await client.dispose();
+    const rotated = await cli(['keys', 'rotate', '--json']);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    assert.equal((JSON.parse(rotated.stdout) as { encryption_key_id: string }).encryption_key_id, 'm2');
+    assert.equal(await daemon.stop(), 0);
+
+    // A new process: nothing in memory survives, only state.json and the master key.
+    daemon = await startDaemonProcess(home.path, env);
+    client = await daemon.connect();
+    const status = await client.request('keys.status', {});
+    assert.equal(status.encryption_key_id, 'm2');
+    assert.equal(status.signing_key_id, 'm2');
+    const fresh = (await client.request('ingest', { events: [{ kind: 'chat.input', input: 'under m2' }] })).acks[0] as IngestAck;
+    assert.equal((await client.request('get', { seq: fresh.seq })).entry.content.key_id, 'm2');
+    assert.equal((await client.request('decrypt', { seq: old.seq })).input, 'under m1');
+    assert.equal((await client.request('decrypt', { seq: fresh.seq })).input, 'under m2');
+    assert.equal((await client.request('verify', {})).ok, true);
+    await client.dispose();
+  } finally {
+    await daemon.stop();
+    await home.dispose();
+  }
 });
 
 test('concurrent rotations each get their own generation', async () => {

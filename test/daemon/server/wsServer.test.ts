@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { get as httpGet } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { ConnectError, DaemonClient } from '../../../daemon/client/daemonClient.ts';
 import type { Entry } from '../../../daemon/protocol/entry.ts';
-import { MAX_FRAME_BYTES, type IngestAck, type IngestRejected } from '../../../daemon/protocol/messages.ts';
+import { MAX_BATCH_EVENTS, MAX_FRAME_BYTES, type IngestAck, type IngestRejected } from '../../../daemon/protocol/messages.ts';
 import { startDaemonProcess, type DaemonProcess } from '../../support/daemonProcess.ts';
 import { tempDir } from '../../support/tempDir.ts';
 import { randomBytes } from 'node:crypto';
@@ -157,12 +158,112 @@ describe('the daemon WebSocket endpoint (real daemon process)', () => {
   });
 
   test('stats and verify answer over the wire; verify reports progress-free success on a small store', async () => {
-    const stats = await client.request('stats', {});
-    assert.ok(stats.total >= 2);
+    const marker = `stats-${randomBytes(4).toString('hex')}`;
+    await client.request('ingest', {
+      events: [
+        { kind: 'chat.input', decision: 'blocked', project_id: marker },
+        { kind: 'chat.input', decision: 'allowed', project_id: marker },
+        { kind: 'chat.input', decision: 'allowed', project_id: marker },
+      ],
+    });
+    const stats = await client.request('stats', { filter: { project: marker } });
+    assert.equal(stats.total, 3);
+    assert.deepEqual(
+      stats.per_day.map(({ allowed, blocked }) => ({ allowed, blocked })),
+      [{ allowed: 2, blocked: 1 }],
+    );
+    const progress: unknown[] = [];
+    const listening = client.on('verify.progress', (p) => progress.push(p));
     const report = await client.request('verify', {});
+    listening.dispose();
     assert.equal(report.ok, true, JSON.stringify(report.problem));
     const health = await client.request('health', {});
     assert.equal(report.last_seq, health.last_seq);
+    assert.equal(report.entries_checked, health.entries);
+    assert.deepEqual(progress, [], 'fewer than 50,000 entries: no progress notification');
+  });
+
+  test('a binary frame gets bad_request and the connection stays usable', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${daemon.discovery.port}/v1`, { headers: { Authorization: `Bearer ${daemon.token}` } });
+    await new Promise((resolve) => ws.once('open', resolve));
+    const next = () => new Promise<Record<string, unknown>>((resolve) => ws.once('message', (data) => resolve(JSON.parse(data.toString()) as Record<string, unknown>)));
+    let reply = next();
+    ws.send(Buffer.from(JSON.stringify({ id: 1, method: 'health', params: {} })), { binary: true });
+    const refused = await reply;
+    assert.equal((refused.error as { code: string }).code, 'bad_request');
+    assert.equal(refused.id, null);
+    reply = next();
+    ws.send(JSON.stringify({ id: 2, method: 'health', params: {} }));
+    const answered = await reply;
+    assert.equal(answered.id, 2);
+    assert.equal((answered.result as { protocol: number }).protocol, 1);
+    assert.equal(ws.readyState, WebSocket.OPEN);
+    ws.close();
+  });
+
+  test('plain HTTP (no upgrade) gets 426 Upgrade Required', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpGet(`http://127.0.0.1:${daemon.discovery.port}/v1`, { headers: { Authorization: `Bearer ${daemon.token}` } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.once('error', reject);
+    });
+    assert.equal(status, 426);
+  });
+});
+
+describe('daemon stop and long verifies (a daemon of its own each)', () => {
+  const env = { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64') };
+
+  test('stopping the daemon closes open connections with 1001 (going away)', async () => {
+    const home = await tempDir('ws-stop');
+    const daemon = await startDaemonProcess(home.path, env);
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${daemon.discovery.port}/v1`, { headers: { Authorization: `Bearer ${daemon.token}` } });
+      await new Promise((resolve) => ws.once('open', resolve));
+      const closed = new Promise<[number, string]>((resolve) => ws.once('close', (code, reason) => resolve([code, reason.toString()])));
+      assert.equal(await daemon.stop(), 0);
+      const [code] = await closed;
+      assert.equal(code, 1001);
+    } finally {
+      await daemon.kill9();
+      await home.dispose();
+    }
+  });
+
+  test('verify sends verify.progress every 50,000 entries', async () => {
+    const home = await tempDir('ws-progress');
+    const daemon = await startDaemonProcess(home.path, env);
+    const c = await daemon.connect();
+    try {
+      const ingest = async (count: number): Promise<void> => {
+        for (let done = 0; done < count; ) {
+          const n = Math.min(MAX_BATCH_EVENTS, count - done);
+          const { acks } = await c.request('ingest', { events: Array.from({ length: n }, () => ({ kind: 'chat.input' as const })) });
+          assert.ok(acks.every((a) => !('error' in a)));
+          done += n;
+        }
+      };
+      const progressOf = async (): Promise<Array<{ entries_checked: number; last_seq: number }>> => {
+        const seen: Array<{ entries_checked: number; last_seq: number; request: string | number }> = [];
+        const listening = c.on('verify.progress', (p) => seen.push(p));
+        const report = await c.request('verify', {});
+        listening.dispose();
+        assert.equal(report.ok, true, JSON.stringify(report.problem));
+        // Each notification names the request it belongs to.
+        assert.equal(new Set(seen.map((p) => p.request)).size, Math.min(seen.length, 1));
+        return seen.map(({ entries_checked, last_seq }) => ({ entries_checked, last_seq }));
+      };
+      await ingest(49_999);
+      assert.deepEqual(await progressOf(), []);
+      await ingest(2);
+      assert.deepEqual(await progressOf(), [{ entries_checked: 50_000, last_seq: 50_000 }]);
+    } finally {
+      await c.dispose();
+      await daemon.stop();
+      await home.dispose();
+    }
   });
 });
 

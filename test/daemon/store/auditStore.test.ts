@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { open as fsOpen, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { decryptField } from '../../../daemon/keys/contentCipher.ts';
 import type { KeyMaterial } from '../../../daemon/keys/keyMaterial.ts';
@@ -278,9 +279,149 @@ describe('AuditStore', () => {
   test('concurrent ingests are group-committed without losing or reordering any', async () => {
     const store = await open();
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => store.ingest([{ kind: 'chat.input', metadata: { i } }])));
-    const seqs = results.map((r) => acked(r[0] as IngestAck).seq).sort((a, b) => a - b);
-    assert.deepEqual(seqs, Array.from({ length: 200 }, (_, i) => i + 1));
+    // In the order they were made: request i gets seq i + 1, and that entry is the one of request i.
+    assert.deepEqual(results.map((r) => acked(r[0] as IngestAck).seq), Array.from({ length: 200 }, (_, i) => i + 1));
+    const { entries } = await store.query(undefined, 1000);
+    assert.deepEqual(entries.map((e) => [e.seq, e.metadata?.i]).reverse(), Array.from({ length: 200 }, (_, i) => [i + 1, i]));
     assert.equal((await store.verify({})).ok, true);
+  });
+
+  test('group commit: requests made together share one write and one fdatasync', async () => {
+    const store = await open();
+    // Count the real fdatasync calls of every file handle (a FileHandle is only reachable through an instance).
+    const probe = await fsOpen(join(home.path, 'probe'), 'w');
+    const prototype = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+    await probe.close();
+    const original = prototype.datasync;
+    let datasyncs = 0;
+    prototype.datasync = function (this: unknown) {
+      datasyncs++;
+      return original.call(this);
+    };
+    try {
+      const batches: number[] = [];
+      const sub = store.onEntries((entries) => batches.push(entries.length));
+      const together = await Promise.all(Array.from({ length: 100 }, (_, i) => store.ingest([{ kind: 'chat.input', metadata: { i } }])));
+      assert.equal(together.length, 100);
+      assert.deepEqual(batches, [100], 'one batch for 100 requests made in the same tick');
+      assert.equal(datasyncs, 1, 'one fdatasync for the whole batch');
+      // One at a time: each request is its own batch with its own fdatasync (acks only after it).
+      for (let i = 0; i < 3; i++) await store.ingest([{ kind: 'chat.output' }]);
+      assert.deepEqual(batches, [100, 1, 1, 1]);
+      assert.equal(datasyncs, 4);
+      sub.dispose();
+    } finally {
+      prototype.datasync = original;
+    }
+  });
+
+  test('a signed checkpoint covers the chain end every minute (unsigned_tail counts what is not yet signed)', async (t) => {
+    // The minute timer is mocked (only setInterval): the default interval, without waiting a real minute.
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    const store = await open();
+    const probe = async (): Promise<void> => {
+      // A write queues behind any checkpoint the timer started: after its ack, that checkpoint is on disk.
+      acked((await store.ingest([{ kind: 'chat.output' }]))[0] as IngestAck);
+    };
+    await store.ingest(Array.from({ length: 5 }, () => ({ kind: 'chat.input' })));
+    assert.equal((await store.verify({})).unsigned_tail, 5);
+    t.mock.timers.tick(59_999);
+    await probe();
+    assert.equal((await store.verify({})).unsigned_tail, 6, 'no checkpoint before the minute is up');
+    t.mock.timers.tick(1);
+    await probe();
+    const report = await store.verify({});
+    assert.equal(report.ok, true, JSON.stringify(report.problem));
+    assert.equal(report.unsigned_tail, 1, 'the minute signed seq 6; only the probe after it is unsigned');
+  });
+
+  test('a signed checkpoint is written after every 10,000 entries', async (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    const store = await open();
+    const many = (n: number) => Array.from({ length: n }, () => ({ kind: 'chat.input' as const }));
+    await store.ingest(many(9_999));
+    assert.equal((await store.verify({})).unsigned_tail, 9_999, 'not yet signed');
+    await store.ingest(many(1));
+    await store.ingest(many(1)); // queues behind the checkpoint of the batch before
+    const report = await store.verify({});
+    assert.equal(report.ok, true, JSON.stringify(report.problem));
+    assert.equal(report.unsigned_tail, 1, 'signed at seq 10,000; only seq 10,001 is not');
+  });
+
+  test('busy once 200,000 events wait for their fsync; nothing of the refused request is stored', async () => {
+    const store = await open();
+    const event = { kind: 'chat.input' as const };
+    // Requests made in one tick all queue before the first write starts.
+    const queued = Array.from({ length: 20 }, (_, i) => store.ingest(Array.from({ length: i === 19 ? 9_999 : 10_000 }, () => event)));
+    queued.push(store.ingest([event])); // the 200,000th fits
+    await assert.rejects(store.ingest([event]), (error: unknown) => {
+      const e = error as { code: string; data?: { queue_depth?: number; retry_after_ms?: number } };
+      assert.equal(e.code, 'busy');
+      assert.equal(e.data?.queue_depth, 200_000);
+      assert.ok((e.data?.retry_after_ms ?? 0) > 0);
+      return true;
+    });
+    const results = (await Promise.all(queued)).flat();
+    assert.equal(results.length, 200_000);
+    assert.ok(results.every((r) => !('error' in r)));
+    assert.equal(store.lastSeq, 200_000);
+    acked((await store.ingest([event]))[0] as IngestAck);
+  });
+
+  test('recorded_at never goes backwards when the system clock steps back, also across a restart', async () => {
+    let store = await open();
+    await store.ingest([{ kind: 'chat.input' }]);
+    clock -= 3_600_000;
+    await store.ingest([{ kind: 'chat.input', ts: new Date(clock).toISOString() }]);
+    await store.close();
+    clock -= 3_600_000;
+    store = await open();
+    await store.ingest([{ kind: 'chat.input', ts: new Date(clock).toISOString() }]);
+    const recorded = (await store.query(undefined, 10)).entries.reverse().map((e) => e.recorded_at);
+    assert.equal(recorded.length, 3);
+    assert.deepEqual(recorded, [...recorded].sort(), `recorded_at went backwards: ${recorded.join(', ')}`);
+    assert.equal(recorded[2], recorded[0]);
+  });
+
+  describe('summaries that disagree with their segment never change a result', () => {
+    let store: AuditStore;
+    let expected: Awaited<ReturnType<typeof results>>;
+    let summaries: string[];
+    const results = async (s: AuditStore) => ({
+      blocked: (await s.query({ decision: 'blocked' }, 1000)).entries.map((e) => e.seq),
+      outputs: (await s.query({ kind: 'chat.output' }, 1000)).entries.map((e) => e.seq),
+      m1: (await s.query({ model: 'm1' }, 1000)).entries.map((e) => e.seq),
+      all: (await s.query(undefined, 1000)).entries.length,
+      stats: await s.stats(undefined, 10),
+    });
+    beforeEach(async () => {
+      store = await open({ segmentMaxBytes: 1024 });
+      for (let i = 0; i < 40; i++) {
+        await store.ingest([{ kind: i % 4 === 0 ? 'chat.output' : 'chat.input', decision: i % 3 === 0 ? 'blocked' : 'allowed', model: `m${i % 2}` }]);
+      }
+      expected = await results(store);
+      assert.equal(expected.blocked.length, 14);
+      await store.close();
+      summaries = (await filesUnder(home.path)).filter((f) => f.endsWith('.summary.json'));
+      assert.ok(summaries.length >= 3, 'several closed segments');
+    });
+
+    test('a stale summary (of other bytes) is rebuilt', async () => {
+      const file = summaries[0] ?? '';
+      const first = JSON.parse(await readFile(file, 'utf8')) as { bytes: number };
+      await writeFile(file, JSON.stringify({ ...first, bytes: first.bytes - 1, count: 0, decisions: {} }));
+      assert.deepEqual(await results(await open({ segmentMaxBytes: 1024 })), expected);
+    });
+
+    // Issue 9 item 3: a summary whose size matches its segment was trusted, and changed query and stats results.
+    test('a summary rewritten to lie about its contents (sizes kept) changes no query or stats result', async () => {
+      for (const file of summaries) {
+        const summary = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown> & { count: number; days: Record<string, unknown> };
+        const days = Object.fromEntries(Object.keys(summary.days).map((day) => [day, { allowed: summary.count }]));
+        await writeFile(file, JSON.stringify({ ...summary, decisions: { allowed: summary.count }, kinds: { 'chat.input': summary.count }, days, risk: {} }));
+      }
+      assert.deepEqual(await results(await open({ segmentMaxBytes: 1024 })), expected);
+    });
   });
 
   test('audit entries record operations on the store itself', async () => {

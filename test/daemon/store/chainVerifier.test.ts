@@ -148,3 +148,74 @@ describe('verifyStore finds each kind of tampering', () => {
     assert.equal(report.last_seq, 6);
   });
 });
+
+describe('signatures the daemon must have written', () => {
+  let home: { path: string; dispose(): Promise<void> };
+  let keys: KeyMaterial;
+  beforeEach(async () => {
+    home = await tempDir('verify-rules');
+    keys = testKeys();
+  });
+  afterEach(() => home.dispose());
+
+  const verify = () => verifyStore(home.path, { publicKeys: keys.signingPublicKeys });
+
+  test('entries 50 s apart for ten minutes, with no timer firing: the daemon still signs every 60 s and verify passes; without those records it fails', async () => {
+    let clock = Date.parse('2026-11-20T09:00:00Z');
+    const store = await AuditStore.open({ home: home.path, keys, contentMode: () => 'hash', log: () => undefined, now: () => clock });
+    for (let i = 0; i < 12; i++) {
+      await store.ingest([{ kind: 'chat.input', input: `prompt ${i}` }]);
+      clock += 50_000;
+    }
+    await store.close();
+    const report = await verify();
+    assert.equal(report.ok, true, JSON.stringify(report.problem));
+    const records = (await readFile(join(home.path, CHECKPOINTS_FILE), 'utf8')).split('\n').filter((l) => l !== '');
+    assert.ok(records.length >= 6, `only ${records.length} records`);
+    await rm(join(home.path, CHECKPOINTS_FILE));
+    const failed = await verify();
+    assert.equal(failed.ok, false);
+    assert.equal(failed.problem?.code, 'checkpoint_missing');
+  });
+
+  test('20,000 entries in two concurrent batches of 10,000: never more than 10,000 unsigned in a row', async () => {
+    const store = await AuditStore.open({ home: home.path, keys, contentMode: () => 'none', log: () => undefined });
+    const batch = () => Array.from({ length: 10_000 }, () => ({ kind: 'chat.input' as const }));
+    await Promise.all([store.ingest(batch()), store.ingest(batch()), store.ingest([{ kind: 'chat.input' }])]);
+    await store.close();
+    const report = await verify();
+    assert.equal(report.ok, true, JSON.stringify(report.problem));
+    assert.equal(report.entries_checked, 20_001);
+    await rm(join(home.path, CHECKPOINTS_FILE));
+    assert.equal((await verify()).problem?.code, 'checkpoint_missing');
+  });
+
+  test('a record removed from the middle breaks the chain of records', async () => {
+    let clock = Date.parse('2026-11-20T09:00:00Z');
+    for (let session = 0; session < 3; session++) {
+      const store = await AuditStore.open({ home: home.path, keys, contentMode: () => 'hash', log: () => undefined, now: () => clock });
+      await store.ingest([{ kind: 'chat.input' }]);
+      await store.close();
+      clock += 1000;
+    }
+    const records = (await readFile(join(home.path, CHECKPOINTS_FILE), 'utf8')).split('\n').filter((l) => l !== '');
+    assert.equal(records.length, 3);
+    await writeFile(join(home.path, CHECKPOINTS_FILE), `${records[0]}\n${records[2]}\n`);
+    const report = await verify();
+    assert.equal(report.problem?.code, 'checkpoint_chain');
+    assert.equal(report.problem?.segment, 'checkpoints.jsonl');
+  });
+
+  test('--expect: a checkpoint kept elsewhere must be in the store', async () => {
+    const store = await AuditStore.open({ home: home.path, keys, contentMode: () => 'hash', log: () => undefined });
+    await store.ingest([{ kind: 'chat.input' }, { kind: 'chat.input' }]);
+    const { last_hash } = store.latestCheckpoint();
+    await store.close();
+    const ok = await verifyStore(home.path, { publicKeys: keys.signingPublicKeys, expect: { seq: 2, hash: last_hash } });
+    assert.equal(ok.ok, true);
+    const beyond = await verifyStore(home.path, { publicKeys: keys.signingPublicKeys, expect: { seq: 3, hash: last_hash } });
+    assert.equal(beyond.problem?.code, 'expected_missing');
+    const other = await verifyStore(home.path, { publicKeys: keys.signingPublicKeys, expect: { seq: 1, hash: last_hash } });
+    assert.equal(other.problem?.code, 'expected_missing');
+  });
+});

@@ -384,3 +384,50 @@ async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+describe('OpenAiCompatibleClient and redirects', () => {
+  /** An endpoint that moved: every request gets a 307 to another server that would answer anything. */
+  async function movedEndpoint(status: number) {
+    const reached: string[] = [];
+    const target = createServer((req, res) => {
+      reached.push(`${req.method ?? ''} ${req.url ?? ''} ${req.headers.authorization ?? ''}`);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ object: 'list', data: [{ id: 'stolen', object: 'model' }] }));
+    });
+    target.listen(0, '127.0.0.1');
+    await once(target, 'listening');
+    const targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}`;
+    const moved = createServer((req, res) => {
+      res.writeHead(status, { Location: `${targetUrl}${req.url ?? '/'}` });
+      res.end();
+    });
+    moved.listen(0, '127.0.0.1');
+    await once(moved, 'listening');
+    return {
+      url: `http://127.0.0.1:${(moved.address() as AddressInfo).port}/v1`,
+      targetOrigin: targetUrl,
+      reached,
+      dispose: async () => {
+        moved.closeAllConnections();
+        target.closeAllConnections();
+        await Promise.all([new Promise((r) => moved.close(r)), new Promise((r) => target.close(r))]);
+      },
+    };
+  }
+
+  for (const status of [301, 302, 307, 308]) {
+    test(`${status} is not followed: bad_response naming the new origin, and the key never reaches it`, async (t) => {
+      const endpoint = await movedEndpoint(status);
+      t.after(() => endpoint.dispose());
+      const client = new OpenAiCompatibleClient({ baseUrl: endpoint.url, model: 'echo-1', apiKey: KEY });
+      const chat = await rejection(collect(client.stream(hello)));
+      assert.equal(chat.code, 'bad_response');
+      assert.equal(chat.status, status);
+      assert.match(chat.message, new RegExp(`redirect \\(HTTP ${status}\\) to ${endpoint.targetOrigin.replace(/[.]/g, '\\.')}`));
+      const list = await rejection(client.listModels());
+      assert.equal(list.code, 'bad_response');
+      assert.deepEqual(endpoint.reached, [], 'nothing was sent to the redirect target');
+      assert.ok(!everythingIn(chat).includes(KEY));
+    });
+  }
+});

@@ -343,6 +343,43 @@ describe('TelemetryForwarder against a fake endpoint', () => {
     assert.equal(f.stats.stopped, true);
   });
 
+  for (const status of [403, 410]) {
+    test(`${status}: one warning, forwarding stops, no retry`, async () => {
+      endpoint.setMode('status', { status });
+      const f = forwarder({ token: TOKEN });
+      f.enqueue(payload(1));
+      f.enqueue(payload(2));
+      await f.idle();
+      assert.equal(endpoint.requests.length, 1, 'asked once');
+      assert.equal(logs.length, 1);
+      assert.match(logs[0] ?? '', new RegExp(`${status}.*forwarding stopped`));
+      assert.deepEqual(f.stats, { sent: 0, dropped: 1, failed: 1, stopped: true, queue: 0 });
+    });
+  }
+
+  test('a redirect is not followed: forwarding stops, and the target never sees the payload or the token', async () => {
+    const target = `${new URL(endpoint.url).origin}/moved`;
+    endpoint.setMode('status', { status: 302, location: target });
+    const f = forwarder({ token: TOKEN });
+    f.enqueue(payload(1));
+    await f.idle();
+    assert.deepEqual(endpoint.requests.map((r) => r.url), ['/hooks/telemetry']);
+    assert.match(logs[0] ?? '', /redirect \(HTTP 302\); forwarding stopped/);
+    assert.equal(f.stats.stopped, true);
+  });
+
+  for (const status of [408, 429]) {
+    test(`${status}: retried (honouring Retry-After), then delivered`, async () => {
+      endpoint.setMode('status', { status, failures: 2, retryAfterSeconds: 2 });
+      const f = forwarder({ token: TOKEN });
+      f.enqueue(payload(1));
+      await f.idle();
+      assert.deepEqual(endpoint.requests.map((r) => r.status), [status, status, 200]);
+      assert.deepEqual(delays, [2000, 2000]);
+      assert.deepEqual(f.stats, { sent: 1, dropped: 0, failed: 0, stopped: false, queue: 0 });
+    });
+  }
+
   test('a full queue drops the oldest events and counts them', async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
