@@ -2,7 +2,10 @@
 //   dist/cli.mjs            the `ai-audit` CLI and daemon (Node, ESM)
 //   dist/extension.cjs      the VS Code extension (Node, CommonJS, `vscode` external)
 //   dist/webview/chat.js    the chat webview (browser, IIFE) with chat.css and the codicon font
-// A native module cannot be bundled: @napi-rs/keyring is loaded from node_modules (shipped in the .vsix).
+// Everything pure JavaScript is bundled (ws, zod, lowdb, the AWS and Azure SDKs, Sentry). Native modules
+// cannot be: @napi-rs/keyring is loaded from node_modules (shipped in the .vsix and a dependency of the
+// CLI package); @duckdb/node-api only by `ai-audit query --from`, with a dynamic import (a dependency of
+// the CLI package, not in the .vsix: see docs/packaging.md).
 import { build } from 'esbuild';
 import { chmod, copyFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -12,7 +15,7 @@ process.chdir(root);
 
 // Native modules stay outside the bundle; DuckDB is loaded only by `query --from`. @sentry/node stays external
 // too: it is imported only when SENTRY_DSN is set, and bundling would pull its OpenTelemetry instrumentation
-// into every start. Ship it in node_modules where error tracking is wanted.
+// (about 250 MB installed) into every install. Install it beside the CLI where error tracking is wanted.
 const node = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning', external: ['@napi-rs/keyring', '@duckdb/node-api', '@sentry/node'] };
 
 await build({
@@ -30,7 +33,7 @@ await chmod('dist/cli.mjs', 0o755);
 if (existsSync('extension/extensionMain.ts')) {
   // `navigator`: zod probes `navigator.userAgent` (for Cloudflare Workers), and the extension host reports
   // every access to that global as a PendingMigrationError. The extension never runs where it exists.
-  await build({ ...node, entryPoints: { extension: 'extension/extensionMain.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' }, format: 'cjs', external: ['vscode', '@napi-rs/keyring', '@sentry/node'], define: { navigator: 'undefined' } });
+  await build({ ...node, entryPoints: { extension: 'extension/extensionMain.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' }, format: 'cjs', external: ['vscode', '@napi-rs/keyring', '@duckdb/node-api', '@sentry/node'], define: { navigator: 'undefined' } });
 }
 {
   await mkdir('dist/webview', { recursive: true });

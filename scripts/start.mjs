@@ -7,10 +7,9 @@
 // without a desktop session — a private D-Bus session with gnome-keyring as the OS keychain.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { ensureDebianPackages } from './lib/debianPackages.mjs';
-import { runInKeyringSession } from './lib/keyringSession.mjs';
+import { runningDaemonNotice } from './lib/runningDaemon.mjs';
+import { DEFAULT_KEYRING_PASSWORD, needsPrivateKeyring, privateKeyringDir, runInKeyringSession } from '../daemon/keys/privateKeyringSession.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const callerDir = process.env.INIT_CWD || process.cwd();
@@ -29,11 +28,8 @@ const hasFolder = args.some((arg, i) => !arg.startsWith('--') && args[i - 1] !==
 const argv = daemonOnly
   ? ['node', 'dist/cli.mjs', 'daemon', ...args.slice(1)]
   : ['node', 'scripts/vscode/openInVsCode.mjs', ...args, ...(hasFolder ? [] : [callerDir])];
-const needsPrivateKeyring =
-  process.platform === 'linux' && !process.env.AI_AUDIT_MASTER_KEY && !process.env.DBUS_SESSION_BUS_ADDRESS;
-
 let code;
-if (needsPrivateKeyring) {
+if (needsPrivateKeyring(process.env)) {
   ensureDebianPackages(
     [
       { command: 'dbus-run-session', pkg: 'dbus' },
@@ -48,16 +44,20 @@ if (needsPrivateKeyring) {
     log('its keyring file is protected only by file permissions; set AI_AUDIT_KEYRING_PASSWORD to encrypt it,');
     log('or on a server give the daemon AI_AUDIT_MASTER_KEY from your secret manager instead.');
   }
-  const keyringDir = join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'ai-audit-trail-keyring');
+  const keyringDir = privateKeyringDir(process.env);
   mkdirSync(keyringDir, { recursive: true, mode: 0o700 });
   code = await runInKeyringSession(argv, {
     env: process.env,
-    password: process.env.AI_AUDIT_KEYRING_PASSWORD || 'ai-audit-trail',
+    password: process.env.AI_AUDIT_KEYRING_PASSWORD || DEFAULT_KEYRING_PASSWORD,
     keyringDir,
   });
+  const samePassword = process.env.AI_AUDIT_KEYRING_PASSWORD ? ' (with the same AI_AUDIT_KEYRING_PASSWORD)' : '';
+  log(`the CLI opens this keyring again from any shell${samePassword}, e.g. npx ai-audit verify`);
 } else {
   const child = spawn(argv[0], argv.slice(1), { stdio: 'inherit' });
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
   code = await new Promise((resolve) => child.on('exit', (c) => resolve(c ?? 0)));
 }
+// The extension's daemon outlives VS Code (it is detached): say so, and how to stop it.
+if (!daemonOnly) for (const line of await runningDaemonNotice({ cli: 'dist/cli.mjs', env: process.env })) log(line);
 process.exit(code);

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { ensureDebianPackages } from './lib/debianPackages.mjs';
-import { runInKeyringSession } from './lib/keyringSession.mjs';
+import { runInKeyringSession } from '../daemon/keys/privateKeyringSession.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 process.chdir(root);
@@ -54,6 +54,13 @@ run('node', ['scripts/build.mjs']);
 if (files.some((f) => f.startsWith('test/e2e/')) && existsSync('scripts/vscode/ensureCodeServer.mjs')) {
   const { ensureCodeServer } = await import('./vscode/ensureCodeServer.mjs');
   await ensureCodeServer({ log });
+  // The end-to-end tests install the .vsix that ships, so that what is tested is what ships.
+  const { hostTarget, packageTarget } = await import('./package.mjs');
+  const target = hostTarget();
+  if (target !== undefined) {
+    log(`package (${target} .vsix)`);
+    await packageTarget(target, { log });
+  }
 }
 
 // A private keyring per run: the keychain tests must not touch (or depend on) the user's keyring.

@@ -5,8 +5,10 @@ import { CliError, ExitCode } from './cliErrors.ts';
 import type { CliIo } from './cliIo.ts';
 import { commands, type CommandSpec } from './cliCommands.ts';
 import { exportCommands } from './exportCommands.ts';
+import { DAEMON_VERSION } from '../version.ts';
 
 const USAGE = `Usage: ai-audit <command> [options]
+       ai-audit --version
 
 Commands:
   daemon [--port N]                 run the audit daemon in the foreground
@@ -52,6 +54,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(`${USAGE}\n`);
     return name === undefined ? ExitCode.Usage : ExitCode.Ok;
+  }
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(`${DAEMON_VERSION}\n`);
+    return ExitCode.Ok;
   }
   const all: Record<string, CommandSpec> = { ...commands, ...exportCommands };
   const spec: CommandSpec | undefined = Object.hasOwn(all, name) ? all[name] : undefined;

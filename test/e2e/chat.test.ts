@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { FrameLocator, Page } from 'playwright-core';
-import { stageExtension } from '../../scripts/lib/stageExtension.mjs';
 import { readDiscovery } from '../../daemon/client/daemonDiscovery.ts';
 import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../support/daemonProcess.ts';
 import { startFakeTelemetryEndpoint, type FakeTelemetryEndpoint } from '../support/fakeTelemetryEndpoint.ts';
 import { filesUnder } from '../support/filesUnder.ts';
 import { allEntries, attach, entriesAfter, killDaemonOf, send, storeMark, ui } from './chatDriver.ts';
+import { builtVsix } from './harness/builtExtension.ts';
 import { CleanupStack } from './harness/cleanupStack.ts';
 import { startCodeServer } from './harness/codeServer.ts';
 import { openWorkbench, type Workbench } from './harness/workbench.ts';
@@ -51,7 +51,8 @@ describe('chat in a real VS Code', { timeout: SUITE_TIMEOUT_MS }, () => {
     telemetry = await startFakeTelemetryEndpoint();
     cleanup.defer(() => telemetry.dispose());
     const server = await startCodeServer({
-      extensionDirs: [await stageExtension(join(root, 'extension')), TEST_MODEL_EXTENSION],
+      vsixFiles: [await builtVsix()],
+      extensionDirs: [TEST_MODEL_EXTENSION],
       workspaceFolder: workspace,
       env,
       settings: {

@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { stageExtension } from '../../scripts/lib/stageExtension.mjs';
 import type { Entry } from '../../daemon/protocol/entry.ts';
 import { startFakeLakera } from '../support/fakeLakeraServer.ts';
 import { runCliProcess, startDaemonProcess } from '../support/daemonProcess.ts';
+import { builtVsix } from './harness/builtExtension.ts';
 import { CleanupStack } from './harness/cleanupStack.ts';
 import { startCodeServer } from './harness/codeServer.ts';
 import { openWorkbench } from './harness/workbench.ts';
@@ -34,7 +34,8 @@ test('chat with Lakera Guard: key in SecretStorage, metadata on each call, reque
   const daemon = await startDaemonProcess(home, env);
   cleanup.defer(() => daemon.kill9());
   const server = await startCodeServer({
-    extensionDirs: [await stageExtension(join(root, 'extension')), TEST_MODEL_EXTENSION],
+    vsixFiles: [await builtVsix()],
+    extensionDirs: [TEST_MODEL_EXTENSION],
     workspaceFolder: workspace,
     env,
     settings: {

@@ -11,12 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FrameLocator, Page } from 'playwright-core';
-import { stageExtension } from '../../scripts/lib/stageExtension.mjs';
 import { discoveryAlive, readDiscovery } from '../../daemon/client/daemonDiscovery.ts';
 import { startFakeLakera, type FakeLakera } from '../support/fakeLakeraServer.ts';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fakeOpenAiServer.ts';
 import { filesUnder } from '../support/filesUnder.ts';
 import { entriesAfter, killDaemonOf, send, storeMark, ui } from './chatDriver.ts';
+import { builtVsix } from './harness/builtExtension.ts';
 import { CleanupStack } from './harness/cleanupStack.ts';
 import { startCodeServer, type CodeServer } from './harness/codeServer.ts';
 import { openWorkbench, type Workbench } from './harness/workbench.ts';
@@ -97,7 +97,8 @@ describe('first run of the extension in a real VS Code', { timeout: SUITE_TIMEOU
     cleanup.defer(() => lakera.dispose());
     // No test model extension: no model exists until an endpoint is configured. Auto-start is on (default).
     server = await startCodeServer({
-      extensionDirs: [await stageExtension(join(root, 'extension'))],
+      vsixFiles: [await builtVsix()],
+      extensionDirs: [],
       workspaceFolder: workspace,
       env,
       settings: { 'aiAuditTrail.lakera.baseUrl': lakera.url },

@@ -8,12 +8,14 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ensureCodeServer } from '../../../scripts/vscode/ensureCodeServer.mjs';
+import { ensureCodeServer, type CodeServerInstall } from '../../../scripts/vscode/ensureCodeServer.mjs';
 import { CleanupStack, type AsyncDisposable } from './cleanupStack.ts';
 
 export interface StartCodeServerOptions {
-  /** Unpacked extension folders (each with a package.json), installed by copying them. */
+  /** Unpacked extension folders (each with a package.json), installed by copying them (test fixtures). */
   readonly extensionDirs: readonly string[];
+  /** Packaged extensions, installed as users install them: `code-server --install-extension X.vsix`. */
+  readonly vsixFiles?: readonly string[];
   /** Absolute path of an existing folder to open as the workspace. */
   readonly workspaceFolder: string;
   /** Extra environment for code-server and so for the extension host. */
@@ -84,6 +86,7 @@ export async function startCodeServer(options: StartCodeServerOptions): Promise<
       cleanup.defer(() => rm(root, { recursive: true, force: true, maxRetries: 3 }));
     }
     const sandbox = await createSandbox(root, options);
+    for (const vsix of options.vsixFiles ?? []) await installVsix(install, sandbox, vsix);
     const timeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     for (let attempt = 1; ; attempt++) {
       const port = await findFreePort();
@@ -181,11 +184,35 @@ async function createSandbox(root: string, options: StartCodeServerOptions): Pro
     await copyExtension(extensionDir, extensionsDir);
   }
 
-  const env: Record<string, string> = { ...inheritedEnv(), HOME: home, ...xdg, TMPDIR: tmp };
+  // EXTENSIONS_GALLERY: an empty gallery turns VS Code's marketplace lookups off (closed network).
+  const env: Record<string, string> = { ...inheritedEnv(), HOME: home, ...xdg, TMPDIR: tmp, EXTENSIONS_GALLERY: '{}' };
   // VS Code puts its `vscode-ipc-*.sock` files in XDG_RUNTIME_DIR (else the system temp folder,
   // whatever TMPDIR says): a private one keeps them out of /tmp, unless the path gets too long.
   if (runtime.length <= MAX_RUNTIME_DIR_LENGTH) env.XDG_RUNTIME_DIR = runtime;
   return { home, configFile: join(root, 'config.yaml'), userDataDir, extensionsDir, env: { ...env, ...options.env } };
+}
+
+/** Installs a .vsix into the sandbox's extensions folder with code-server's own installer. */
+async function installVsix(install: CodeServerInstall, sandbox: Sandbox, vsix: string): Promise<void> {
+  const args = [
+    install.codeServerEntry,
+    '--config', sandbox.configFile,
+    '--user-data-dir', sandbox.userDataDir,
+    '--extensions-dir', sandbox.extensionsDir,
+    '--install-extension', vsix,
+  ];
+  await writeFile(sandbox.configFile, 'auth: none\ncert: false\n');
+  const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
+    const child = spawn(install.nodeBin, args, { cwd: sandbox.home, env: sandbox.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (exitCode) => resolve({ code: exitCode, output: text }));
+  });
+  if (code !== 0 || !/was successfully installed/.test(output)) {
+    throw new Error(`code-server --install-extension ${vsix} failed (exit code ${String(code)}):\n${output}`);
+  }
 }
 
 async function validateOptions(options: StartCodeServerOptions): Promise<void> {

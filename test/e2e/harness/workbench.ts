@@ -87,7 +87,8 @@ export async function openWorkbench(url: string, options: OpenWorkbenchOptions =
     cleanup.defer(() => context.close());
 
     const page = context.pages()[0] ?? (await context.newPage());
-    await page.goto(url);
+    // The workbench loads in seconds, but on a busy machine later than playwright's default of 30 s.
+    await page.goto(url, { timeout: options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS });
     await page.locator(WORKBENCH_READY).waitFor({ timeout: options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS });
 
     return {
