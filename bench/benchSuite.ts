@@ -309,7 +309,7 @@ try {
         put('rssIdle', entries, await rssMb(daemon.discovery.pid));
         const since = new Date(Date.now() - 30 * DAY_MS).toISOString();
         const locations = await listSegments(home.path);
-        const rounds = entries >= 1_000_000 ? 2 : 3;
+        const rounds = entries >= 1_000_000 ? 1 : 3;
         const query: number[] = [];
         const scan: number[] = [];
         const verify: number[] = [];
