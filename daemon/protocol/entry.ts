@@ -261,11 +261,37 @@ export type Entry = z.infer<typeof Entry>;
 /** The `prev` of the first entry of a store. */
 export const GENESIS_HASH = '0'.repeat(64);
 
+/** A time that names its zone (`Z` or an offset). */
+const ZONED = /(?:[zZ]|[+-]\d{2}:?\d{2})$/;
+
+/** The seeds' names that {@link normalizeEvent} maps onto the entry's. */
+const SEED_ALIASES = new Set([
+  'timestamp',
+  'created_at',
+  'meta',
+  'scan_result',
+  'user_id',
+  'session_id',
+  'user_ip',
+  'mcp_server',
+  'call_type',
+  'response_status',
+  'id',
+  'detectors_triggered',
+]);
+
+function hasSeedAlias(event: IngestEvent): boolean {
+  for (const key in event) if (SEED_ALIASES.has(key)) return true;
+  return false;
+}
+
 /**
  * Maps the seeds' field names onto the entry's. Explicit entry fields win over aliases; nothing that was
  * sent is dropped (metadata the seeds nest is kept in `metadata`).
  */
 export function normalizeEvent(event: IngestEvent): NormalizedEvent {
+  // Most events use the entry's own names only: nothing to map, and no copy (this runs per ingested event).
+  if (!hasSeedAlias(event) && (event.ts === undefined || ZONED.test(event.ts))) return event;
   const {
     timestamp,
     created_at,
@@ -283,7 +309,7 @@ export function normalizeEvent(event: IngestEvent): NormalizedEvent {
   } = event;
   const out: NormalizedEvent = { ...rest };
   const ts = rest.ts ?? timestamp ?? created_at;
-  if (ts !== undefined) out.ts = /(?:[zZ]|[+-]\d{2}:?\d{2})$/.test(ts) ? ts : `${ts}Z`;
+  if (ts !== undefined) out.ts = ZONED.test(ts) ? ts : `${ts}Z`;
   if (meta !== undefined) out.metadata = { ...meta, ...rest.metadata };
   if (id !== undefined && rest.source_id === undefined) out.source_id = id;
   if (scan_result !== undefined) {

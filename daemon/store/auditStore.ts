@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { GENESIS_HASH, type AuditKind, type ContentMode, type Entry, type JsonValue, type Actor } from '../protocol/entry.ts';
-import { AuditError, ErrorCodes, type WireError } from '../protocol/errors.ts';
+import { AuditError, ErrorCodes } from '../protocol/errors.ts';
 import type { EntryFilter, IngestAck, IngestRejected, Stats, VerifyReport } from '../protocol/messages.ts';
 import type { KeyMaterial } from '../keys/keyMaterial.ts';
 import { appendCheckpoint, checkCheckpointChain, checkpointLink, readCheckpoints, repairCheckpointsTail, signCheckpoint, type Checkpoint } from './checkpoints.ts';
@@ -32,10 +32,14 @@ export interface AuditStoreOptions {
   now?: () => number;
 }
 
+/** The outcome of one queued event: its ack once durable, or why it was not stored. */
+type Settle = (result: IngestAck | AuditError) => void;
+
 interface Pending {
   event: StorableEvent;
-  resolve: (ack: IngestAck) => void;
-  reject: (error: AuditError) => void;
+  settle: Settle;
+  /** Resends of the same idempotency key that arrived while this event was queued or being written. */
+  followers?: Settle[];
 }
 
 type EntriesListener = (entries: readonly Entry[]) => void;
@@ -59,7 +63,8 @@ export class AuditStore {
   /** Serializes writers of the files (flush, retention, checkpoints). */
   private exclusive: Promise<unknown> = Promise.resolve();
   private readonly acked = new Map<string, IngestAck>();
-  private readonly inflight = new Map<string, Promise<IngestAck>>();
+  /** Queued or being written, by idempotency key: a resend waits for the original's outcome. */
+  private readonly inflight = new Map<string, Pending>();
   private readonly listeners = new Set<EntriesListener>();
   private lastRecordedMs = 0;
   private diskFullSince: number | null = null;
@@ -224,22 +229,27 @@ export class AuditStore {
   async ingest(events: readonly unknown[]): Promise<Array<IngestAck | IngestRejected>> {
     this.assertAccepting(events.length);
     const nowMs = this.now();
-    const results: Array<Promise<IngestAck> | WireError> = events.map((raw) => {
-      const event = parseEvent(raw, nowMs);
-      if (isWireError(event)) return event;
-      return this.enqueue(event);
-    });
-    return Promise.all(
-      results.map(async (r) => {
-        if (!(r instanceof Promise)) return { error: r };
-        try {
-          return await r;
-        } catch (error: unknown) {
-          if (error instanceof AuditError) return { error: error.toWire() };
-          throw error;
+    // One promise per request, not per event: each event settles its slot, the last one resolves.
+    const results = new Array<IngestAck | IngestRejected>(events.length);
+    return new Promise((resolve) => {
+      let open = 1;
+      const done = (): void => {
+        if (--open === 0) resolve(results);
+      };
+      events.forEach((raw, i) => {
+        const event = parseEvent(raw, nowMs);
+        if (isWireError(event)) {
+          results[i] = { error: event };
+          return;
         }
-      }),
-    );
+        open++;
+        this.enqueue(event, (result) => {
+          results[i] = result instanceof AuditError ? { error: result.toWire() } : result;
+          done();
+        });
+      });
+      done();
+    });
   }
 
   /** Appends an `audit.*` entry that records an operation on the store itself. */
@@ -247,7 +257,7 @@ export class AuditStore {
     this.assertAccepting(1);
     const event: StorableEvent = { kind, audit, decision, content_mode: 'none' };
     if (actor !== undefined) event.actor = actor;
-    return this.enqueue(event);
+    return new Promise((resolve, reject) => this.enqueue(event, (result) => (result instanceof AuditError ? reject(result) : resolve(result))));
   }
 
   private assertAccepting(count: number): void {
@@ -268,30 +278,36 @@ export class AuditStore {
     }
   }
 
-  private enqueue(event: StorableEvent): Promise<IngestAck> {
+  private enqueue(event: StorableEvent, settle: Settle): void {
     const key = event.idempotency_key;
     if (key !== undefined) {
       const done = this.acked.get(key);
-      if (done !== undefined) return Promise.resolve({ ...done, duplicate: true });
+      if (done !== undefined) return settle({ ...done, duplicate: true });
       const running = this.inflight.get(key);
-      if (running !== undefined) return running.then((ack) => ({ ...ack, duplicate: true }));
+      if (running !== undefined) {
+        (running.followers ??= []).push(settle);
+        return;
+      }
     }
-    const promise = new Promise<IngestAck>((resolve, reject) => {
-      this.pending.push({ event, resolve, reject });
-    });
-    if (key !== undefined) {
-      this.inflight.set(key, promise);
-      // The map entry goes once the outcome is known; a rejected write must not block a retry.
-      promise.then(
-        (ack) => {
-          this.inflight.delete(key);
-          this.remember(key, ack);
-        },
-        () => this.inflight.delete(key),
-      );
-    }
+    const item: Pending = { event, settle };
+    this.pending.push(item);
+    // The map entry goes once the outcome is known (see `settle`); a rejected write must not block a retry.
+    if (key !== undefined) this.inflight.set(key, item);
     this.scheduleFlush();
-    return promise;
+  }
+
+  /** Tells an event (and resends of its key that waited for it) how it went. */
+  private settle(item: Pending, result: IngestAck | AuditError): void {
+    const key = item.event.idempotency_key;
+    if (key !== undefined) {
+      this.inflight.delete(key);
+      if (!(result instanceof AuditError)) this.remember(key, result);
+    }
+    item.settle(result);
+    if (item.followers !== undefined) {
+      const shared = result instanceof AuditError ? result : { seq: result.seq, id: result.id, duplicate: true as const };
+      for (const follower of item.followers) follower(shared instanceof AuditError ? shared : { ...shared });
+    }
   }
 
   private remember(key: string, ack: IngestAck): void {
@@ -342,7 +358,7 @@ export class AuditStore {
         await this.signNow('checkpoint', this.lastSeq, this.lastHash);
       } catch (error: unknown) {
         const wire = this.writeError(error);
-        for (const item of batch) item.reject(wire);
+        for (const item of batch) this.settle(item, wire);
         return;
       }
     }
@@ -362,7 +378,7 @@ export class AuditStore {
       } catch (error: unknown) {
         seq -= 1;
         this.options.log(`could not build an entry: ${String(error)}`);
-        item.reject(new AuditError(ErrorCodes.Internal, 'the event could not be stored'));
+        this.settle(item, new AuditError(ErrorCodes.Internal, 'the event could not be stored'));
       }
     }
     if (entries.length === 0) return;
@@ -370,14 +386,17 @@ export class AuditStore {
       await this.segments.append(entries, Buffer.from(chunks.join('')), lineBytes);
     } catch (error: unknown) {
       const wire = this.writeError(error);
-      for (const item of built) item.reject(wire);
+      for (const item of built) this.settle(item, wire);
       return;
     }
     if (this.diskFullSince !== null) this.options.log('disk has space again: ingest resumed');
     this.diskFullSince = null;
     this.lastRecordedMs = recordedMs;
     this.unsignedSinceMs ??= recordedMs;
-    entries.forEach((entry, i) => built[i]?.resolve({ seq: entry.seq, id: entry.id }));
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] as Entry;
+      this.settle(built[i] as Pending, { seq: entry.seq, id: entry.id });
+    }
     for (const listener of this.listeners) {
       try {
         listener(entries);

@@ -1,28 +1,34 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Entry } from '../protocol/entry.ts';
-import { canonicalJson, canonicalMembers } from './canonicalJson.ts';
+import { canonicalJson, canonicalObject, quoteKey } from './canonicalJson.ts';
 
 /** SHA-256 (hex) over the canonical serialization of the entry without its `hash` field. */
 export function entryHash(entry: Omit<Entry, 'hash'> | Entry): string {
-  const { hash: _ignored, ...rest } = entry as Entry;
-  return createHash('sha256').update(canonicalJson(rest)).digest('hex');
+  // The `hash` member is skipped while serializing: no copy of the entry without it.
+  return hash('sha256', canonicalObject(entry as Record<string, unknown>, 'hash'), 'hex');
 }
 
 /**
- * Hashes an entry and serializes it in one pass: the canonical members are computed once, hashed
- * without `hash`, and joined again with `"hash"` in its sorted place for the stored line.
+ * Hashes an entry and serializes it in one pass: the members before and after `hash` in key order are
+ * serialized once, hashed joined, and joined again around `"hash"` for the stored line.
  */
 export function sealEntry(entry: Omit<Entry, 'hash'>): { entry: Entry; line: string } {
-  const members = canonicalMembers(entry as Record<string, unknown>);
-  const hash = createHash('sha256').update('{' + members.join(',') + '}').digest('hex');
-  const hashMember = `"hash":"${hash}"`;
-  // Members start with their quoted key, so string order of members is key order ('"' sorts first).
-  let at = members.findIndex((m) => m > hashMember);
-  if (at === -1) at = members.length;
-  members.splice(at, 0, hashMember);
+  const record = entry as Record<string, unknown>;
+  const keys = Object.keys(record).sort();
+  let before = '';
+  let after = '';
+  for (const key of keys) {
+    const item = record[key];
+    if (item === undefined || key === 'hash') continue;
+    const member = quoteKey(key) + ':' + canonicalJson(item);
+    if (key < 'hash') before = before === '' ? member : before + ',' + member;
+    else after = after === '' ? member : after + ',' + member;
+  }
+  const digest = hash('sha256', '{' + before + (before !== '' && after !== '' ? ',' : '') + after + '}', 'hex');
   // The entry object is the builder's own: completing it in place saves a copy per event.
-  (entry as Entry).hash = hash;
-  return { entry: entry as Entry, line: '{' + members.join(',') + '}\n' };
+  (entry as Entry).hash = digest;
+  const line = '{' + (before === '' ? '' : before + ',') + '"hash":"' + digest + '"' + (after === '' ? '' : ',' + after) + '}\n';
+  return { entry: entry as Entry, line };
 }
 
 /** The line stored for an entry: canonical JSON of the whole entry, hash included, and a newline. */

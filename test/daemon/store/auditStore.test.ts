@@ -424,6 +424,19 @@ describe('AuditStore', () => {
     });
   });
 
+  test('a resend while the original is still being written waits for it: one entry, both acked with its seq', async () => {
+    const store = await open();
+    const [a, b, c] = await Promise.all([
+      store.ingest([{ kind: 'chat.input', idempotency_key: 'k-race' }, { kind: 'chat.output' }]),
+      store.ingest([{ kind: 'chat.input', idempotency_key: 'k-race' }]),
+      store.ingest([{ kind: 'chat.input', idempotency_key: 'k-race' }, { kind: 'chat.input', idempotency_key: 'k-race' }]),
+    ]);
+    const original = acked(a?.[0] as IngestAck);
+    assert.equal(original.duplicate, undefined);
+    for (const resend of [b?.[0], c?.[0], c?.[1]]) assert.deepEqual(acked(resend as IngestAck), { seq: original.seq, id: original.id, duplicate: true });
+    assert.equal(store.lastSeq, 2);
+  });
+
   test('audit entries record operations on the store itself', async () => {
     const store = await open();
     const ack = await store.appendAudit('audit.settings', { changed: { content_mode: { from: 'hash', to: 'none' } } });
