@@ -4,13 +4,14 @@ import type { DaemonClient } from '../client/daemonClient.ts';
 import { startDaemon } from '../daemonMain.ts';
 import { openKeyStore } from '../keys/openKeyStore.ts';
 import type { ContentMode } from '../protocol/entry.ts';
-import { MAX_PAGE, type EntryFilter, type KeyStatus, type VerifyReport } from '../protocol/messages.ts';
+import { MAX_PAGE, StatsGroupBy, type EntryFilter, type KeyStatus, type VerifyReport } from '../protocol/messages.ts';
 import { DaemonState } from '../state/daemonState.ts';
 import { verifyStore } from '../store/chainVerifier.ts';
 import { CliError, ExitCode } from './cliErrors.ts';
 import { writeLine, type CliIo } from './cliIo.ts';
 import { connectIfRunning, connectToDaemon } from './daemonConnection.ts';
 import { runIngest } from './ingestCommand.ts';
+import { formatStats } from './statsTable.ts';
 
 export interface CommandInput {
   home: string;
@@ -82,6 +83,45 @@ function printKeys(io: CliIo, status: KeyStatus, json: boolean): void {
   );
 }
 
+/** The filter flags of `query` and `stats`. */
+const FILTER_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
+  since: { type: 'string' },
+  until: { type: 'string' },
+  kind: { type: 'string', multiple: true },
+  decision: { type: 'string', multiple: true },
+  user: { type: 'string' },
+  model: { type: 'string' },
+  provider: { type: 'string' },
+  session: { type: 'string' },
+  project: { type: 'string' },
+  customer: { type: 'string' },
+  conversation: { type: 'string' },
+  'mcp-server': { type: 'string' },
+  flagged: { type: 'boolean' },
+  text: { type: 'string' },
+};
+
+/** An `EntryFilter` from the filter flags (the daemon validates it again). */
+function filterFromFlags(values: CommandInput['values']): EntryFilter {
+  const filter: Record<string, unknown> = {};
+  const since = isoFlag(values.since, '--since');
+  const until = isoFlag(values.until, '--until');
+  if (since !== undefined) filter.since = since;
+  if (until !== undefined) filter.until = until;
+  for (const key of ['kind', 'decision'] as const) {
+    const list = values[key] as unknown as string[] | undefined;
+    if (list !== undefined) filter[key] = list.length === 1 ? list[0] : list;
+  }
+  for (const key of ['user', 'model', 'provider', 'session', 'project', 'customer', 'conversation', 'text'] as const) {
+    const value = str(values[key]);
+    if (value !== undefined) filter[key] = value;
+  }
+  const mcpServer = str(values['mcp-server']);
+  if (mcpServer !== undefined) filter.mcp_server = mcpServer;
+  if (values.flagged === true) filter.flagged = true;
+  return filter as EntryFilter;
+}
+
 export const commands: Record<string, CommandSpec> = {
   daemon: {
     options: { port: { type: 'string' } },
@@ -145,40 +185,12 @@ export const commands: Record<string, CommandSpec> = {
 
   query: {
     options: {
-      since: { type: 'string' },
-      until: { type: 'string' },
-      kind: { type: 'string', multiple: true },
-      decision: { type: 'string', multiple: true },
-      user: { type: 'string' },
-      model: { type: 'string' },
-      provider: { type: 'string' },
-      session: { type: 'string' },
-      project: { type: 'string' },
-      customer: { type: 'string' },
-      conversation: { type: 'string' },
-      'mcp-server': { type: 'string' },
-      flagged: { type: 'boolean' },
-      text: { type: 'string' },
+      ...FILTER_OPTIONS,
       limit: { type: 'string' },
       all: { type: 'boolean' },
     },
     async run({ home, values, io }) {
-      const filter: Record<string, unknown> = {};
-      const since = isoFlag(values.since, '--since');
-      const until = isoFlag(values.until, '--until');
-      if (since !== undefined) filter.since = since;
-      if (until !== undefined) filter.until = until;
-      for (const key of ['kind', 'decision'] as const) {
-        const list = values[key] as unknown as string[] | undefined;
-        if (list !== undefined) filter[key] = list.length === 1 ? list[0] : list;
-      }
-      for (const key of ['user', 'model', 'provider', 'session', 'project', 'customer', 'conversation', 'text'] as const) {
-        const value = str(values[key]);
-        if (value !== undefined) filter[key] = value;
-      }
-      const mcpServer = str(values['mcp-server']);
-      if (mcpServer !== undefined) filter.mcp_server = mcpServer;
-      if (values.flagged === true) filter.flagged = true;
+      const filter = filterFromFlags(values);
       const limit = positiveInt(values.limit, '--limit');
       if (limit !== undefined && values.all === true) throw new CliError(ExitCode.Usage, 'give --limit N or --all, not both');
       if (limit === 0) throw new CliError(ExitCode.Usage, '--limit must be at least 1');
@@ -188,7 +200,7 @@ export const commands: Record<string, CommandSpec> = {
         let cursor: string | undefined;
         while (printed < wanted) {
           const page = await client.request('query', {
-            filter: filter as EntryFilter,
+            filter,
             limit: Math.min(MAX_PAGE, wanted - printed),
             ...(cursor === undefined ? {} : { cursor }),
           });
@@ -197,6 +209,24 @@ export const commands: Record<string, CommandSpec> = {
           if (page.next_cursor === null || page.entries.length === 0) break;
           cursor = page.next_cursor;
         }
+        return ExitCode.Ok;
+      });
+    },
+  },
+
+  stats: {
+    options: { ...FILTER_OPTIONS, by: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' } },
+    async run({ home, values, io }) {
+      const filter = filterFromFlags(values);
+      const byText = str(values.by);
+      const by = byText === undefined ? undefined : StatsGroupBy.safeParse(byText);
+      if (by !== undefined && !by.success) throw new CliError(ExitCode.Usage, `--by is one of ${StatsGroupBy.options.join(', ')}`);
+      const top = positiveInt(values.top, '--top');
+      if (top !== undefined && (top < 1 || top > 100)) throw new CliError(ExitCode.Usage, '--top is from 1 to 100');
+      return withDaemon(home, async (client) => {
+        const stats = await client.request('stats', { filter, ...(top === undefined ? {} : { top }), ...(by === undefined ? {} : { by: by.data }) });
+        if (values.json === true) writeLine(io.stdout, JSON.stringify(stats));
+        else writeLine(io.stdout, formatStats(stats, by?.data));
         return ExitCode.Ok;
       });
     },

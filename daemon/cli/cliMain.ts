@@ -15,6 +15,9 @@ Commands:
         filters: --since ISO --until ISO --kind K --decision D --user U --model M
                  --provider P --session S --project P --customer C --conversation C
                  --mcp-server S --flagged --text T
+  stats [filters] [--by day|model|operation|category|customer|user] [--top N] [--json]
+                                    decisions per day, top categories, mean risk by model
+                                    and operation (default: the last 30 days); --by groups
   verify [--json] [--from SEQ] [--to SEQ]
                                     check the hash chain and signed checkpoints
   cleanup [--older-than DAYS]       drop segments past the retention period

@@ -20,6 +20,8 @@ export const AuditKind = z.enum([
   'audit.keys.rotate',
   'audit.settings',
   'audit.export',
+  'audit.review',
+  'audit.access',
 ]);
 export type AuditKind = z.infer<typeof AuditKind>;
 export const EntryKind = z.union([EventKind, AuditKind]);
