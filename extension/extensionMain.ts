@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { resolveDataDir } from '../daemon/client/dataDirLocation.ts';
 import { DAEMON_LOG_FILE } from '../daemon/protocol/messages.ts';
+import { registerAuditLogCommands } from './auditLog/auditLogCommands.ts';
 import { ChatPanel } from './chat/chatPanel.ts';
 import type { ChatModel } from './chat/chatModel.ts';
 import { DaemonSupervisor } from './daemon/daemonSupervisor.ts';
@@ -62,6 +63,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
   context.subscriptions.push({ dispose: () => warnOnce.dispose() });
   supervisor.start();
   context.subscriptions.push(new AuditStatusBar(supervisor, log));
+  const reviewer = () => (settings.userId === '' ? userInfo().username : settings.userId);
+  context.subscriptions.push(...registerAuditLogCommands({ extensionUri: context.extensionUri, supervisor, reviewer, log }));
 
   const telemetry = createTelemetry(settings, secrets, log);
   context.subscriptions.push(telemetry);

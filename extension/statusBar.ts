@@ -4,7 +4,7 @@ import type { ConnectionState, DaemonSupervisor } from './daemon/daemonSuperviso
 
 /**
  * The status bar item: connection to the audit daemon and today's blocked count (from `stats`, kept
- * current by a tail subscription to blocked entries). Clicking it opens the chat.
+ * current by a tail subscription to blocked entries). Clicking it opens the audit log.
  */
 export class AuditStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('aiAuditTrail.status', vscode.StatusBarAlignment.Left, 50);
@@ -16,7 +16,7 @@ export class AuditStatusBar implements vscode.Disposable {
   constructor(supervisor: DaemonSupervisor, log: (message: string) => void) {
     this.log = log;
     this.item.name = 'AI Audit Trail';
-    this.item.command = 'aiAuditTrail.openChat';
+    this.item.command = 'aiAuditTrail.openAuditLog';
     this.render(supervisor.state);
     this.item.show();
     const sub = supervisor.onState((state) => {
@@ -32,7 +32,10 @@ export class AuditStatusBar implements vscode.Disposable {
       const stats = await client.request('stats', { filter: { since: `${today}T00:00:00.000Z`, decision: 'blocked' } });
       this.day = today;
       this.blockedToday = stats.per_day.find((d) => d.day === today)?.blocked ?? 0;
-      client.on('tail.entries', ({ entries }) => {
+      let subscription = '';
+      // Other views (the audit log) subscribe on the same connection: count only this subscription's entries.
+      client.on('tail.entries', ({ subscription: from, entries }) => {
+        if (from !== subscription) return;
         const now = new Date().toISOString().slice(0, 10);
         if (now !== this.day) {
           this.day = now;
@@ -41,7 +44,7 @@ export class AuditStatusBar implements vscode.Disposable {
         this.blockedToday += entries.filter((e) => e.decision === 'blocked' && e.ts.slice(0, 10) === now).length;
         this.item.text = this.text(true);
       });
-      await client.request('tail.subscribe', { filter: { decision: 'blocked' } });
+      subscription = (await client.request('tail.subscribe', { filter: { decision: 'blocked' } })).subscription;
       this.item.text = this.text(true);
     } catch (error: unknown) {
       this.log(`status bar: ${error instanceof Error ? error.message : String(error)}`);
@@ -55,7 +58,7 @@ export class AuditStatusBar implements vscode.Disposable {
   private render(state: ConnectionState): void {
     if (state.status === 'connected') {
       this.item.text = this.text(true);
-      this.item.tooltip = `AI Audit Trail: connected to the audit daemon (pid ${state.pid}). Click to open the chat.`;
+      this.item.tooltip = `AI Audit Trail: connected to the audit daemon (pid ${state.pid}). Click to open the audit log.`;
       this.item.backgroundColor = undefined;
     } else if (state.status === 'connecting') {
       this.item.text = '$(sync~spin) Audit: connecting';

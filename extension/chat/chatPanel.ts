@@ -107,6 +107,9 @@ export class ChatPanel implements vscode.Disposable {
       this.session.newConversation();
       this.post({ type: 'cleared' });
     },
+    openAuditEntry: async ({ seq }) => {
+      await vscode.commands.executeCommand('aiAuditTrail.openAuditLog', seq);
+    },
   };
 
   private async receive(raw: unknown): Promise<void> {

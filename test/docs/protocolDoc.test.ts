@@ -151,7 +151,7 @@ const RESULT_KEYS: { [M in MethodName]: KeySpec<ResultOf<M>> } = {
   get: { entry: 'required' },
   'tail.subscribe': { subscription: 'required' },
   'tail.unsubscribe': { ok: 'required' },
-  stats: { total: 'required', per_day: 'required', top_categories: 'required', risk_by_model: 'required' },
+  stats: { total: 'required', per_day: 'required', top_categories: 'required', risk_by_model: 'required', groups: 'optional' },
   verify: {
     ok: 'required',
     entries_checked: 'required',
@@ -185,6 +185,9 @@ const RESULT_KEYS: { [M in MethodName]: KeySpec<ResultOf<M>> } = {
     key_source: 'required',
     settings: 'required',
   },
+  'entry.detail': { entry: 'required', checkpoint: 'required', reviews: 'required' },
+  'review.add': { audit_seq: 'required' },
+  'access.record': { audit_seq: 'required' },
 };
 
 /** Every notification the daemon sends (the compiler checks the list against `Notifications`). */
