@@ -12,6 +12,8 @@ import { WsServer } from './server/wsServer.ts';
 import { DaemonState } from './state/daemonState.ts';
 import { AuditStore } from './store/auditStore.ts';
 import { DAEMON_VERSION } from './version.ts';
+import { ExportService } from './export/exportService.ts';
+import { schedulerClockFromEnv } from './export/schedulerClock.ts';
 
 export interface DaemonOptions {
   home: string;
@@ -93,8 +95,17 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     });
     disposers.push(() => store.close());
 
+    const exports = new ExportService({
+      store,
+      state,
+      home,
+      keys: () => keys,
+      log,
+      ...schedulerClockFromEnv(options.env),
+    });
+    const keepFromSeq = (): number => exports.retentionFloor();
     const retention = setInterval(() => {
-      store.runRetention(state.settings.retention_days).catch((error: unknown) => log(`retention failed: ${String(error)}`));
+      store.runRetention(state.settings.retention_days, { keepFromSeq }).catch((error: unknown) => log(`retention failed: ${String(error)}`));
     }, DAY_MS);
     retention.unref();
     disposers.push(async () => clearInterval(retention));
@@ -111,6 +122,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       },
       version: DAEMON_VERSION,
       startedAt: Date.now(),
+      exports,
     });
     const server = await WsServer.start({ token, port: options.port, handlers, log });
     disposers.push(() => server.dispose());
@@ -125,7 +137,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     disposers.push(() => removeDiscovery(home));
     log(`daemon ${DAEMON_VERSION} listening on 127.0.0.1:${server.port} for ${home} (keys: ${keys.source}, ${store.entryCount} entries)`);
     // Expired segments from while the daemon was down go now, not a day from now.
-    void store.runRetention(state.settings.retention_days).catch((error: unknown) => log(`retention failed: ${String(error)}`));
+    await exports.start();
+    disposers.push(() => exports.dispose());
+    void store.runRetention(state.settings.retention_days, { keepFromSeq }).catch((error: unknown) => log(`retention failed: ${String(error)}`));
     return { port: server.port, home, log, dispose };
   } catch (error: unknown) {
     await dispose();

@@ -35,6 +35,14 @@ export const ErrorCodes = {
   UnknownSubscription: 'unknown_subscription',
   /** The daemon is shutting down; retry against the next instance. */
   ShuttingDown: 'shutting_down',
+  /** A destination, schedule or run name that is already taken (`destinations.add`, `schedules.add`). */
+  Conflict: 'conflict',
+  /** The export destination failed; `data.reason` is its code (access_denied, no_such_bucket, …), `data.retryable`. */
+  DestinationError: 'destination_error',
+  /** The export was cancelled (`export.cancel`, or the daemon stopped); committed chunks stay committed. */
+  Cancelled: 'cancelled',
+  /** The schedule is running already; wait for its run (see `export.runs`). */
+  ExportRunning: 'export_running',
   /** A bug. The daemon logs the details locally and stays up. */
   Internal: 'internal',
 } as const;

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import type { Entry} from './entry.ts';
 import { ContentMode, Decision, EntryKind, IngestEvent, ThreatLevel } from './entry.ts';
 import type { WireError } from './errors.ts';
+import { DestinationConfig, NamedDestination, type DestinationProbe } from './destinations.ts';
+import { ExportName, ExportShape, ScheduleShape, ScheduleTiming, type ExportRun, type Schedule } from './exports.ts';
 
 /**
  * The daemon's WebSocket protocol, version 1 (URL path `/v1`). Every frame is one JSON object:
@@ -174,6 +176,9 @@ export interface CheckpointRef {
 /** Most filter sets and opened entries one `access.record` call carries. */
 export const MAX_ACCESS_ITEMS = 1000;
 
+/** A schedule's filter: the watermark decides the range, so no since/until. */
+const ScheduleFilter = EntryFilter.omit({ since: true, until: true });
+
 const seqOrId = z.union([
   z.strictObject({ seq: z.number().int().positive() }),
   z.strictObject({ id: z.string().min(1).max(64) }),
@@ -224,7 +229,11 @@ export const Methods = {
   },
   /** Drop whole segments older than the retention period, leaving a signed anchor. */
   'retention.run': {
-    params: z.strictObject({ older_than_days: z.number().int().min(0).max(36_500).optional() }),
+    params: z.strictObject({
+      older_than_days: z.number().int().min(0).max(36_500).optional(),
+      /** Also drop entries that a schedule has not exported yet. */
+      force: z.boolean().optional(),
+    }),
     result: undefined as unknown as { dropped_segments: number; dropped_entries: number; anchor_seq: number | null },
   },
   'keys.status': {
@@ -284,6 +293,85 @@ export const Methods = {
     }),
     result: undefined as unknown as { audit_seq: number },
   },
+  /** Add a named destination (no secrets: credentials come from the default chain or a keychain ref). */
+  'destinations.add': {
+    params: NamedDestination.extend({ replace: z.boolean().optional() }),
+    result: undefined as unknown as NamedDestination & { location: string },
+  },
+  'destinations.list': {
+    params: z.strictObject({}),
+    result: undefined as unknown as { destinations: Array<NamedDestination & { location: string }> },
+  },
+  'destinations.remove': {
+    params: z.strictObject({ name: z.string().min(1).max(128) }),
+    result: undefined as unknown as { ok: true },
+  },
+  /** Write, read back and delete a probe object; write-only is a valid setup. */
+  'destinations.test': {
+    params: z.union([z.strictObject({ name: z.string().min(1).max(128) }), z.strictObject({ config: DestinationConfig })]),
+    result: undefined as unknown as DestinationProbe & { location: string },
+  },
+  /** One-time export; answers when done. Progress arrives as `export.progress`. */
+  'export.run': {
+    params: z.strictObject({
+      ...ExportShape,
+      name: ExportName.optional(),
+      filter: EntryFilter.optional(),
+    }),
+    result: undefined as unknown as ExportRun,
+  },
+  /** Recorded runs, newest first. */
+  'export.runs': {
+    params: z.strictObject({
+      schedule: z.string().max(64).optional(),
+      limit: z.number().int().min(1).max(MAX_PAGE).optional(),
+    }),
+    result: undefined as unknown as { runs: ExportRun[] },
+  },
+  /** Stops a running export at the next object; the run ends `cancelled` and its watermark stays. */
+  'export.cancel': {
+    params: z.strictObject({ run_id: z.string().max(64) }),
+    result: undefined as unknown as { ok: true },
+  },
+  'schedules.add': {
+    params: z.strictObject({ ...ScheduleShape, filter: ScheduleFilter.optional() }),
+    result: undefined as unknown as Schedule,
+  },
+  'schedules.list': {
+    params: z.strictObject({}),
+    result: undefined as unknown as { schedules: Schedule[] },
+  },
+  /** Change a schedule; the watermark and the manifest chain stay. */
+  'schedules.edit': {
+    params: z.strictObject({
+      name: ExportName,
+      destination: ExportShape.destination.optional(),
+      prefix: ExportShape.prefix,
+      layout: ExportShape.layout.unwrap().optional(),
+      gzip: z.boolean().optional(),
+      timing: ScheduleTiming.optional(),
+      time_zone: ScheduleShape.time_zone.unwrap().optional(),
+      filter: ScheduleFilter.optional(),
+    }),
+    result: undefined as unknown as Schedule,
+  },
+  'schedules.enable': {
+    params: z.strictObject({ name: ExportName }),
+    result: undefined as unknown as Schedule,
+  },
+  'schedules.disable': {
+    params: z.strictObject({ name: ExportName }),
+    result: undefined as unknown as Schedule,
+  },
+  /** Run a schedule now (as its next tick would); answers when done. */
+  'schedules.run': {
+    params: z.strictObject({ name: ExportName }),
+    result: undefined as unknown as ExportRun,
+  },
+  'schedules.remove': {
+    params: z.strictObject({ name: ExportName }),
+    result: undefined as unknown as { ok: true },
+  },
 } as const;
 
 export type MethodName = keyof typeof Methods;
@@ -298,6 +386,8 @@ export function isMethodName(name: string): name is MethodName {
 export interface Notifications {
   'tail.entries': { subscription: string; entries: Entry[] };
   'verify.progress': { request: string | number; entries_checked: number; last_seq: number };
+  /** A running export (one-time or scheduled): totals so far. */
+  'export.progress': { run_id: string; schedule: string | null; objects: number; rows: number; bytes: number; seq: number };
 }
 export type NotificationName = keyof Notifications;
 

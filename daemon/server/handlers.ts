@@ -11,6 +11,7 @@ import type { AuditStore } from '../store/auditStore.ts';
 import { compileFilter } from '../store/entryFilter.ts';
 import type { KeyMaterial } from '../keys/keyMaterial.ts';
 import type { Connection } from './wsServer.ts';
+import type { ExportService } from '../export/exportService.ts';
 
 export interface HandlerContext {
   connection: Connection;
@@ -30,6 +31,7 @@ export interface HandlerDeps {
   setKeys: (keys: KeyMaterial) => void;
   version: string;
   startedAt: number;
+  exports: ExportService;
 }
 
 const DEFAULT_PAGE = 100;
@@ -82,7 +84,11 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
       );
     },
 
-    'retention.run': async ({ older_than_days }) => store.runRetention(older_than_days ?? state.settings.retention_days, { recordWhenNothingDropped: true }),
+    'retention.run': async ({ older_than_days, force }) =>
+      store.runRetention(older_than_days ?? state.settings.retention_days, {
+        recordWhenNothingDropped: true,
+        ...(force === true ? {} : { keepFromSeq: () => deps.exports.retentionFloor() }),
+      }),
 
     'keys.status': async () => describeKeyStatus(deps.keys()),
 
@@ -164,6 +170,33 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
     'access.record': async ({ viewer, since, until, opened, filters, entries }) => {
       const ack = await store.appendAudit('audit.access', { viewer, since, until, opened, filters: filters as JsonValue, entries }, { user_id: viewer });
       return { audit_seq: ack.seq };
+    },
+
+    'destinations.add': async ({ name, config, replace }) => deps.exports.addDestination({ name, config }, replace === true),
+    'destinations.list': async () => ({ destinations: deps.exports.listDestinations() }),
+    'destinations.remove': async ({ name }) => {
+      await deps.exports.removeDestination(name);
+      return { ok: true };
+    },
+    'destinations.test': async (params) => deps.exports.testDestination('name' in params ? params.name : params.config),
+
+    'export.run': async (params, { connection }) =>
+      deps.exports.runOnce(params, (progress) => connection.notify('export.progress', progress)),
+    'export.runs': async ({ schedule, limit }) => ({ runs: deps.exports.runs(schedule, limit ?? 50) }),
+    'export.cancel': async ({ run_id }) => {
+      deps.exports.cancel(run_id);
+      return { ok: true };
+    },
+
+    'schedules.add': async (params) => deps.exports.addSchedule(params),
+    'schedules.list': async () => ({ schedules: deps.exports.listSchedules() }),
+    'schedules.edit': async ({ name, ...change }) => deps.exports.editSchedule(name, change),
+    'schedules.enable': async ({ name }) => deps.exports.setEnabled(name, true),
+    'schedules.disable': async ({ name }) => deps.exports.setEnabled(name, false),
+    'schedules.run': async ({ name }, { connection }) => deps.exports.runSchedule(name, (progress) => connection.notify('export.progress', progress)),
+    'schedules.remove': async ({ name }) => {
+      await deps.exports.removeSchedule(name);
+      return { ok: true };
     },
 
     health: async () => ({

@@ -3,6 +3,8 @@ import { JSONFile } from 'lowdb/node';
 import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Settings } from '../protocol/messages.ts';
+import type { NamedDestination } from '../protocol/destinations.ts';
+import type { ExportRun, Schedule } from '../protocol/exports.ts';
 
 export const STATE_FILE = 'state.json';
 
@@ -15,7 +17,19 @@ export interface StateData {
   settings: Settings;
   /** Generation of the keys derived from AI_AUDIT_MASTER_KEY (not secret: the master key is). */
   key_generation: number;
+  /** Export destinations (no secrets), schedules with their seq watermarks, and the recent runs. */
+  exports?: ExportState;
 }
+
+export interface ExportState {
+  destinations: NamedDestination[];
+  schedules: Schedule[];
+  /** Newest last; the oldest go beyond {@link MAX_EXPORT_RUNS}. */
+  runs: ExportRun[];
+}
+
+/** Export runs kept in state. */
+export const MAX_EXPORT_RUNS = 500;
 
 export const DEFAULT_SETTINGS: Settings = { content_mode: 'hash', retention_days: 90 };
 
@@ -49,6 +63,18 @@ export class DaemonState {
     this.db.data.settings = { ...this.db.data.settings, ...change };
     await this.db.write();
     return this.db.data.settings;
+  }
+
+  /** Exports' part of the state; change it in place, then {@link saveExports}. */
+  get exports(): ExportState {
+    this.db.data.exports ??= { destinations: [], schedules: [], runs: [] };
+    return this.db.data.exports;
+  }
+
+  async saveExports(): Promise<void> {
+    const runs = this.exports.runs;
+    if (runs.length > MAX_EXPORT_RUNS) runs.splice(0, runs.length - MAX_EXPORT_RUNS);
+    await this.db.write();
   }
 
   /** The master-key store's generation counter. */

@@ -328,6 +328,30 @@ export class AuditStore {
     return best;
   }
 
+  /**
+   * Committed entries with `fromSeq ≤ seq ≤ toSeq`, oldest first, with their stored line (without the
+   * newline), read segment by segment: an export streams through this, never holding the range in memory.
+   */
+  async *entriesBySeq(fromSeq: number, toSeq: number): AsyncGenerator<{ entry: Entry; text: string }> {
+    for (const segment of this.segments.list()) {
+      if (segment.count === 0 || segment.last_seq < fromSeq) continue;
+      if (segment.first_seq > toSeq) break;
+      const step = Math.max(0, Math.floor((fromSeq - segment.first_seq) / SPARSE_STEP));
+      const start = segment.first_seq >= fromSeq ? 0 : (segment.offsets[step] ?? 0);
+      for await (const line of readLinesForward(join(this.options.home, segment.file), start, segment.bytes)) {
+        const entry = parseLine(line.text);
+        if (entry === null || entry.seq < fromSeq) continue;
+        if (entry.seq > toSeq) return;
+        yield { entry, text: line.text };
+      }
+    }
+  }
+
+  /** Signs a checkpoint at an entry that is not the newest (an export signs the end of its range). */
+  async signCheckpointAt(seq: number, hash: string): Promise<void> {
+    await this.withExclusive(() => this.signNow('checkpoint', seq, hash));
+  }
+
   /** Newest first, with a cursor for the next page; the cost grows with the page, not the store. */
   async query(filter: EntryFilter | undefined, limit: number, cursor?: string): Promise<{ entries: Entry[]; next_cursor: string | null }> {
     const compiled = compileFilter(filter);
@@ -450,14 +474,16 @@ export class AuditStore {
    * Drops whole segments whose every entry (by `ts` and `recorded_at`) is older than `days`, oldest first,
    * never the open one. A signed anchor is written first, so verify accepts the new start of the chain.
    */
-  async runRetention(days: number, options: { actor?: Actor; recordWhenNothingDropped?: boolean } = {}): Promise<{ dropped_segments: number; dropped_entries: number; anchor_seq: number | null }> {
+  async runRetention(days: number, options: { actor?: Actor; recordWhenNothingDropped?: boolean; keepFromSeq?: () => number } = {}): Promise<{ dropped_segments: number; dropped_entries: number; anchor_seq: number | null }> {
     const cutoff = this.now() - days * 86_400_000;
     const result = await this.withExclusive(async () => {
       const list = this.segments.list();
+      // Entries a schedule has not exported yet stay, however old (unless the caller forces it).
+      const keepFrom = options.keepFromSeq?.() ?? Number.POSITIVE_INFINITY;
       let count = 0;
       for (let i = 0; i < list.length - 1; i++) {
         const s = list[i];
-        if (s === undefined || Date.parse(s.max_ts) >= cutoff || Date.parse(s.last_recorded) >= cutoff) break;
+        if (s === undefined || Date.parse(s.max_ts) >= cutoff || Date.parse(s.last_recorded) >= cutoff || s.last_seq >= keepFrom) break;
         count++;
       }
       const lastDropped = list[count - 1];

@@ -145,6 +145,45 @@ const KEY_STATUS_KEYS: KeySpec<ResultOf<'keys.status'>> = {
 };
 const SETTINGS_KEYS: KeySpec<ResultOf<'settings.get'>> = { content_mode: 'required', retention_days: 'required' };
 
+const NAMED_DESTINATION_KEYS: KeySpec<ResultOf<'destinations.add'>> = { name: 'required', config: 'required', location: 'required' };
+const EXPORT_RUN_KEYS: KeySpec<ResultOf<'export.run'>> = {
+  id: 'required',
+  schedule: 'required',
+  name: 'required',
+  location: 'required',
+  layout: 'required',
+  status: 'required',
+  started_at: 'required',
+  finished_at: 'required',
+  seq_from: 'required',
+  seq_to: 'required',
+  rows: 'required',
+  bytes: 'required',
+  objects: 'required',
+  objects_total: 'required',
+  manifests: 'required',
+  error: 'required',
+  audit_seq: 'required',
+};
+const SCHEDULE_KEYS: KeySpec<ResultOf<'schedules.add'>> = {
+  name: 'required',
+  destination: 'required',
+  prefix: 'optional',
+  layout: 'required',
+  gzip: 'required',
+  timing: 'required',
+  time_zone: 'required',
+  filter: 'optional',
+  enabled: 'required',
+  created_at: 'required',
+  watermark_seq: 'required',
+  last_manifest: 'required',
+  next_run_at: 'required',
+  pending: 'required',
+  last_run: 'required',
+};
+const OK_KEYS = { ok: 'required' } as const;
+
 const RESULT_KEYS: { [M in MethodName]: KeySpec<ResultOf<M>> } = {
   ingest: { acks: 'required' },
   query: { entries: 'required', next_cursor: 'required' },
@@ -188,12 +227,27 @@ const RESULT_KEYS: { [M in MethodName]: KeySpec<ResultOf<M>> } = {
   'entry.detail': { entry: 'required', checkpoint: 'required', reviews: 'required' },
   'review.add': { audit_seq: 'required' },
   'access.record': { audit_seq: 'required' },
+  'destinations.add': NAMED_DESTINATION_KEYS,
+  'destinations.list': { destinations: 'required' },
+  'destinations.remove': OK_KEYS,
+  'destinations.test': { write: 'required', read: 'required', delete: 'required', key: 'required', detail: 'required', location: 'required' },
+  'export.run': EXPORT_RUN_KEYS,
+  'export.runs': { runs: 'required' },
+  'export.cancel': OK_KEYS,
+  'schedules.add': SCHEDULE_KEYS,
+  'schedules.list': { schedules: 'required' },
+  'schedules.edit': SCHEDULE_KEYS,
+  'schedules.enable': SCHEDULE_KEYS,
+  'schedules.disable': SCHEDULE_KEYS,
+  'schedules.run': EXPORT_RUN_KEYS,
+  'schedules.remove': OK_KEYS,
 };
 
 /** Every notification the daemon sends (the compiler checks the list against `Notifications`). */
 const NOTIFICATION_KEYS: { [N in NotificationName]: KeySpec<Notifications[N]> } = {
   'tail.entries': { subscription: 'required', entries: 'required' },
   'verify.progress': { request: 'required', entries_checked: 'required', last_seq: 'required' },
+  'export.progress': { run_id: 'required', schedule: 'required', objects: 'required', rows: 'required', bytes: 'required', seq: 'required' },
 };
 
 const DISCOVERY_KEYS: KeySpec<Discovery> = {
