@@ -6,6 +6,7 @@ import { resolveDataDir } from '../daemon/client/dataDirLocation.ts';
 import { DAEMON_LOG_FILE } from '../daemon/protocol/messages.ts';
 import { registerAuditLogCommands } from './auditLog/auditLogCommands.ts';
 import { ChatPanel } from './chat/chatPanel.ts';
+import { registerExportCommands } from './exports/exportCommands.ts';
 import type { ChatModel } from './chat/chatModel.ts';
 import { DaemonSupervisor } from './daemon/daemonSupervisor.ts';
 import { EventQueue } from './daemon/eventQueue.ts';
@@ -64,7 +65,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
   supervisor.start();
   context.subscriptions.push(new AuditStatusBar(supervisor, log));
   const reviewer = () => (settings.userId === '' ? userInfo().username : settings.userId);
-  context.subscriptions.push(...registerAuditLogCommands({ extensionUri: context.extensionUri, supervisor, reviewer, log }));
+  const exportFeature = registerExportCommands(supervisor, log);
+  context.subscriptions.push(...exportFeature.disposables);
+  context.subscriptions.push(...registerAuditLogCommands({ extensionUri: context.extensionUri, supervisor, reviewer, log, exportFiltered: exportFeature.exportFiltered }));
 
   const telemetry = createTelemetry(settings, secrets, log);
   context.subscriptions.push(telemetry);

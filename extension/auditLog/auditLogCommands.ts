@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import type { DaemonClient } from '../../daemon/client/daemonClient.ts';
 import type { ContentMode } from '../../daemon/protocol/entry.ts';
 import { AuditLogPanel, AUDIT_LOG_VIEW_TYPE, type AuditLogPanelDeps } from './auditLogPanel.ts';
-import { describeFailure, NOT_CONNECTED } from './failureAdvice.ts';
+import { withDaemon } from './daemonCommand.ts';
 import { describeOutcome, verifyWithProgress } from './integrityCheck.ts';
 
 /** Command ids of the audit log feature (category "AI Audit Trail" in package.json). */
@@ -34,28 +34,7 @@ function seqArgument(arg: unknown): number | undefined {
  * after a window reload with its filter set). Every failure says what to do next.
  */
 export function registerAuditLogCommands(deps: AuditLogPanelDeps): vscode.Disposable[] {
-  const failed = (what: string, error: unknown) => {
-    const text = describeFailure(what, error);
-    deps.log(text);
-    void vscode.window.showErrorMessage(text, 'Show Daemon Log').then((choice) => {
-      if (choice === 'Show Daemon Log') void vscode.commands.executeCommand('aiAuditTrail.showDaemonLog');
-    });
-  };
-  /** Runs `work` with the connected client, or says how to get one. */
-  const withClient = async (what: string, work: (client: DaemonClient) => Promise<void>) => {
-    const client = deps.supervisor.client;
-    if (client === null) {
-      const choice = await vscode.window.showErrorMessage(`${what}: ${NOT_CONNECTED}`, 'Restart Daemon', 'Show Daemon Log');
-      if (choice === 'Restart Daemon') await vscode.commands.executeCommand('aiAuditTrail.restartDaemon');
-      if (choice === 'Show Daemon Log') await vscode.commands.executeCommand('aiAuditTrail.showDaemonLog');
-      return;
-    }
-    try {
-      await work(client);
-    } catch (error: unknown) {
-      failed(what, error);
-    }
-  };
+  const withClient = (what: string, work: (client: DaemonClient) => Promise<void>) => withDaemon(deps.supervisor, deps.log, what, work);
 
   return [
     vscode.window.registerWebviewPanelSerializer(AUDIT_LOG_VIEW_TYPE, {

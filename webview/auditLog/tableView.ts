@@ -56,7 +56,11 @@ export class TableView {
     this.applyWidths();
     this.viewport.append(this.spacer);
     this.element.append(this.header, this.viewport, this.status);
-    this.viewport.addEventListener('scroll', () => this.schedule());
+    this.viewport.addEventListener('scroll', () => {
+      // The header scrolls sideways with the rows.
+      this.header.scrollLeft = this.viewport.scrollLeft;
+      this.schedule();
+    });
     this.viewport.addEventListener('keydown', (event) => this.key(event));
     this.viewport.addEventListener('click', (event) => {
       const row = (event.target as Element).closest<HTMLElement>('.row');
