@@ -17,6 +17,7 @@ import { readDiscovery } from '../../daemon/client/daemonDiscovery.ts';
 import type { Entry } from '../../daemon/protocol/entry.ts';
 import { listSegments } from '../../daemon/store/segmentPaths.ts';
 import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../support/daemonProcess.ts';
+import { filesUnder } from '../support/filesUnder.ts';
 import { HOSTILE_STRINGS, megabyteString, PWNED_HOST } from '../support/hostileCorpus.ts';
 import { CleanupStack } from './harness/cleanupStack.ts';
 import { startCodeServer } from './harness/codeServer.ts';
@@ -117,6 +118,16 @@ async function cli(args: string[], env: Record<string, string>): Promise<string>
   return result.stdout;
 }
 
+/** A screenshot of the editor area only (the viewer), for docs/: small files, no workbench chrome. */
+async function shootEditor(page: Page, frame: Frame, path: string): Promise<void> {
+  // Test clicks scroll rows sideways into view; a person starts at the left.
+  await frame.evaluate(() => {
+    (document.querySelector('#audit-table') as HTMLElement).scrollLeft = 0;
+  });
+  const box = await page.locator('.part.editor').boundingBox();
+  await page.screenshot({ path, ...(box === null ? {} : { clip: box }) });
+}
+
 const jsonLines = <T>(text: string): T[] => text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as T);
 
 test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review, charts, verify, chat badge, inert hostile strings', { timeout: TIMEOUT_MS }, async (t) => {
@@ -178,6 +189,8 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
 
   try {
     // 1. Open from the palette; the newest rows (the hostile corpus) come first.
+    await workbench.runCommand('View: Close Primary Side Bar', { timeoutMs: 30_000 });
+    await workbench.runCommand('View: Close Secondary Side Bar', { timeoutMs: 30_000 });
     await workbench.runCommand('AI Audit Trail: Open Audit Log', { timeoutMs: 60_000 });
     let frame = await auditFrame(page);
     await frame.locator('.row[data-key="' + total + '"]').waitFor({ timeout: 60_000 });
@@ -208,12 +221,18 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
     // 3. Scroll through the first 10k rows; long tasks are observed in the webview itself.
     frame = await auditFrame(page);
     const perf = await frame.evaluate(async (rows: number) => {
-      const observed = { supported: PerformanceObserver.supportedEntryTypes.includes('longtask'), count: 0, longestMs: 0, over200: 0 };
+      // `self`: the viewer's own script; other names are tasks of frames sharing its event loop (the workbench).
+      const observed = { supported: PerformanceObserver.supportedEntryTypes.includes('longtask'), count: 0, longestMs: 0, over200: 0, selfCount: 0, selfLongestMs: 0, selfOver200: 0 };
       const observer = new PerformanceObserver((list) => {
         for (const task of list.getEntries()) {
           observed.count++;
           observed.longestMs = Math.max(observed.longestMs, task.duration);
           if (task.duration > 200) observed.over200++;
+          if (task.name === 'self') {
+            observed.selfCount++;
+            observed.selfLongestMs = Math.max(observed.selfLongestMs, task.duration);
+            if (task.duration > 200) observed.selfOver200++;
+          }
         }
       });
       observer.observe({ type: 'longtask' });
@@ -256,6 +275,29 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
     assert.ok(shown.length >= 10, `rows shown: ${shown.length}`);
     assert.deepEqual(shown.slice(0, 20), expectedBlocked.slice(0, shown.slice(0, 20).length));
 
+    // 4b. Export… of the filtered set (to a folder destination: the bucket backends are not wired into
+    //     the daemon's exporter yet); the objects written are listed and hold exactly the blocked rows.
+    const exportDir = join(root, 'export');
+    const client = await daemon.connect();
+    await client.request('destinations.add', { name: 'local-archive', config: { type: 'dir', path: exportDir, prefix: '' } });
+    await client.dispose();
+    await frame.locator('#export').click();
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'local-archive' }).click();
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'hive' }).click();
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'JSONL' }).first().click();
+    await frame.locator('#banner', { hasText: 'Exported' }).waitFor({ timeout: 120_000 });
+    const banner = await frame.locator('#banner').innerText();
+    assert.match(banner, /\.jsonl/);
+    const exported = (await filesUnder(exportDir)).filter((f) => f.endsWith('.jsonl'));
+    assert.ok(exported.length > 0, 'objects written');
+    let exportedRows = 0;
+    for (const file of exported) {
+      const rows = jsonLines<Entry>(await readFile(file, 'utf8'));
+      assert.ok(rows.every((r) => r.decision === 'blocked'));
+      exportedRows += rows.length;
+    }
+    assert.equal(exportedRows, SEEDED / 10);
+
     // 5. Decrypt with a reason: confirmation, reason, content shown, audit.decrypt recorded.
     await frame.locator('#filter-clear').click();
     await frame.locator('#filter-text').fill('decrypt-me');
@@ -282,7 +324,7 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
     await frame.locator('#detail-reviews li', { hasText: 'refund request, not an attack' }).waitFor({ timeout: 30_000 });
     const reviews = jsonLines<Entry>(await cli(['query', '--kind', 'audit.review', '--home', home], env));
     assert.deepEqual(reviews.map((e) => [e.audit?.target_seq, e.audit?.verdict, e.audit?.reviewer, e.actor?.user_id]), [[encryptedSeq, 'false_positive', 'reviewer-rita', 'reviewer-rita']]);
-    await workbench.screenshot(join(DOCS, 'audit-log-dark.png'));
+    await shootEditor(page, frame, join(DOCS, 'audit-log-dark.png'));
 
     // 7. Charts from stats.
     await frame.locator('#filter-clear').click();
@@ -290,19 +332,17 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
     await frame.locator('#chart-days svg rect').first().waitFor({ timeout: 30_000 });
     await frame.locator('#chart-category .hbar-row', { hasText: 'prompt_attack' }).waitFor({ timeout: 30_000 });
     await frame.locator('#chart-risk .hbar-row', { hasText: 'gpt-4o' }).first().waitFor({ timeout: 30_000 });
-    await workbench.screenshot(join(DOCS, 'audit-log-charts-dark.png'));
+    await shootEditor(page, frame, join(DOCS, 'audit-log-charts-dark.png'));
 
     // 8. The same in the light theme (VS Code applies a settings change at once).
-    const settingsFile = join(server.userDataDir, 'User', 'settings.json');
-    const settings = JSON.parse(await readFile(settingsFile, 'utf8')) as Record<string, unknown>;
-    await writeFile(settingsFile, JSON.stringify({ ...settings, 'workbench.colorTheme': 'Default Light Modern' }, null, 2));
+    await workbench.runCommand('Preferences: Toggle between Light/Dark Themes', { timeoutMs: 30_000 });
     await page.locator('.monaco-workbench.vs').waitFor({ timeout: 30_000 });
     await page.waitForTimeout(1000);
-    await workbench.screenshot(join(DOCS, 'audit-log-charts-light.png'));
+    await shootEditor(page, frame, join(DOCS, 'audit-log-charts-light.png'));
     await frame.locator('#tab-table').click();
     await frame.locator(`.row[data-key="${encryptedSeq}"]`).click();
     await frame.locator('#detail-reviews li').first().waitFor({ timeout: 30_000 });
-    await workbench.screenshot(join(DOCS, 'audit-log-light.png'));
+    await shootEditor(page, frame, join(DOCS, 'audit-log-light.png'));
 
     // 9. Verify: intact; then a byte of an old segment changes on disk, and verify names its seq.
     await frame.locator('#verify').click();

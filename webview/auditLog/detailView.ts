@@ -19,6 +19,8 @@ export class DetailView {
   readonly element = el('aside', 'detail');
   private readonly callbacks: DetailCallbacks;
   private current: Entry | null = null;
+  /** Decrypted content stays shown when the same entry is shown again (e.g. after a review). */
+  private decrypted: { seq: number; auditSeq: number; input: string | null; output: string | null } | null = null;
 
   constructor(callbacks: DetailCallbacks) {
     this.callbacks = callbacks;
@@ -90,10 +92,14 @@ export class DetailView {
     const fieldSection = el('section');
     fieldSection.append(el('h3', undefined, 'Fields'), fields);
     this.element.replaceChildren(title, actions, chain, reviewSection, decrypted, fieldSection);
+    const kept = this.decrypted;
+    if (kept?.seq === entry.seq) this.showDecrypted(kept.seq, kept.auditSeq, kept.input, kept.output);
+    else this.decrypted = null;
   }
 
   showDecrypted(seq: number, auditSeq: number, input: string | null, output: string | null): void {
     if (this.current?.seq !== seq) return;
+    this.decrypted = { seq, auditSeq, input, output };
     const section = this.element.querySelector<HTMLElement>('#detail-decrypted');
     if (section === null) return;
     section.hidden = false;
@@ -105,6 +111,7 @@ export class DetailView {
 
   hide(): void {
     this.current = null;
+    this.decrypted = null;
     this.element.hidden = true;
     this.element.replaceChildren();
   }

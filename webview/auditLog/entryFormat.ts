@@ -75,16 +75,16 @@ export function verdictText(entry: Entry): string {
 export type Column = 'time' | 'seq' | 'kind' | 'decision' | 'verdict' | 'categories' | 'model' | 'user' | 'conversation' | 'file';
 
 export const Columns: ReadonlyArray<{ id: Column; label: string; width: number }> = [
-  { id: 'seq', label: '#', width: 70 },
-  { id: 'time', label: 'Time', width: 150 },
-  { id: 'kind', label: 'Kind', width: 110 },
-  { id: 'decision', label: 'Decision', width: 80 },
-  { id: 'verdict', label: 'Scanner verdict', width: 170 },
-  { id: 'categories', label: 'Categories', width: 170 },
-  { id: 'model', label: 'Model', width: 130 },
-  { id: 'user', label: 'User', width: 100 },
-  { id: 'conversation', label: 'Conversation', width: 120 },
-  { id: 'file', label: 'File', width: 140 },
+  { id: 'seq', label: '#', width: 64 },
+  { id: 'time', label: 'Time', width: 140 },
+  { id: 'kind', label: 'Kind', width: 100 },
+  { id: 'decision', label: 'Decision', width: 72 },
+  { id: 'verdict', label: 'Scanner verdict', width: 150 },
+  { id: 'categories', label: 'Categories', width: 130 },
+  { id: 'model', label: 'Model', width: 110 },
+  { id: 'user', label: 'User', width: 90 },
+  { id: 'conversation', label: 'Conversation', width: 110 },
+  { id: 'file', label: 'File', width: 130 },
 ];
 
 /** The text of one cell. */
