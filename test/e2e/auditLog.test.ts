@@ -281,12 +281,20 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
     //     the daemon's exporter yet); the objects written are listed and hold exactly the blocked rows.
     const exportDir = join(root, 'export');
     const client = await daemon.connect();
-    await client.request('destinations.add', { name: 'local-archive', config: { type: 'dir', path: exportDir, prefix: '' } });
+    await client.request('destinations.add', { name: 'local-folder', config: { type: 'dir', path: exportDir, prefix: '' } });
     await client.dispose();
     await frame.locator('#export').click();
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'local-archive' }).click();
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'hive' }).click();
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'JSONL' }).first().click();
+    // Each quick pick: type its label and take the focused row (a hover over a description can cover rows).
+    const choose = async (label: string) => {
+      const input = page.locator('.quick-input-widget input');
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first().waitFor({ timeout: 30_000 });
+      await input.fill(label);
+      await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: label }).waitFor({ timeout: 15_000 });
+      await input.press('Enter');
+    };
+    await choose('local-folder');
+    await choose('hive');
+    await choose('JSONL');
     await frame.locator('#banner', { hasText: 'Exported' }).waitFor({ timeout: 600_000 });
     const banner = await frame.locator('#banner').innerText();
     assert.match(banner, /\.jsonl/);
