@@ -72,9 +72,9 @@ banner.id = 'banner';
 banner.hidden = true;
 banner.setAttribute('role', 'status');
 
-const window_ = new PagingWindow(PAGE_SIZE, MAX_PAGES);
+const rowWindow = new PagingWindow(PAGE_SIZE, MAX_PAGES);
 const table = new TableView(
-  window_,
+  rowWindow,
   {
     onRange: (first, last) => requestRows(first, last),
     onOpen: (entry) => openDetail(entry.seq),
@@ -104,8 +104,8 @@ tailBox.checked = state.tail;
 
 // ---- behaviour ----------------------------------------------------------------------------------
 function requestRows(first: number, last: number): void {
-  const request = window_.needed(first, last);
-  window_.evict(first, last);
+  const request = rowWindow.needed(first, last);
+  rowWindow.evict(first, last);
   if (request === null) return;
   const requestId = nextRequestId++;
   pending.set(requestId, { generation, request });
@@ -115,7 +115,7 @@ function requestRows(first: number, last: number): void {
 function reset(): void {
   generation++;
   pending.clear();
-  window_.reset();
+  rowWindow.reset();
   table.scrollToTop();
   table.setStatus('Loading…');
 }
@@ -139,7 +139,7 @@ function openDetail(seq: number): void {
 function reveal(seq: number): void {
   revealSeq = seq;
   openDetail(seq);
-  const index = window_.indexOfSeq(seq);
+  const index = rowWindow.indexOfSeq(seq);
   if (index >= 0) {
     table.scrollToRow(index);
     revealSeq = null;
@@ -212,10 +212,10 @@ const handlers: Handlers = {
     const owner = pending.get(requestId);
     pending.delete(requestId);
     if (owner === undefined || owner.generation !== generation) return;
-    window_.accept(owner.request, entries, nextCursor);
-    table.setStatus(window_.hasMore ? `${window_.rowCount}+ entries` : `${window_.rowCount} entries`);
+    rowWindow.accept(owner.request, entries, nextCursor);
+    table.setStatus(rowWindow.hasMore ? `${rowWindow.rowCount}+ entries` : `${rowWindow.rowCount} entries`);
     if (revealSeq !== null) {
-      const index = window_.indexOfSeq(revealSeq);
+      const index = rowWindow.indexOfSeq(revealSeq);
       if (index >= 0) {
         table.scrollToRow(index);
         revealSeq = null;
@@ -226,7 +226,7 @@ const handlers: Handlers = {
   pageFailed: ({ requestId, message }) => {
     const owner = pending.get(requestId);
     pending.delete(requestId);
-    if (owner !== undefined && owner.generation === generation) window_.failed(owner.request);
+    if (owner !== undefined && owner.generation === generation) rowWindow.failed(owner.request);
     table.setStatus(message);
   },
   stats: ({ requestId, stats }) => {
@@ -237,13 +237,13 @@ const handlers: Handlers = {
   },
   decrypted: ({ seq, auditSeq, input, output }) => detail.showDecrypted(seq, auditSeq, input, output),
   tailEntries: ({ entries }) => {
-    const added = window_.mergeTail(entries);
+    const added = rowWindow.mergeTail(entries);
     if (added < 0) {
       reset();
       return;
     }
     table.shiftBy(added);
-    table.setStatus(window_.hasMore ? `${window_.rowCount}+ entries` : `${window_.rowCount} entries`);
+    table.setStatus(rowWindow.hasMore ? `${rowWindow.rowCount}+ entries` : `${rowWindow.rowCount} entries`);
   },
   verifyProgress: ({ entriesChecked, lastSeq }) => showBanner('info', `Verifying… ${entriesChecked} entries checked (at #${lastSeq}).`),
   verifyResult: ({ outcome }) => {

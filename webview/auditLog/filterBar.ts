@@ -18,7 +18,7 @@ export class FilterBar {
   private readonly since = el('input');
   private readonly until = el('input');
   private readonly flagged = el('select');
-  private readonly checks = new Map<'kind' | 'decision' | 'threatLevel', Map<string, HTMLInputElement>>();
+  private readonly checks = new Map<'kind' | 'decision' | 'threatLevel', { label: string; summary: HTMLElement; boxes: Map<string, HTMLInputElement> }>();
   private readonly texts = new Map<string, HTMLInputElement>();
   private readonly onApply: (form: FilterForm) => void;
 
@@ -94,7 +94,7 @@ export class FilterBar {
       item.append(box, document.createTextNode(value));
       list.append(item);
     }
-    this.checks.set(key, boxes);
+    this.checks.set(key, { label, summary, boxes });
     details.append(summary, list);
     return details;
   }
@@ -116,7 +116,7 @@ export class FilterBar {
     form.preset = isTimePreset(this.preset.value) ? this.preset.value : 'all';
     form.since = this.since.value;
     form.until = this.until.value;
-    const checked = (key: 'kind' | 'decision' | 'threatLevel') => [...(this.checks.get(key)?.values() ?? [])].filter((b) => b.checked).map((b) => b.value);
+    const checked = (key: 'kind' | 'decision' | 'threatLevel') => [...(this.checks.get(key)?.boxes.values() ?? [])].filter((b) => b.checked).map((b) => b.value);
     form.kind = checked('kind');
     form.decision = checked('decision');
     form.threatLevel = checked('threatLevel');
@@ -132,10 +132,9 @@ export class FilterBar {
     this.since.value = form.since;
     this.until.value = form.until;
     const lists = { kind: form.kind, decision: form.decision, threatLevel: form.threatLevel };
-    for (const [key, boxes] of this.checks) {
+    for (const [key, { label, summary, boxes }] of this.checks) {
       for (const [value, box] of boxes) box.checked = lists[key].includes(value);
-      const details = this.element.querySelector(`#filter-${key} summary`);
-      if (details instanceof HTMLElement) this.summarize(details, details.textContent.replace(/ \(\d+\)$/, ''), boxes);
+      this.summarize(summary, label, boxes);
     }
     this.flagged.value = form.flagged;
     for (const field of TextFields) {
