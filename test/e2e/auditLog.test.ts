@@ -277,37 +277,6 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
     assert.ok(shown.length >= 10, `rows shown: ${shown.length}`);
     assert.deepEqual(shown.slice(0, 20), expectedBlocked.slice(0, shown.slice(0, 20).length));
 
-    // 4b. Export… of the filtered set (to a folder destination: the bucket backends are not wired into
-    //     the daemon's exporter yet); the objects written are listed and hold exactly the blocked rows.
-    const exportDir = join(root, 'export');
-    const client = await daemon.connect();
-    await client.request('destinations.add', { name: 'local-folder', config: { type: 'dir', path: exportDir, prefix: '' } });
-    await client.dispose();
-    await frame.locator('#export').click();
-    // Each quick pick: type its label and take the focused row (a hover over a description can cover rows).
-    const choose = async (label: string) => {
-      const input = page.locator('.quick-input-widget input');
-      await page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first().waitFor({ timeout: 30_000 });
-      await input.fill(label);
-      await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: label }).waitFor({ timeout: 15_000 });
-      await input.press('Enter');
-    };
-    await choose('local-folder');
-    await choose('hive');
-    await choose('JSONL');
-    await frame.locator('#banner', { hasText: 'Exported' }).waitFor({ timeout: 600_000 });
-    const banner = await frame.locator('#banner').innerText();
-    assert.match(banner, /\.jsonl/);
-    const exported = (await filesUnder(exportDir)).filter((f) => f.endsWith('.jsonl'));
-    assert.ok(exported.length > 0, 'objects written');
-    let exportedRows = 0;
-    for (const file of exported) {
-      const rows = jsonLines<Entry>(await readFile(file, 'utf8'));
-      assert.ok(rows.every((r) => r.decision === 'blocked'));
-      exportedRows += rows.length;
-    }
-    assert.equal(exportedRows, SEEDED / 10);
-
     // 5. Decrypt with a reason: confirmation, reason, content shown, audit.decrypt recorded.
     await frame.locator('#filter-clear').click();
     await frame.locator('#filter-text').fill('decrypt-me');
@@ -344,7 +313,7 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
     await frame.locator('#chart-risk .hbar-row', { hasText: 'gpt-4o' }).first().waitFor({ timeout: 30_000 });
     await shootEditor(page, frame, join(DOCS, 'audit-log-charts-dark.png'));
 
-    // 8. The same in the light theme (VS Code applies a settings change at once).
+    // 8. The same in the light theme.
     await workbench.runCommand('Preferences: Toggle between Light/Dark Themes', { timeoutMs: 30_000 });
     await page.locator('.monaco-workbench.vs').waitFor({ timeout: 30_000 });
     await page.waitForTimeout(1000);
@@ -419,6 +388,42 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
     frame = await auditFrame(page, 60_000);
     await frame.locator('#filter-chips', { hasText: 'model: llama3' }).waitFor({ timeout: 30_000 });
     assert.equal(await frame.locator('#filter-model').inputValue(), 'llama3');
+
+    // 13. Export… of the filtered set (blocked, set again here) (to a folder destination: the bucket backends are not wired into
+    //     the daemon's exporter yet); the objects written are listed and hold exactly the blocked rows.
+    const exportDir = join(root, 'export');
+    const client = await daemon.connect();
+    await client.request('destinations.add', { name: 'local-folder', config: { type: 'dir', path: exportDir, prefix: '' } });
+    await client.dispose();
+    await frame.locator('#filter-clear').click();
+    await frame.locator('#filter-decision summary').click();
+    await frame.locator('#filter-decision input[value="blocked"]').check();
+    await frame.locator('#filter-apply').click();
+    await frame.locator('#filter-chips', { hasText: 'decision: blocked' }).waitFor({ timeout: 15_000 });
+    await frame.locator('#export').click();
+    // Each quick pick: type its label and take the focused row (a hover over a description can cover rows).
+    const choose = async (label: string) => {
+      const input = page.locator('.quick-input-widget input');
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first().waitFor({ timeout: 30_000 });
+      await input.fill(label);
+      await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: label }).waitFor({ timeout: 15_000 });
+      await input.press('Enter');
+    };
+    await choose('local-folder');
+    await choose('hive');
+    await choose('JSONL');
+    await frame.locator('#banner', { hasText: 'Exported' }).waitFor({ timeout: 600_000 });
+    const banner = await frame.locator('#banner').innerText();
+    assert.match(banner, /\.jsonl/);
+    const exported = (await filesUnder(exportDir)).filter((f) => f.endsWith('.jsonl'));
+    assert.ok(exported.length > 0, 'objects written');
+    let exportedRows = 0;
+    for (const file of exported) {
+      const rows = jsonLines<Entry>(await readFile(file, 'utf8'));
+      assert.ok(rows.every((r) => r.decision === 'blocked'));
+      exportedRows += rows.length;
+    }
+    assert.equal(exportedRows, SEEDED / 10);
   } catch (error: unknown) {
     await workbench.screenshot(join(artifacts, 'audit-log-failure.png')).catch(() => undefined);
     throw error;
