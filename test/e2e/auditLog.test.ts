@@ -83,17 +83,22 @@ function seedEvents(now: number): string[] {
 }
 
 /** The frame of the audit log webview (there may be other webviews, e.g. the chat). */
-async function auditFrame(page: Page, timeoutMs = 30_000): Promise<Frame> {
+function auditFrame(page: Page, timeoutMs = 30_000): Promise<Frame> {
+  return frameWith(page, '#audit-table', timeoutMs);
+}
+
+/** The webview frame that holds `selector` (several webviews can be visible side by side). */
+async function frameWith(page: Page, selector: string, timeoutMs = 30_000): Promise<Frame> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     for (const frame of page.frames()) {
-      if (await frame.$('#audit-table').catch(() => null)) {
+      if (await frame.$(selector).catch(() => null)) {
         // tsx compiles functions passed to evaluate with esbuild's keepNames helper: give the page one.
         await frame.evaluate('globalThis.__name ??= (f) => f');
         return frame;
       }
     }
-    if (Date.now() > deadline) throw new Error('no audit log webview');
+    if (Date.now() > deadline) throw new Error(`no webview with ${selector}`);
     await page.waitForTimeout(250);
   }
 }
@@ -344,8 +349,7 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
 
     // 10. A chat badge opens its entry in the viewer.
     await workbench.runCommand('AI Audit Trail: Open Chat', { timeoutMs: 30_000 });
-    const chat = workbench.webviewFrame();
-    await chat.locator('textarea#composer').waitFor({ timeout: 30_000 });
+    const chat = await frameWith(page, 'textarea#composer', 60_000);
     await chat.locator('textarea#composer').fill('hello from the audit log test');
     await chat.locator('textarea#composer').press('Enter');
     const badge = chat.locator('.audit-seq').first();
