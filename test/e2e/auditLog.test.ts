@@ -387,7 +387,9 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
     await frame.locator('#filter-apply').click();
     await frame.locator('#filter-chips', { hasText: 'model: llama3' }).waitFor({ timeout: 15_000 });
     await page.waitForTimeout(1500); // VS Code saves webview state asynchronously
-    await page.reload();
+    // VS Code's own reload shuts the window down gracefully (a browser reload left no editors to restore).
+    await workbench.runCommand('Developer: Reload Window', { timeoutMs: 30_000 });
+    await page.waitForTimeout(2000);
     await page.locator('.monaco-workbench .part.statusbar').waitFor({ timeout: 60_000 });
     frame = await auditFrame(page, 60_000);
     await frame.locator('#filter-chips', { hasText: 'model: llama3' }).waitFor({ timeout: 30_000 });
