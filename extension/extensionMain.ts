@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { resolveDataDir } from '../daemon/client/dataDirLocation.ts';
 import { DAEMON_LOG_FILE } from '../daemon/protocol/messages.ts';
+import { registerAuditLogCommands } from './auditLog/auditLogCommands.ts';
+import { registerExportCommands } from './exports/exportCommands.ts';
 import type { ChatModel } from './chat/chatModel.ts';
 import { CheckpointWitness } from './daemon/checkpointWitness.ts';
 import { ChatPanels } from './chat/chatPanels.ts';
@@ -66,6 +68,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
   context.subscriptions.push({ dispose: () => warnOnce.dispose() });
   supervisor.start();
   context.subscriptions.push(new AuditStatusBar(supervisor, log));
+  const reviewer = () => (settings.userId === '' ? userInfo().username : settings.userId);
+  const exportFeature = registerExportCommands(supervisor, log);
+  context.subscriptions.push(...exportFeature.disposables);
+  context.subscriptions.push(...registerAuditLogCommands({ extensionUri: context.extensionUri, supervisor, reviewer, log, exportFiltered: exportFeature.exportFiltered }));
 
   // The forwarder is rebuilt when its settings or its token change (it reads both once).
   let telemetry = createTelemetry(settings, secrets, log);

@@ -4,7 +4,7 @@ import type { ConnectionState, DaemonSupervisor } from './daemon/daemonSuperviso
 
 /**
  * The status bar item: connection to the audit daemon and today's blocked count (from `stats`, read again
- * whenever a blocked entry arrives by tail; see {@link BlockedTodayCounter}). Clicking it opens the chat.
+ * whenever a blocked entry arrives by tail; see {@link BlockedTodayCounter}). Clicking it opens the audit log.
  */
 export class AuditStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('aiAuditTrail.status', vscode.StatusBarAlignment.Left, 50);
@@ -16,7 +16,7 @@ export class AuditStatusBar implements vscode.Disposable {
   constructor(supervisor: DaemonSupervisor, log: (message: string) => void) {
     this.log = log;
     this.item.name = 'AI Audit Trail';
-    this.item.command = 'aiAuditTrail.openChat';
+    this.item.command = 'aiAuditTrail.openAuditLog';
     this.render(supervisor.state);
     this.item.show();
     const sub = supervisor.onState((state) => {
@@ -47,7 +47,7 @@ export class AuditStatusBar implements vscode.Disposable {
   private render(state: ConnectionState): void {
     if (state.status === 'connected') {
       this.item.text = this.text(true);
-      this.item.tooltip = `AI Audit Trail: connected to the audit daemon (pid ${state.pid}). Click to open the chat.`;
+      this.item.tooltip = `AI Audit Trail: connected to the audit daemon (pid ${state.pid}). Click to open the audit log.`;
       this.item.backgroundColor = undefined;
     } else if (state.status === 'connecting') {
       this.item.text = '$(sync~spin) Audit: connecting';

@@ -2,6 +2,7 @@
 //   dist/cli.mjs            the `ai-audit` CLI and daemon (Node, ESM)
 //   dist/extension.cjs      the VS Code extension (Node, CommonJS, `vscode` external)
 //   dist/webview/chat.js    the chat webview (browser, IIFE) with chat.css and the codicon font
+//   dist/webview/auditLog.js  the audit log viewer (browser, IIFE) with auditLog.css
 // Everything pure JavaScript is bundled (ws, zod, lowdb, the AWS and Azure SDKs, Sentry). Native modules
 // cannot be: @napi-rs/keyring is loaded from node_modules (shipped in the .vsix and a dependency of the
 // CLI package); @duckdb/node-api only by `ai-audit query --from`, with a dynamic import (a dependency of
@@ -37,8 +38,9 @@ if (existsSync('extension/extensionMain.ts')) {
 }
 {
   await mkdir('dist/webview', { recursive: true });
-  await build({ bundle: true, platform: 'browser', target: 'es2022', format: 'iife', sourcemap: true, logLevel: 'warning', entryPoints: { chat: 'webview/chat/chatView.ts' }, outdir: 'dist/webview' });
+  await build({ bundle: true, platform: 'browser', target: 'es2022', format: 'iife', sourcemap: true, logLevel: 'warning', entryPoints: { chat: 'webview/chat/chatView.ts', auditLog: 'webview/auditLog/auditLogView.ts' }, outdir: 'dist/webview' });
   await copyFile('webview/chat/chatView.css', 'dist/webview/chat.css');
+  await copyFile('webview/auditLog/auditLog.css', 'dist/webview/auditLog.css');
   await copyFile('node_modules/@vscode/codicons/dist/codicon.css', 'dist/webview/codicon.css');
   await copyFile('node_modules/@vscode/codicons/dist/codicon.ttf', 'dist/webview/codicon.ttf');
 }

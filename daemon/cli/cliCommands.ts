@@ -3,7 +3,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { startDaemon } from '../daemonMain.ts';
 import { openKeyStore } from '../keys/openKeyStore.ts';
 import type { ContentMode } from '../protocol/entry.ts';
-import { MAX_PAGE, type KeyStatus, type VerifyReport } from '../protocol/messages.ts';
+import { MAX_PAGE, StatsGroupBy, type KeyStatus, type VerifyReport } from '../protocol/messages.ts';
 import { DaemonState } from '../state/daemonState.ts';
 import { verifyStore } from '../store/chainVerifier.ts';
 import { repairStore, RepairRefused } from '../store/storeRepair.ts';
@@ -15,6 +15,7 @@ import { runIngest } from './ingestCommand.ts';
 import { FILTER_OPTIONS, filterFromFlags, positiveInt, str } from './cliFlags.ts';
 import { verifyAgainst } from './verifyAgainst.ts';
 import { queryFromExports } from './queryFromExport.ts';
+import { formatStats } from './statsTable.ts';
 
 export interface CommandInput {
   home: string;
@@ -171,6 +172,24 @@ export const commands: Record<string, CommandSpec> = {
           if (page.next_cursor === null || page.entries.length === 0) break;
           cursor = page.next_cursor;
         }
+        return ExitCode.Ok;
+      });
+    },
+  },
+
+  stats: {
+    options: { ...FILTER_OPTIONS, by: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' } },
+    async run({ home, values, io }) {
+      const filter = filterFromFlags(values);
+      const byText = str(values.by);
+      const by = byText === undefined ? undefined : StatsGroupBy.safeParse(byText);
+      if (by !== undefined && !by.success) throw new CliError(ExitCode.Usage, `--by is one of ${StatsGroupBy.options.join(', ')}`);
+      const top = positiveInt(values.top, '--top');
+      if (top !== undefined && (top < 1 || top > 100)) throw new CliError(ExitCode.Usage, '--top is from 1 to 100');
+      return withDaemon(home, async (client) => {
+        const stats = await client.request('stats', { filter, ...(top === undefined ? {} : { top }), ...(by === undefined ? {} : { by: by.data }) });
+        if (values.json === true) writeLine(io.stdout, JSON.stringify(stats));
+        else writeLine(io.stdout, formatStats(stats, by?.data));
         return ExitCode.Ok;
       });
     },

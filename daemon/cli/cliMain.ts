@@ -20,6 +20,9 @@ Commands:
         filters: --since ISO --until ISO --kind K --decision D --user U --model M
                  --provider P --session S --project P --customer C --conversation C
                  --mcp-server S --flagged --text T
+  stats [filters] [--by day|model|operation|category|customer|user] [--top N] [--json]
+                                    decisions per day, top categories, mean risk by model
+                                    and operation (default: the last 30 days); --by groups
   verify [--json] [--from SEQ] [--to SEQ] [--expect SEQ:HASH] [--against LOCATION]
                                     check the hash chain and signed checkpoints
                                     (--expect: against a checkpoint kept elsewhere;

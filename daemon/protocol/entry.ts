@@ -21,6 +21,8 @@ export const AuditKind = z.enum([
   'audit.settings',
   'audit.export',
   'audit.witness',
+  'audit.review',
+  'audit.access',
 ]);
 export type AuditKind = z.infer<typeof AuditKind>;
 export const EntryKind = z.union([EventKind, AuditKind]);

@@ -170,12 +170,44 @@ export interface SignedCheckpoint {
   sig: string;
 }
 
+/** What `stats` with `by` groups entries by (`category`: once per detected category). */
+export const StatsGroupBy = z.enum(['day', 'model', 'operation', 'category', 'customer', 'user']);
+export type StatsGroupBy = z.infer<typeof StatsGroupBy>;
+
+/** One group of `stats` with `by`: decisions and the mean `risk_score` (null: no entry had one). */
+export interface StatsGroup {
+  key: string;
+  total: number;
+  allowed: number;
+  warned: number;
+  blocked: number;
+  error: number;
+  mean_risk: number | null;
+}
+
 export interface Stats {
   total: number;
   per_day: DayCounts[];
   top_categories: Array<{ category: string; count: number }>;
   risk_by_model: Array<{ model: string; operation: string; mean_risk: number; count: number }>;
+  /** Only when `by` was given. */
+  groups?: StatsGroup[];
 }
+
+/** A reviewer's verdict on an entry (`review.add`). */
+export const ReviewVerdict = z.enum(['ok', 'false_positive', 'incident']);
+export type ReviewVerdict = z.infer<typeof ReviewVerdict>;
+
+/** The signed checkpoint that covers an entry: the first one at or after its seq. */
+export interface CheckpointRef {
+  seq: number;
+  hash: string;
+  ts: string;
+  key_id: string;
+}
+
+/** Most filter sets and opened entries one `access.record` call carries. */
+export const MAX_ACCESS_ITEMS = 1000;
 
 /** A schedule's filter: the watermark decides the range, so no since/until. */
 const ScheduleFilter = EntryFilter.omit({ since: true, until: true });
@@ -217,7 +249,7 @@ export const Methods = {
   },
   /** Aggregates for charts over the filter (default: the last 30 days). */
   stats: {
-    params: z.strictObject({ filter: EntryFilter.optional(), top: z.number().int().min(1).max(100).optional() }),
+    params: z.strictObject({ filter: EntryFilter.optional(), top: z.number().int().min(1).max(100).optional(), by: StatsGroupBy.optional() }),
     result: undefined as unknown as Stats,
   },
   /** Check the hash chain and the signed checkpoints; progress arrives as `verify.progress`. */
@@ -288,6 +320,33 @@ export const Methods = {
   health: {
     params: z.strictObject({}),
     result: undefined as unknown as Health,
+  },
+  /** One entry with what a reviewer needs beside it: the checkpoint that covers it and its reviews. */
+  'entry.detail': {
+    params: z.strictObject({ seq: z.number().int().positive() }),
+    result: undefined as unknown as { entry: Entry; checkpoint: CheckpointRef | null; reviews: Entry[] },
+  },
+  /** Record a reviewer's verdict on an entry as an `audit.review` entry. */
+  'review.add': {
+    params: z.strictObject({
+      seq: z.number().int().positive(),
+      reviewer: z.string().min(1).max(512),
+      verdict: ReviewVerdict,
+      note: z.string().max(4096),
+    }),
+    result: undefined as unknown as { audit_seq: number },
+  },
+  /** Record what a viewer looked at (a batch: opening, filter sets applied, entries opened) as `audit.access`. */
+  'access.record': {
+    params: z.strictObject({
+      viewer: z.string().min(1).max(512),
+      since: isoTime,
+      until: isoTime,
+      opened: z.number().int().min(0).max(MAX_ACCESS_ITEMS),
+      filters: z.array(EntryFilter).max(MAX_ACCESS_ITEMS),
+      entries: z.array(z.number().int().positive()).max(MAX_ACCESS_ITEMS),
+    }),
+    result: undefined as unknown as { audit_seq: number },
   },
   /** Add a named destination (no secrets: credentials come from the default chain or a keychain ref). */
   'destinations.add': {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
+import type { Entry, JsonValue } from '../protocol/entry.ts';
 import { AuditError, ErrorCodes } from '../protocol/errors.ts';
 import { EVENT_BOUNDS, jsonBoundsProblem } from '../protocol/jsonBounds.ts';
 import { PROTOCOL_VERSION, type FlowHealth, type IngestAck, type IngestRejected, type MethodName, type Methods, type ResultOf } from '../protocol/messages.ts';
@@ -40,6 +41,8 @@ export interface HandlerDeps {
 }
 
 const DEFAULT_PAGE = 100;
+/** Most `audit.review` entries `entry.detail` reads while looking for the reviews of one entry. */
+const MAX_REVIEWS_SCANNED = 5000;
 
 /**
  * Stores the events that keep {@link EVENT_BOUNDS}; the others get `invalid_params` in their slot without
@@ -98,7 +101,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
       return { ok: true };
     },
 
-    stats: async ({ filter, top }) => store.stats(filter, top ?? 10),
+    stats: async ({ filter, top, by }) => store.stats(filter, top ?? 10, by),
 
     verify: async ({ from_seq, to_seq, expect }, { connection, requestId }) => {
       const range: { fromSeq?: number; toSeq?: number; expect?: { seq: number; hash: string } } = {};
@@ -171,6 +174,32 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
       // On the record first: a change that could not be recorded is not made.
       await store.appendAudit('audit.settings', { changed }, actor);
       return state.updateSettings(change);
+    },
+
+    'entry.detail': async ({ seq }) => {
+      const entry = await store.get({ seq });
+      // Reviews come after the entry they review: only audit.review entries recorded since then are read.
+      const reviews: Entry[] = [];
+      let cursor: string | undefined;
+      let scanned = 0;
+      do {
+        const page = await store.query({ kind: 'audit.review', since: entry.recorded_at }, 500, cursor);
+        scanned += page.entries.length;
+        for (const review of page.entries) if (review.audit?.target_seq === seq) reviews.push(review);
+        cursor = page.next_cursor ?? undefined;
+      } while (cursor !== undefined && scanned < MAX_REVIEWS_SCANNED);
+      return { entry, checkpoint: await store.checkpointCovering(seq), reviews };
+    },
+
+    'review.add': async ({ seq, reviewer, verdict, note }) => {
+      const target = await store.get({ seq });
+      const ack = await store.appendAudit('audit.review', { target_seq: target.seq, target_id: target.id, reviewer, verdict, note }, { user_id: reviewer });
+      return { audit_seq: ack.seq };
+    },
+
+    'access.record': async ({ viewer, since, until, opened, filters, entries }) => {
+      const ack = await store.appendAudit('audit.access', { viewer, since, until, opened, filters: filters as JsonValue, entries }, { user_id: viewer });
+      return { audit_seq: ack.seq };
     },
 
     'destinations.add': async ({ name, config, replace }) => deps.exports.addDestination({ name, config }, replace === true),

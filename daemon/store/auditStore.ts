@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { GENESIS_HASH, type AuditKind, type ContentMode, type Entry, type JsonValue, type Actor } from '../protocol/entry.ts';
 import { AuditError, ErrorCodes } from '../protocol/errors.ts';
-import type { EntryFilter, IngestAck, IngestRejected, Stats, VerifyReport } from '../protocol/messages.ts';
+import type { CheckpointRef, EntryFilter, IngestAck, IngestRejected, Stats, StatsGroupBy, VerifyReport } from '../protocol/messages.ts';
 import type { KeyMaterial } from '../keys/keyMaterial.ts';
 import { appendCheckpoint, checkCheckpointChain, checkpointLink, readCheckpoints, repairCheckpointsTail, signCheckpoint, type Checkpoint } from './checkpoints.ts';
 import { MAX_UNSIGNED_ENTRIES, MAX_UNSIGNED_MS, verifyStore } from './chainVerifier.ts';
@@ -11,6 +11,7 @@ import { compileFilter } from './entryFilter.ts';
 import { readLinesBackward, readLinesForward } from './segmentReader.ts';
 import { SegmentStore } from './segmentStore.ts';
 import { addToSummary, emptySummary, SPARSE_STEP, type SegmentSummary } from './segmentSummary.ts';
+import { GroupAccumulator } from './statsGroups.ts';
 import { uuidv7, uuidv7Time } from './uuidv7.ts';
 
 export interface AuditStoreOptions {
@@ -460,6 +461,17 @@ export class AuditStore {
     }
   }
 
+  /** The first signed checkpoint at or after `seq` (it vouches for the entry), or null: not yet signed. */
+  async checkpointCovering(seq: number): Promise<CheckpointRef | null> {
+    const { checkpoints } = await readCheckpoints(this.options.home);
+    let best: CheckpointRef | null = null;
+    for (const c of checkpoints) {
+      if (c.type !== 'checkpoint' || c.seq < seq || (best !== null && best.seq <= c.seq)) continue;
+      best = { seq: c.seq, hash: c.hash, ts: c.ts, key_id: c.key_id };
+    }
+    return best;
+  }
+
   /**
    * Committed entries with `fromSeq ≤ seq ≤ toSeq`, oldest first, with their stored line (without the
    * newline), read segment by segment: an export streams through this, never holding the range in memory.
@@ -552,21 +564,25 @@ export class AuditStore {
   }
 
   /** Aggregates for charts. Whole segments inside the time range come from their summaries. */
-  async stats(filter: EntryFilter | undefined, top: number): Promise<Stats> {
+  async stats(filter: EntryFilter | undefined, top: number, by?: StatsGroupBy): Promise<Stats> {
     const effective: EntryFilter = { ...filter };
     if (effective.since === undefined) effective.since = new Date(this.now() - 30 * 86_400_000).toISOString();
     const compiled = compileFilter(effective);
     const total = emptySummary(0, '');
+    // Groups (customer, user, …) are not in the summaries: with `by`, every matching entry is read.
+    const groups = by === undefined ? null : new GroupAccumulator(by);
     for (const segment of this.segments.list()) {
       if (!compiled.mayMatch(segment)) continue;
       const inside = Date.parse(segment.min_ts) >= compiled.sinceMs && Date.parse(segment.max_ts) < compiled.untilMs;
-      if (compiled.timeOnly && inside) {
+      if (compiled.timeOnly && inside && groups === null) {
         mergeSummary(total, segment);
         continue;
       }
       for await (const line of readLinesForward(join(this.options.home, segment.file), 0, segment.bytes)) {
         const entry = parseLine(line.text);
-        if (entry !== null && compiled.matches(entry)) addToSummary(total, entry, 0, 0);
+        if (entry === null || !compiled.matches(entry)) continue;
+        addToSummary(total, entry, 0, 0);
+        groups?.add(entry);
       }
     }
     const per_day = Object.entries(total.days)
@@ -583,7 +599,9 @@ export class AuditStore {
       })
       .sort((a, b) => b.mean_risk - a.mean_risk || a.model.localeCompare(b.model));
     const counted = per_day.reduce((n, d) => n + d.allowed + d.blocked + d.warned + d.error, 0);
-    return { total: counted, per_day, top_categories, risk_by_model };
+    const result: Stats = { total: counted, per_day, top_categories, risk_by_model };
+    if (groups !== null) result.groups = groups.result();
+    return result;
   }
 
   /** Verifies the chain and the checkpoints over the committed bytes. */

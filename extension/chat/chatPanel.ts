@@ -114,6 +114,9 @@ export class ChatPanel implements vscode.Disposable {
       });
     },
     openLink: ({ href }) => this.openLink(href),
+    openAuditEntry: async ({ seq }) => {
+      await vscode.commands.executeCommand('aiAuditTrail.openAuditLog', seq);
+    },
   };
 
   /** Opens a link from a model answer only after the user saw its real target and agreed. */

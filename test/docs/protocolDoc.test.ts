@@ -190,7 +190,7 @@ const RESULT_KEYS: { [M in MethodName]: KeySpec<ResultOf<M>> } = {
   get: { entry: 'required' },
   'tail.subscribe': { subscription: 'required' },
   'tail.unsubscribe': { ok: 'required' },
-  stats: { total: 'required', per_day: 'required', top_categories: 'required', risk_by_model: 'required' },
+  stats: { total: 'required', per_day: 'required', top_categories: 'required', risk_by_model: 'required', groups: 'optional' },
   verify: {
     ok: 'required',
     entries_checked: 'required',
@@ -228,6 +228,9 @@ const RESULT_KEYS: { [M in MethodName]: KeySpec<ResultOf<M>> } = {
   },
   'checkpoints.latest': { checkpoint: 'required', last_seq: 'required', last_hash: 'required' },
   'witness.report': { seq: 'required' },
+  'entry.detail': { entry: 'required', checkpoint: 'required', reviews: 'required' },
+  'review.add': { audit_seq: 'required' },
+  'access.record': { audit_seq: 'required' },
   'destinations.add': NAMED_DESTINATION_KEYS,
   'destinations.list': { destinations: 'required' },
   'destinations.remove': OK_KEYS,

@@ -219,8 +219,16 @@ const handlers: Handlers = {
     const item = messages.get(m.messageId) ?? answers.get(m.messageId)?.element;
     const meta = item?.querySelector('.meta');
     if (meta === undefined || meta === null) return;
-    const seq = el('span', 'audit-seq', `#${m.seq}`);
-    seq.title = `Audit entry ${m.seq} (${m.target})`;
+    const seq = el('a', 'audit-seq', `#${m.seq}`);
+    seq.title = `Audit entry ${m.seq} (${m.target}): open it in the audit log`;
+    seq.tabIndex = 0;
+    seq.setAttribute('role', 'link');
+    seq.dataset.seq = String(m.seq);
+    const open = () => post({ type: 'openAuditEntry', seq: m.seq });
+    seq.addEventListener('click', open);
+    seq.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') open();
+    });
     meta.append(seq);
   },
   blocked: (m) => {

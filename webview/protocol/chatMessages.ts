@@ -51,6 +51,8 @@ export const FromWebview = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('copy'), text: z.string().max(1_000_000) }),
   z.strictObject({ type: z.literal('configureModel') }),
   z.strictObject({ type: z.literal('newConversation') }),
+  /** A click on an audit `#seq` badge: open that entry in the audit log viewer. */
+  z.strictObject({ type: z.literal('openAuditEntry'), seq: z.number().int().positive() }),
 ]);
 export type FromWebview = z.infer<typeof FromWebview>;
 

@@ -1,0 +1,110 @@
+import * as vscode from 'vscode';
+import type { DaemonClient } from '../../daemon/client/daemonClient.ts';
+import { DestinationConfig as DestinationConfigSchema, type DestinationType } from '../../daemon/protocol/destinations.ts';
+
+const PROVIDERS: Array<vscode.QuickPickItem & { type: DestinationType }> = [
+  { label: 'Amazon S3', description: 's3', type: 's3' },
+  { label: 'S3-compatible', description: 'MinIO, Ceph, Wasabi, R2, … (endpoint URL)', type: 's3-compatible' },
+  { label: 'Google Cloud Storage', description: 'S3 XML API with HMAC keys', type: 'gcs' },
+  { label: 'Azure Blob Storage', description: 'a container', type: 'azure' },
+  { label: 'Folder', description: 'a local or mounted folder', type: 'dir' },
+];
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const REF = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+
+async function ask(title: string, prompt: string, options: { value?: string; placeHolder?: string; optional?: boolean; check?: (v: string) => string | undefined } = {}): Promise<string | undefined> {
+  const value = await vscode.window.showInputBox({
+    title,
+    prompt,
+    value: options.value ?? '',
+    placeHolder: options.placeHolder ?? '',
+    ignoreFocusOut: true,
+    validateInput: (v) => {
+      if (v.trim() === '') return options.optional === true ? undefined : 'Required.';
+      return options.check?.(v.trim());
+    },
+  });
+  return value?.trim();
+}
+
+/** Where the destination's credentials come from (never the credentials themselves). */
+type Credentials = { source: 'default'; profile?: string } | { source: 'keychain'; ref: string };
+
+async function askCredentials(title: string): Promise<Credentials | undefined> {
+  const choice = await vscode.window.showQuickPick(
+    [
+      { label: 'Provider default chain', description: 'environment, profile, SSO, workload identity', id: 'default' as const },
+      { label: 'Keys in the OS keychain', description: 'an item stored by the daemon or `ai-audit` under a name (ref)', id: 'keychain' as const },
+    ],
+    { title, placeHolder: 'Credentials', ignoreFocusOut: true },
+  );
+  if (choice === undefined) return undefined;
+  if (choice.id === 'default') {
+    const profile = await ask(title, 'Profile (optional; empty: the default)', { optional: true });
+    if (profile === undefined) return undefined;
+    return profile === '' ? { source: 'default' } : { source: 'default', profile };
+  }
+  const ref = await ask(title, 'Name of the keychain item (ref) that holds the keys', { check: (v) => (REF.test(v) ? undefined : 'Letters, digits, . _ : @ -, up to 128.') });
+  if (ref === undefined) return undefined;
+  return { source: 'keychain', ref };
+}
+
+/**
+ * **Configure Export Destination…**: provider, bucket or container, prefix, endpoint and where the
+ * credentials come from; then **Test Connection** (the daemon writes, reads back and deletes a probe
+ * object) and save. Returns the saved destination's name.
+ */
+export async function configureDestination(client: DaemonClient): Promise<string | undefined> {
+  const title = 'Configure Export Destination';
+  const provider = await vscode.window.showQuickPick(PROVIDERS, { title, placeHolder: 'Provider', ignoreFocusOut: true });
+  if (provider === undefined) return undefined;
+  const name = await ask(title, 'A name for this destination', { placeHolder: 'audit-archive', check: (v) => (NAME.test(v) ? undefined : 'Letters, digits, dot, dash, underscore.') });
+  if (name === undefined) return undefined;
+  let raw: Record<string, unknown>;
+  if (provider.type === 'dir') {
+    const path = await ask(title, 'Folder (absolute path)');
+    if (path === undefined) return undefined;
+    raw = { type: 'dir', path };
+  } else if (provider.type === 'azure') {
+    const account = await ask(title, 'Storage account');
+    const container = account === undefined ? undefined : await ask(title, 'Container');
+    const endpoint = container === undefined ? undefined : await ask(title, 'Blob endpoint (optional; Azurite or sovereign clouds)', { optional: true });
+    if (endpoint === undefined || account === undefined || container === undefined) return undefined;
+    const credentials = await askCredentials(title);
+    if (credentials === undefined) return undefined;
+    raw = { type: 'azure', account, container, credentials, ...(endpoint === '' ? {} : { endpoint }) };
+  } else {
+    const bucket = await ask(title, 'Bucket');
+    if (bucket === undefined) return undefined;
+    const endpoint = provider.type === 's3-compatible' ? await ask(title, 'Endpoint URL', { placeHolder: 'https://minio.example.com:9000' }) : '';
+    const region = provider.type === 'gcs' || endpoint === undefined ? '' : await ask(title, 'Region (optional)', { optional: true, placeHolder: 'eu-central-1' });
+    if (endpoint === undefined || region === undefined) return undefined;
+    const credentials = await askCredentials(title);
+    if (credentials === undefined) return undefined;
+    raw = { type: provider.type, bucket, credentials, ...(endpoint === '' ? {} : { endpoint }), ...(region === '' ? {} : { region }) };
+  }
+  const prefix = await ask(title, 'Key prefix inside the destination (optional)', { optional: true, placeHolder: 'ai-audit' });
+  if (prefix === undefined) return undefined;
+  if (prefix !== '') raw.prefix = prefix.replace(/^\/+/, '');
+  const parsed = DestinationConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    void vscode.window.showErrorMessage(`The destination is not valid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}. Run the command again and correct it.`);
+    return undefined;
+  }
+  const config = parsed.data;
+  for (;;) {
+    const action = await vscode.window.showQuickPick(['Test Connection', 'Save', 'Save without testing'], { title: `${title}: ${name}`, ignoreFocusOut: true });
+    if (action === undefined) return undefined;
+    if (action === 'Test Connection') {
+      const probe = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Testing ${name}…` }, () => client.request('destinations.test', { config }));
+      const rights = `write ${probe.write ? 'yes' : 'no'}, read ${probe.read === null ? 'not tried' : probe.read ? 'yes' : 'no'}, delete ${probe.delete === null ? 'not tried' : probe.delete ? 'yes' : 'no'}`;
+      if (probe.write) void vscode.window.showInformationMessage(`${probe.location}: ${rights}. ${probe.detail.join(' ')}`);
+      else void vscode.window.showErrorMessage(`${probe.location}: the probe object could not be written (${probe.detail.join(' ')}). Check the bucket, the credentials and their rights (PutObject at least), then test again.`);
+      continue;
+    }
+    const saved = await client.request('destinations.add', { name, config, replace: true });
+    void vscode.window.showInformationMessage(`Destination ${saved.name} saved: ${saved.location}`);
+    return saved.name;
+  }
+}

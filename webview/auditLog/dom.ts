@@ -1,0 +1,31 @@
+/**
+ * The few DOM helpers of the audit log view. Text goes in through `textContent` only: nothing from the
+ * log ever reaches `innerHTML`, an attribute that is parsed as markup, a URL or a style.
+ */
+
+export function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
+  const element = document.createElement(tag);
+  if (className !== undefined) element.className = className;
+  if (text !== undefined) element.textContent = text;
+  return element;
+}
+
+/** A `vscode-button` (from @vscode-elements/elements) with a codicon and a fixed label. */
+export function button(id: string, label: string, options: { icon?: string; secondary?: boolean; title?: string } = {}): HTMLElement {
+  const element = document.createElement('vscode-button');
+  element.id = id;
+  element.textContent = label;
+  if (options.icon !== undefined) element.setAttribute('icon', options.icon);
+  if (options.secondary === true) element.setAttribute('secondary', '');
+  if (options.title !== undefined) element.title = options.title;
+  return element;
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+/** An SVG element with numeric/keyword attributes set by the caller (never log text). */
+export function svg<K extends keyof SVGElementTagNameMap>(tag: K, attributes: Record<string, string | number> = {}): SVGElementTagNameMap[K] {
+  const element = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, String(value));
+  return element;
+}
