@@ -22,3 +22,6 @@ export declare function packageTarget(
   target: string,
   options?: { readonly log?: (line: string) => void; readonly outDir?: string },
 ): Promise<PackagedTarget>;
+
+/** SHA-256 (hex) of each shipped file of dist/, by path: what a .vsix was built from (`<vsix>.sources.json`). */
+export declare function distDigests(): Promise<Record<string, string>>;

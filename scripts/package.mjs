@@ -101,6 +101,15 @@ function shippedManifest(manifest) {
   return shipped;
 }
 
+/** SHA-256 of each shipped file of dist/, by path. */
+export async function distDigests() {
+  const digests = {};
+  for (const file of SHIPPED.filter((f) => f.startsWith('dist/'))) {
+    digests[file] = createHash('sha256').update(await readFile(join(root, file))).digest('hex');
+  }
+  return digests;
+}
+
 /**
  * Builds the .vsix of one target from the current build (dist/) and returns its path and size.
  * @param {string} target  a key of TARGETS
@@ -133,6 +142,9 @@ export async function packageTarget(target, { log = (line) => process.stderr.wri
     { cwd: stage, env: withoutNpmVariables(process.env), stdio: ['ignore', 'ignore', 'inherit'] },
   );
   await rm(stage, { recursive: true, force: true });
+  // What the .vsix was built from, so that a test can tell it is current by content, not by file times
+  // (a later build of the same sources rewrites dist/ with the same bytes).
+  await writeFile(`${out}.sources.json`, `${JSON.stringify(await distDigests())}\n`);
   const { size } = await stat(out);
   log(`${target}: ${out} (${(size / 1024 / 1024).toFixed(2)} MiB)`);
   return { target, path: out, size };

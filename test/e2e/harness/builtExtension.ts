@@ -2,9 +2,10 @@
 // platform (scripts/test.mjs builds it before the end-to-end tests run).
 
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { isDeepStrictEqual } from 'node:util';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { hostTarget, vsixPath } from '../../../scripts/package.mjs';
+import { distDigests, hostTarget, vsixPath } from '../../../scripts/package.mjs';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -16,8 +17,8 @@ export async function builtVsix(): Promise<string> {
   const vsix = vsixPath(target, manifest);
   const rebuild = `run \`npm run package -- --target ${target}\` (scripts/test.mjs does it before end-to-end tests)`;
   if (!existsSync(vsix)) throw new Error(`${vsix} is missing: ${rebuild}`);
-  if ((await stat(vsix)).mtimeMs < (await stat(`${ROOT}dist/extension.cjs`)).mtimeMs) {
-    throw new Error(`${vsix} is older than dist/extension.cjs: ${rebuild}`);
-  }
+  // By content: another test may rebuild dist/ (same sources, same bytes) while this one runs.
+  const packed: unknown = existsSync(`${vsix}.sources.json`) ? JSON.parse(await readFile(`${vsix}.sources.json`, 'utf8')) : null;
+  if (!isDeepStrictEqual(packed, await distDigests())) throw new Error(`${vsix} was not built from the current dist/: ${rebuild}`);
   return vsix;
 }
