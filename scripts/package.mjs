@@ -45,11 +45,18 @@ async function readJson(path) {
 const SHIPPED = [
   'README.md',
   'LICENSE',
-  'docs/chat.png', // the README's image, shown on the extension's page in VS Code
+  // The README's images, shown on the extension's page in VS Code.
+  'docs/chat.png',
+  'docs/audit-log-dark.png',
+  'docs/audit-log-light.png',
+  'docs/audit-log-charts-dark.png',
+  'docs/audit-log-charts-light.png',
   'dist/extension.cjs',
   'dist/cli.mjs',
   'dist/webview/chat.js',
   'dist/webview/chat.css',
+  'dist/webview/auditLog.js',
+  'dist/webview/auditLog.css',
   'dist/webview/codicon.css',
   'dist/webview/codicon.ttf',
   '.vscodeignore',
