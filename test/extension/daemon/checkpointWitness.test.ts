@@ -59,7 +59,7 @@ describe('CheckpointWitness', () => {
       const recorded = await client.request('query', { filter: { kind: 'audit.witness' } });
       assert.equal(recorded.entries.length, 1, 'the kept alarm was not sent');
       assert.equal(recorded.entries[0]?.decision, 'error');
-      assert.equal(recorded.entries[0]?.actor?.user_id, 'vscode-extension');
+      assert.equal((recorded.entries[0]?.audit as { witness?: string } | undefined)?.witness, 'vscode-extension', 'the entry names the witness');
       assert.equal(warnings.length, 1, 'the same finding alarmed twice');
       await witness.check(client);
       assert.equal((await client.request('query', { filter: { kind: 'audit.witness' } })).entries.length, 1);
