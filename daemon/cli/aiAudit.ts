@@ -11,7 +11,7 @@ import {
 import { runCli } from './cliMain.ts';
 
 /** The commands that open the OS keychain themselves (the others go through the running daemon). */
-const KEYCHAIN_COMMANDS = new Set(['daemon', 'verify', 'repair', 'verify-export', 'query']);
+const KEYCHAIN_COMMANDS = new Set(['daemon', 'verify', 'repair', 'verify-export', 'query', 'credentials']);
 
 // On a Linux machine without a desktop session, `npm start` keeps the audit keys in a private gnome-keyring
 // that lives only as long as its D-Bus session. Run from any other shell, a command that needs the keys

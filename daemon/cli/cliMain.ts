@@ -5,6 +5,7 @@ import { CliError, ExitCode } from './cliErrors.ts';
 import type { CliIo } from './cliIo.ts';
 import { commands, type CommandSpec } from './cliCommands.ts';
 import { exportCommands } from './exportCommands.ts';
+import { credentialsCommands } from './credentialsCommand.ts';
 import { DAEMON_VERSION } from '../version.ts';
 
 const USAGE = `Usage: ai-audit <command> [options]
@@ -43,6 +44,10 @@ Commands:
   verify-export LOCATION [--public-key FILE] [--json]
                                     check an export against its manifests (0 intact, 1 problems)
         destination flags: --endpoint URL --region R --path-style --profile P --credentials-ref REF
+  credentials set REF --kind s3|azure-key|azure-sas | remove REF
+                                    store explicit destination keys in the OS keychain; the values
+                                    are read from stdin, one a line (s3: access key id, secret,
+                                    optional session token), never from flags
   keys status|rotate [--json]       key ids and public key; make new keys
   decrypt SEQ|ID [--reason TEXT]    show the content of an encrypted entry (recorded)
   settings [--content-mode M] [--retention-days N]
@@ -62,7 +67,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stdout.write(`${DAEMON_VERSION}\n`);
     return ExitCode.Ok;
   }
-  const all: Record<string, CommandSpec> = { ...commands, ...exportCommands };
+  const all: Record<string, CommandSpec> = { ...commands, ...exportCommands, ...credentialsCommands };
   const spec: CommandSpec | undefined = Object.hasOwn(all, name) ? all[name] : undefined;
   if (spec === undefined) {
     io.stderr.write(`ai-audit: unknown command ${JSON.stringify(name)}\n\n${USAGE}\n`);

@@ -57,7 +57,7 @@ export class KeychainDestinationSecrets implements DestinationSecrets {
       throw new ExportDestinationError(
         'credentials_missing',
         `No credentials are stored under the ref "${ref}" in the OS keychain. Store them again ` +
-          '(`ai-audit destinations add … --credentials-ref REF`) or switch the destination to the default chain.',
+          `(\`ai-audit credentials set ${ref} --kind s3|azure-key|azure-sas\`, values on stdin) or switch the destination to the default chain.`,
       );
     }
     return parseSecret(ref, stored);

@@ -315,7 +315,8 @@ export class ExportService {
     const id = randomUUID();
     const startedAt = new Date(this.clock.now()).toISOString();
     const name = request.name ?? `export-${startedAt.slice(0, 10)}`;
-    const first = store.firstSeq ?? store.lastSeq + 1;
+    // A filter (usually --since) skips the leading segments that cannot match instead of reading them.
+    const first = request.filter !== undefined && Object.keys(request.filter).length > 0 ? store.firstSeqThatMayMatch(request.filter) : (store.firstSeq ?? store.lastSeq + 1);
     const run = this.newRun(id, name, request.layout, startedAt, first, store.lastSeq);
     run.schedule = null;
     this.state.exports.runs.push(run);

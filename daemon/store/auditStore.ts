@@ -204,6 +204,16 @@ export class AuditStore {
     return this.segments.list().find((s) => s.count > 0)?.first_seq ?? null;
   }
 
+  /**
+   * The first seq of the oldest segment that may hold an entry matching `filter` (by its summary, as
+   * `query` prunes), or the seq after the end when none may. Segments are in seq order, so nothing before
+   * it matches: a filtered export (`--since`) starts its range there instead of at the store's start.
+   */
+  firstSeqThatMayMatch(filter: EntryFilter | undefined): number {
+    const compiled = compileFilter(filter);
+    return this.segments.list().find((s) => s.count > 0 && compiled.mayMatch(s))?.first_seq ?? this.lastSeq + 1;
+  }
+
   get diskFull(): boolean {
     return this.diskFullSince !== null;
   }

@@ -133,8 +133,8 @@ function classify(facts: Facts): [ExportDestinationErrorCode, boolean, string] {
     return [
       'credentials_missing',
       false,
-      'No credentials were found. Store keys for this destination in the OS keychain (`ai-audit destinations ' +
-        'add` with --access-key-id, or the extension\'s "Configure Destination"), or provide them through the ' +
+      'No credentials were found. Store keys for this destination in the OS keychain (`ai-audit credentials set ' +
+        'REF --kind s3|azure-key|azure-sas`, values on stdin, then --credentials-ref REF), or provide them through the ' +
         "provider's default chain (environment variables, a shared profile, SSO login, workload identity).",
     ];
   }

@@ -367,3 +367,38 @@ describe('schedules under a controllable clock, across missed ticks and a SIGKIL
     await client.dispose();
   });
 });
+
+describe('a one-time export with --since starts at the first segment that may match', () => {
+  test('older segments are not read: the run starts past seq 1 and still holds every matching entry', async () => {
+    const home = await tempDir('export-since');
+    const out = await tempDir('export-since-out');
+    // Small segments, so that the old events fill several that the export can skip.
+    const env = { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64'), AI_AUDIT_HOME: '', AI_AUDIT_SEGMENT_MAX_BYTES: '4096' };
+    const daemon = await startDaemonProcess(home.path, env);
+    const client = await daemon.connect();
+    try {
+      const line = (ts: string, i: number) => JSON.stringify({ kind: 'chat.input', ts, input: `prompt ${i}`, model: 'm' });
+      const old = Array.from({ length: 80 }, (_, i) => line(new Date(Date.parse('2026-01-05T00:00:00Z') + i * 60_000).toISOString(), i));
+      const recent = Array.from({ length: 40 }, (_, i) => line(new Date(Date.parse('2026-11-05T00:00:00Z') + i * 60_000).toISOString(), 100 + i));
+      for (const batch of [old, recent]) {
+        const ingest = await runCliProcess(['ingest', '-', '--home', home.path], { env, input: batch.join('\n') + '\n' });
+        assert.equal(ingest.code, 0, ingest.stderr);
+      }
+      const since = '2026-11-01T00:00:00.000Z';
+      const exported = await runCliProcess(['export', '--to', out.path, '--since', since, '--json', '--home', home.path], { env });
+      assert.equal(exported.code, 0, exported.stderr);
+      const run = JSON.parse(exported.stdout) as ExportRun;
+      assert.ok(run.seq_from > 1, `the run read the store from seq ${run.seq_from}`);
+
+      const expected = (await localEntries(client)).filter((e) => e.ts >= since && e.seq <= run.seq_to).map((e) => e.seq);
+      assert.equal(expected.length, 40);
+      assert.deepEqual((await exportedRows(out.path)).map((r) => r.entry.seq).sort((a, b) => a - b), expected);
+      assert.equal((await runCliProcess(['verify-export', out.path], { env })).code, 0);
+    } finally {
+      await client.dispose();
+      await daemon.stop();
+      await home.dispose();
+      await out.dispose();
+    }
+  });
+});
