@@ -173,7 +173,7 @@ function badFrame(id: number): Frame {
     case 7:
       return error(JSON.stringify({ id, method: pick([1, null, { m: 1 }, 'm'.repeat(65)]) }), 'bad_request');
     case 8:
-      return error(JSON.stringify({ id, method: pick(['export.run', '__proto__', 'constructor', 'toString', 'hasOwnProperty']) }), 'unknown_method');
+      return error(JSON.stringify({ id, method: pick(['export.everything', '__proto__', 'constructor', 'toString', 'hasOwnProperty']) }), 'unknown_method');
     case 9:
       return error(`{"id":${id},"method":"health","__proto__":{"admin":true}}`, 'bad_request');
     case 10:
