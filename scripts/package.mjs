@@ -50,6 +50,8 @@ const SHIPPED = [
   'dist/cli.mjs',
   'dist/webview/chat.js',
   'dist/webview/chat.css',
+  'dist/webview/auditLog.js',
+  'dist/webview/auditLog.css',
   'dist/webview/codicon.css',
   'dist/webview/codicon.ttf',
   '.vscodeignore',

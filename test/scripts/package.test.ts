@@ -32,6 +32,8 @@ const SHIPPED = [
   'extension/dist/cli.mjs',
   'extension/dist/webview/chat.js',
   'extension/dist/webview/chat.css',
+  'extension/dist/webview/auditLog.js',
+  'extension/dist/webview/auditLog.css',
   'extension/dist/webview/codicon.css',
   'extension/dist/webview/codicon.ttf',
 ];
