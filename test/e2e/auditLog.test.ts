@@ -200,7 +200,7 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
     await page.keyboard.press('Control+B');
     await page.keyboard.press('Control+Alt+B');
     await workbench.runCommand('AI Audit Trail: Open Audit Log', { timeoutMs: 60_000 });
-    let frame = await auditFrame(page, 120_000); // the first webview load is slow on a loaded machine
+    let frame = await auditFrame(page);
     await frame.locator('.row[data-key="' + total + '"]').waitFor({ timeout: 60_000 });
     assert.equal((await visibleSeqs(frame))[0], total);
 
