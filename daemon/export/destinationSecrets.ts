@@ -64,14 +64,9 @@ export class KeychainDestinationSecrets implements DestinationSecrets {
   }
 
   async store(ref: string, secret: DestinationSecret): Promise<void> {
-    const checked = DestinationSecret.safeParse(secret);
-    if (!checked.success) {
-      const paths = checked.error.issues.map((issue) => issue.path.join('.') || '(root)');
-      // Paths only: zod's issues may quote the input, which is the secret.
-      throw new ExportDestinationError('invalid_config', `The credentials are not valid at ${[...new Set(paths)].join(', ')}.`);
-    }
+    const checked = checkDestinationSecret(secret);
     const entry = await openEntry(ref);
-    await keychainCall('store destination credentials in', () => entry.setPassword(JSON.stringify(checked.data)));
+    await keychainCall('store destination credentials in', () => entry.setPassword(JSON.stringify(checked)));
   }
 
   /** Deletes the item; false when there was none. */
@@ -79,6 +74,17 @@ export class KeychainDestinationSecrets implements DestinationSecrets {
     const entry = await openEntry(ref);
     return keychainCall('delete destination credentials from', () => entry.deletePassword());
   }
+}
+
+/** The secret if it is valid; else ExportDestinationError `invalid_config` naming the invalid fields, never their values. */
+export function checkDestinationSecret(secret: unknown): DestinationSecret {
+  const checked = DestinationSecret.safeParse(secret);
+  if (!checked.success) {
+    const paths = checked.error.issues.map((issue) => issue.path.join('.') || '(root)');
+    // Paths only: zod's issues may quote the input, which is the secret.
+    throw new ExportDestinationError('invalid_config', `The credentials are not valid at ${[...new Set(paths)].join(', ')}.`);
+  }
+  return checked.data;
 }
 
 async function openEntry(ref: string): Promise<AsyncEntry> {

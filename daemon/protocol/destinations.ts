@@ -19,6 +19,10 @@ const credentials = z.discriminatedUnion('source', [
   z.strictObject({ source: z.literal('keychain'), ref: z.string().min(1).max(128) }),
 ]);
 
+/** The kinds of explicit keys the keychain holds (`credentials.set`); their fields: daemon/export/destinationSecrets.ts. */
+export const DestinationSecretKind = z.enum(['s3', 'azure_key', 'azure_sas']);
+export type DestinationSecretKind = z.infer<typeof DestinationSecretKind>;
+
 const s3Options = {
   bucket: z.string().min(3).max(63),
   prefix: prefix.default(''),

@@ -23,6 +23,7 @@ export const AuditKind = z.enum([
   'audit.witness',
   'audit.review',
   'audit.access',
+  'audit.credentials',
 ]);
 export type AuditKind = z.infer<typeof AuditKind>;
 export const EntryKind = z.union([EventKind, AuditKind]);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Entry} from './entry.ts';
 import { ContentMode, Decision, EntryKind, IngestEvent, ThreatLevel } from './entry.ts';
 import type { WireError } from './errors.ts';
-import { DestinationConfig, NamedDestination, type DestinationProbe } from './destinations.ts';
+import { DestinationConfig, DestinationSecretKind, NamedDestination, type DestinationProbe } from './destinations.ts';
 import { ExportName, ExportShape, ScheduleShape, ScheduleTiming, type ExportRun, type Schedule } from './exports.ts';
 
 /**
@@ -360,6 +360,24 @@ export const Methods = {
   'destinations.remove': {
     params: z.strictObject({ name: z.string().min(1).max(128) }),
     result: undefined as unknown as { ok: true },
+  },
+  /**
+   * Store a destination's explicit keys in the daemon's OS keychain under `ref` (the `credentials.ref` of
+   * destinations). `values` are the fields of `kind` (daemon/export/destinationSecrets.ts); they are never
+   * logged, echoed or kept in state. Recorded as an `audit.credentials` entry naming the ref and kind only.
+   */
+  'credentials.set': {
+    params: z.strictObject({
+      ref: z.string().min(1).max(128),
+      kind: DestinationSecretKind,
+      values: z.record(z.string().max(64), z.string().max(8192)),
+    }),
+    result: undefined as unknown as { ok: true; audit_seq: number },
+  },
+  /** Delete the keys stored under `ref`; `removed` is false when there were none. Recorded as `audit.credentials`. */
+  'credentials.remove': {
+    params: z.strictObject({ ref: z.string().min(1).max(128) }),
+    result: undefined as unknown as { removed: boolean; audit_seq: number },
   },
   /** Write, read back and delete a probe object; write-only is a valid setup. */
   'destinations.test': {

@@ -14,6 +14,8 @@ import type { KeyMaterial } from '../keys/keyMaterial.ts';
 import type { Actor } from '../protocol/entry.ts';
 import type { Connection } from './wsServer.ts';
 import type { ExportService } from '../export/exportService.ts';
+import { checkDestinationSecret, destinationSecretAccount, KeychainDestinationSecrets } from '../export/destinationSecrets.ts';
+import { ExportDestinationError } from '../export/exportDestination.ts';
 
 export interface HandlerContext {
   connection: Connection;
@@ -66,8 +68,25 @@ async function ingestWithinBounds(store: AuditStore, events: readonly unknown[])
   });
 }
 
+/**
+ * A keychain call of `credentials.*` with its ExportDestinationError as `destination_error` (reason
+ * `invalid_config` or `credentials_missing`). Those messages name fields and the ref, never a value.
+ */
+async function keychainRequest<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error: unknown) {
+    if (error instanceof ExportDestinationError) {
+      throw new AuditError(ErrorCodes.DestinationError, error.message, { reason: error.code, retryable: error.retryable });
+    }
+    throw error;
+  }
+}
+
 export function createHandlers(deps: HandlerDeps): HandlerTable {
   const { store, state } = deps;
+  // The daemon's own keychain: scheduled exports run without the editor (docs/decisions.md).
+  const secrets = new KeychainDestinationSecrets();
   const subscriptions = new Map<string, { connection: number; dispose: () => void }>();
   return {
     ingest: async ({ events }) => ({ acks: await ingestWithinBounds(store, events) }),
@@ -207,6 +226,23 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
     'destinations.remove': async ({ name }) => {
       await deps.exports.removeDestination(name);
       return { ok: true };
+    },
+    'credentials.set': async ({ ref, kind, values }, { actor }) => {
+      // Checked before it goes on the record, so that an entry stands for keys that were valid.
+      const secret = await keychainRequest(async () => {
+        destinationSecretAccount(ref);
+        return checkDestinationSecret({ ...values, kind });
+      });
+      // On the record first, naming the ref and kind only: a change that could not be recorded is not made.
+      const ack = await store.appendAudit('audit.credentials', { action: 'set', ref, kind }, actor);
+      await keychainRequest(() => secrets.store(ref, secret));
+      return { ok: true, audit_seq: ack.seq };
+    },
+    'credentials.remove': async ({ ref }, { actor }) => {
+      await keychainRequest(async () => destinationSecretAccount(ref));
+      const ack = await store.appendAudit('audit.credentials', { action: 'remove', ref }, actor);
+      const removed = await keychainRequest(() => secrets.remove(ref));
+      return { removed, audit_seq: ack.seq };
     },
     'destinations.test': async (params) => deps.exports.testDestination('name' in params ? params.name : params.config),
 

@@ -234,6 +234,8 @@ const RESULT_KEYS: { [M in MethodName]: KeySpec<ResultOf<M>> } = {
   'destinations.add': NAMED_DESTINATION_KEYS,
   'destinations.list': { destinations: 'required' },
   'destinations.remove': OK_KEYS,
+  'credentials.set': { ok: 'required', audit_seq: 'required' },
+  'credentials.remove': { removed: 'required', audit_seq: 'required' },
   'destinations.test': { write: 'required', read: 'required', delete: 'required', key: 'required', detail: 'required', location: 'required' },
   'export.run': EXPORT_RUN_KEYS,
   'export.runs': { runs: 'required' },

@@ -2,7 +2,8 @@
 // seeded with 100k entries through a bulk ingest: scrolling through the first 10k rows (long tasks
 // measured in the webview), hostile strings rendered inert, the blocked filter compared with
 // `ai-audit query`, decrypt with a reason, a review note, charts, verify intact and after a segment was
-// edited on disk, an entry opened from a chat badge, and the access record of it all.
+// edited on disk, an entry opened from a chat badge, the access record of it all, and an export of the
+// blocked rows through the viewer to s3rver.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -16,7 +17,7 @@ import { readDiscovery } from '../../daemon/client/daemonDiscovery.ts';
 import type { Entry } from '../../daemon/protocol/entry.ts';
 import { listSegments } from '../../daemon/store/segmentPaths.ts';
 import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../support/daemonProcess.ts';
-import { filesUnder } from '../support/filesUnder.ts';
+import { S3RVER_KEYS, startS3rver } from '../support/s3rverServer.ts';
 import { HOSTILE_STRINGS, megabyteString, PWNED_HOST } from '../support/hostileCorpus.ts';
 import { CleanupStack } from './harness/cleanupStack.ts';
 import { builtVsix } from './harness/builtExtension.ts';
@@ -395,11 +396,22 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
     await frame.locator('#filter-chips', { hasText: 'model: llama3' }).waitFor({ timeout: 30_000 });
     assert.equal(await frame.locator('#filter-model').inputValue(), 'llama3');
 
-    // 13. Export… of the filtered set (blocked, set again here) (to a folder destination: the bucket backends are not wired into
-    //     the daemon's exporter yet); the objects written are listed and hold exactly the blocked rows.
-    const exportDir = join(root, 'export');
+    // 13. Export… of the filtered set (blocked, set again here) to s3rver, with keys the daemon keeps in its
+    //     keychain (credentials.set); the objects written are listed and hold exactly the blocked rows.
+    const s3 = await startS3rver({ buckets: ['audit'] });
+    cleanup.defer(() => s3.dispose());
     const client = await daemon.connect();
-    await client.request('destinations.add', { name: 'local-folder', config: { type: 'dir', path: exportDir, prefix: '' } });
+    const ref = `e2e-${randomBytes(4).toString('hex')}`;
+    await client.request('credentials.set', { ref, kind: 's3', values: { access_key_id: S3RVER_KEYS.accessKeyId, secret_access_key: S3RVER_KEYS.secretAccessKey } });
+    cleanup.defer(async () => {
+      const again = await daemon.connect();
+      await again.request('credentials.remove', { ref }).catch(() => undefined);
+      await again.dispose();
+    });
+    await client.request('destinations.add', {
+      name: 'team-bucket',
+      config: { type: 's3-compatible', bucket: 'audit', endpoint: s3.endpoint, region: 'us-east-1', prefix: 'viewer', credentials: { source: 'keychain', ref } },
+    });
     await client.dispose();
     await frame.locator('#filter-clear').click();
     await frame.locator('#filter-decision summary').click();
@@ -415,17 +427,18 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
       await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: label }).waitFor({ timeout: 15_000 });
       await input.press('Enter');
     };
-    await choose('local-folder');
+    await choose('team-bucket');
     await choose('hive');
     await choose('JSONL');
     await frame.locator('#banner', { hasText: 'Exported' }).waitFor({ timeout: 600_000 });
     const banner = await frame.locator('#banner').innerText();
     assert.match(banner, /\.jsonl/);
-    const exported = (await filesUnder(exportDir)).filter((f) => f.endsWith('.jsonl'));
+    const exported = [...(await s3.storedObjects('audit'))].filter(([key]) => key.startsWith('viewer/') && key.endsWith('.jsonl'));
     assert.ok(exported.length > 0, 'objects written');
+    assert.ok(exported.some(([key]) => banner.includes(key.slice(key.lastIndexOf('/') + 1))), 'the banner lists objects written to the bucket');
     let exportedRows = 0;
-    for (const file of exported) {
-      const rows = jsonLines<Entry>(await readFile(file, 'utf8'));
+    for (const [, bytes] of exported) {
+      const rows = jsonLines<Entry>(bytes.toString('utf8'));
       assert.ok(rows.every((r) => r.decision === 'blocked'));
       exportedRows += rows.length;
     }
