@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DestinationConfig } from './destinations.ts';
+import type { SignedCheckpoint } from './messages.ts';
 
 /**
  * Exports on the wire and in `state.json`: what to export (layout, prefix, filters), when (schedules), and
@@ -153,17 +154,7 @@ export interface ExportManifest {
   rows: number;
   objects: ExportObject[];
   /** Signed checkpoints inside the range (one at `seq_to` always). */
-  checkpoints: Array<{
-    type: 'checkpoint' | 'anchor' | 'repair';
-    seq: number;
-    hash: string;
-    ts: string;
-    key_id: string;
-    n?: number;
-    prev?: string;
-    lost_after?: number;
-    sig: string;
-  }>;
+  checkpoints: SignedCheckpoint[];
   /** Ed25519 public keys (SPKI PEM) by key id. */
   public_keys: Record<string, string>;
   prev_manifest_sha256: string | null;

@@ -2,32 +2,13 @@ import { createHash, sign, verify, type KeyObject } from 'node:crypto';
 import { open, readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GENESIS_HASH } from '../protocol/entry.ts';
+import type { SignedCheckpoint } from '../protocol/messages.ts';
 import { canonicalJson } from './canonicalJson.ts';
 
 export const CHECKPOINTS_FILE = 'checkpoints.jsonl';
 
-/**
- * A signed statement about the chain. `checkpoint`: the entry `seq` has hash `hash`. `anchor`: entries
- * up to and including `seq` (whose hash was `hash`) were removed by retention; the chain goes on from there.
- * `repair`: `ai-audit repair` set aside damaged entries after `lost_after`; the chain goes on from the signed
- * hash `hash` of entry `seq`. Signed with the store's Ed25519 key so that an editor of the files cannot
- * make new ones, and chained (`n`, `prev`) so that removing or reordering a record is visible.
- */
-export interface Checkpoint {
-  type: 'checkpoint' | 'anchor' | 'repair';
-  seq: number;
-  hash: string;
-  ts: string;
-  key_id: string;
-  /** Position of the record in the file, 1, 2, 3, … (absent on records written before chaining). */
-  n?: number;
-  /** SHA-256 (hex) of the canonical JSON of the previous record, signature included; 64 zeros for n = 1. */
-  prev?: string;
-  /** `repair` only: the last entry kept; entries `lost_after + 1 … seq` were set aside. */
-  lost_after?: number;
-  /** Ed25519 signature (base64) over the canonical JSON of the other fields. */
-  sig: string;
-}
+/** A signed record of checkpoints.jsonl: the wire's {@link SignedCheckpoint}, documented there. */
+export type Checkpoint = SignedCheckpoint;
 
 export type UnsignedCheckpoint = Omit<Checkpoint, 'sig'>;
 
