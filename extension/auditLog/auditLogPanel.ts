@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
+import { webviewHtml } from '../webviewHtml.ts';
 import type { DaemonClient } from '../../daemon/client/daemonClient.ts';
 import type { EntryFilter } from '../../daemon/protocol/messages.ts';
 import { FromAuditLog, type ReviewVerdict, type ToAuditLog } from '../../webview/protocol/auditLogMessages.ts';
@@ -245,31 +245,7 @@ export class AuditLogPanel implements vscode.Disposable {
   }
 
   private html(bundle: vscode.Uri): string {
-    const webview = this.panel.webview;
-    const nonce = randomBytes(16).toString('base64');
-    const asset = (name: string) => webview.asWebviewUri(vscode.Uri.joinPath(bundle, name)).toString();
-    const csp = [
-      "default-src 'none'",
-      `img-src ${webview.cspSource}`,
-      `font-src ${webview.cspSource}`,
-      `style-src ${webview.cspSource} 'nonce-${nonce}'`,
-      `script-src 'nonce-${nonce}'`,
-    ].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${asset('codicon.css')}" id="vscode-codicon-stylesheet">
-<link rel="stylesheet" href="${asset('auditLog.css')}">
-<title>Audit Log</title>
-</head>
-<body>
-<div id="app"></div>
-<script nonce="${nonce}" src="${asset('auditLog.js')}"></script>
-</body>
-</html>`;
+    return webviewHtml(this.panel.webview, { bundle, script: 'auditLog.js', style: 'auditLog.css', title: 'Audit Log' });
   }
 
   dispose(): void {

@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import * as vscode from 'vscode';
+import { webviewHtml } from '../webviewHtml.ts';
 import { FromWebview, MAX_PROMPT_CHARS, type ToWebview } from '../../webview/protocol/chatMessages.ts';
 import type { ChatModel } from './chatModel.ts';
 import { ChatSession, type ChatSessionDeps } from './chatSession.ts';
@@ -211,31 +212,7 @@ export class ChatPanel implements vscode.Disposable {
   }
 
   private html(bundle: vscode.Uri): string {
-    const webview = this.panel.webview;
-    const nonce = randomBytes(16).toString('base64');
-    const asset = (name: string) => webview.asWebviewUri(vscode.Uri.joinPath(bundle, name)).toString();
-    const csp = [
-      "default-src 'none'",
-      `img-src ${webview.cspSource} data:`,
-      `font-src ${webview.cspSource}`,
-      `style-src ${webview.cspSource} 'nonce-${nonce}'`,
-      `script-src 'nonce-${nonce}'`,
-    ].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${asset('codicon.css')}" id="vscode-codicon-stylesheet">
-<link rel="stylesheet" href="${asset('chat.css')}">
-<title>AI Chat (audited)</title>
-</head>
-<body>
-<div id="app"></div>
-<script nonce="${nonce}" src="${asset('chat.js')}"></script>
-</body>
-</html>`;
+    return webviewHtml(this.panel.webview, { bundle, script: 'chat.js', style: 'chat.css', title: 'AI Chat (audited)', imageSources: ['data:'] });
   }
 
   dispose(): void {
