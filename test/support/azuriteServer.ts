@@ -3,9 +3,9 @@
 
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
+import { listeningPort } from './listeningPort.ts';
 
 /** Azurite's well-known development account (public, documented by Microsoft). */
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
@@ -44,7 +44,7 @@ export async function startAzurite(): Promise<AzuriteServer> {
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  const port = await listeningPort(child);
+  const port = await listeningPort(child, /successfully listens on http:\/\/127\.0\.0\.1:(\d+)/, 'Azurite');
   const endpoint = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
   const service = new BlobServiceClient(endpoint, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY));
   let disposed = false;
@@ -76,23 +76,3 @@ export async function startAzurite(): Promise<AzuriteServer> {
   };
 }
 
-/** Reads Azurite's stdout until it says where it listens; fails with its output when it exits first. */
-async function listeningPort(child: ChildProcess): Promise<number> {
-  let output = '';
-  return new Promise<number>((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString('utf8');
-      const match = /successfully listens on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
-      if (match?.[1] !== undefined) {
-        child.stdout?.off('data', onData);
-        child.stdout?.resume();
-        resolve(Number(match[1]));
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-    });
-    child.once('exit', (code) => reject(new Error(`Azurite exited (${code}) before listening: ${output.slice(-2000)}`)));
-  });
-}

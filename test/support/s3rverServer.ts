@@ -7,11 +7,11 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { filesUnder } from './filesUnder.ts';
 import { tempDir } from './tempDir.ts';
+import { listeningPort } from './listeningPort.ts';
 
 /** The only credentials s3rver knows. */
 export const S3RVER_KEYS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
@@ -39,7 +39,7 @@ export async function startS3rver(options: { buckets?: readonly string[] } = {})
   const child = spawn(process.execPath, ['--openssl-legacy-provider', main, dir.path, ...(options.buckets ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const port = await listeningPort(child);
+  const port = await listeningPort(child, /listening (\d+)/, 's3rver');
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new S3Client({
     endpoint,
@@ -82,23 +82,3 @@ export async function startS3rver(options: { buckets?: readonly string[] } = {})
   };
 }
 
-/** Waits for s3rverMain.mjs to print its port; fails with its output when it exits first. */
-async function listeningPort(child: ChildProcess): Promise<number> {
-  let output = '';
-  return new Promise<number>((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString('utf8');
-      const match = /listening (\d+)/.exec(output);
-      if (match?.[1] !== undefined) {
-        child.stdout?.off('data', onData);
-        child.stdout?.resume();
-        resolve(Number(match[1]));
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-    });
-    child.once('exit', (code) => reject(new Error(`s3rver exited (${code}) before listening: ${output.slice(-2000)}`)));
-  });
-}
