@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { CheckpointWitness, type WitnessMemory } from '../../extension/daemon/checkpointWitness.ts';
@@ -10,6 +10,7 @@ import { AuditStore } from '../../daemon/store/auditStore.ts';
 import { runCliProcess, startDaemonProcess } from '../support/daemonProcess.ts';
 import { tempDir } from '../support/tempDir.ts';
 import { reliabilitySize } from './reliabilitySize.ts';
+import { segmentFiles } from '../support/segmentFiles.ts';
 
 /*
  * Attacks on the store's tamper evidence, written from the public rules of docs/entry.md (§7 canonical JSON,
@@ -44,19 +45,6 @@ function rechain(entries: Line[], from: number): void {
     const { hash: _old, ...body } = entry;
     entry.hash = sha256(canonical(body));
   }
-}
-
-async function segmentFiles(home: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(join(home, dir), { withFileTypes: true })) {
-      const rel = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(rel);
-      else if (entry.name.endsWith('.jsonl')) out.push(rel);
-    }
-  };
-  await walk('entries');
-  return out.sort((a, b) => a.slice(-12).localeCompare(b.slice(-12)));
 }
 
 async function readEntries(path: string): Promise<Line[]> {

@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import { runCliProcess, startDaemonProcess } from '../support/daemonProcess.ts';
 import { tempDir } from '../support/tempDir.ts';
 import { reliabilitySize } from './reliabilitySize.ts';
+import { segmentFiles } from '../support/segmentFiles.ts';
 
 /*
  * A crash can leave the newest segment file empty or holding part of one line (the daemon died between
@@ -16,19 +17,6 @@ import { reliabilitySize } from './reliabilitySize.ts';
 
 const ENV = { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64') };
 const EVENTS = reliabilitySize({ ci: 30, full: 2000 });
-
-async function segmentFiles(home: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(join(home, dir), { withFileTypes: true })) {
-      const rel = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(rel);
-      else if (entry.name.endsWith('.jsonl')) out.push(rel);
-    }
-  };
-  await walk('entries');
-  return out.sort((a, b) => a.slice(-12).localeCompare(b.slice(-12)));
-}
 
 /** A store of EVENTS entries in several segments, stopped cleanly; returns the first entry's hash. */
 async function rotatedStore(home: string, env: NodeJS.ProcessEnv): Promise<string> {
