@@ -12,6 +12,7 @@ import { readLinesBackward, readLinesForward } from './segmentReader.ts';
 import { SegmentStore } from './segmentStore.ts';
 import { addToSummary, emptySummary, SPARSE_STEP, type SegmentSummary } from './segmentSummary.ts';
 import { GroupAccumulator } from './statsGroups.ts';
+import { IdempotencyWindow } from './idempotencyWindow.ts';
 import { uuidv7, uuidv7Time } from './uuidv7.ts';
 
 export interface AuditStoreOptions {
@@ -63,7 +64,8 @@ export class AuditStore {
   private flushing: Promise<void> | null = null;
   /** Serializes writers of the files (flush, retention, checkpoints). */
   private exclusive: Promise<unknown> = Promise.resolve();
-  private readonly acked = new Map<string, IngestAck>();
+  /** The most recently acknowledged keys (compact: a digest per key, outside the JS heap). */
+  private readonly acked: IdempotencyWindow;
   /** Queued or being written, by idempotency key: a resend waits for the original's outcome. */
   private readonly inflight = new Map<string, Pending>();
   private readonly listeners = new Set<EntriesListener>();
@@ -88,6 +90,7 @@ export class AuditStore {
     this.now = options.now ?? Date.now;
     this.maxPending = options.maxPendingEvents ?? 200_000;
     this.idempotencyWindow = options.idempotencyWindow ?? 100_000;
+    this.acked = new IdempotencyWindow(this.idempotencyWindow);
   }
 
   static async open(options: AuditStoreOptions): Promise<AuditStore> {
@@ -322,11 +325,7 @@ export class AuditStore {
   }
 
   private remember(key: string, ack: IngestAck): void {
-    this.acked.set(key, { seq: ack.seq, id: ack.id });
-    if (this.acked.size > this.idempotencyWindow) {
-      const oldest = this.acked.keys().next().value;
-      if (oldest !== undefined) this.acked.delete(oldest);
-    }
+    this.acked.set(key, ack);
   }
 
   private scheduleFlush(): void {

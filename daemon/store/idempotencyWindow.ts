@@ -1,0 +1,147 @@
+import { hash } from 'node:crypto';
+import type { IngestAck } from '../protocol/messages.ts';
+
+/** Bytes of SHA-256 kept per key: 128 bits, so two different keys of a store never meet by chance. */
+const DIGEST_BYTES = 16;
+const ID_BYTES = 16;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The most recently acknowledged idempotency keys and their acks, at most `capacity`, the oldest dropped
+ * first. Each key is held as the first 16 bytes of its SHA-256 and each id as its 16 bytes, in typed arrays
+ * outside the JavaScript heap: about 50 bytes per key whatever its length (up to 512 characters), against a
+ * few hundred for a Map of strings and ack objects that the garbage collector walks again and again under
+ * ingest. SHA-256 rather than a fast hash: a client that could make two keys collide could get another
+ * producer's event answered as a duplicate and never stored.
+ *
+ * Layout: a ring of slots in insertion order (digest, seq, id) and an open-addressing table (linear probing,
+ * backward-shift deletion) from digest to slot.
+ */
+export class IdempotencyWindow {
+  readonly capacity: number;
+  private readonly digests: Uint8Array;
+  private readonly seqs: Float64Array;
+  private readonly ids: Uint8Array;
+  /** Slot + 1 per bucket; 0 is empty. */
+  private readonly table: Int32Array;
+  private readonly mask: number;
+  /** The oldest slot, and how many are used. */
+  private head = 0;
+  private used = 0;
+
+  constructor(capacity: number) {
+    this.capacity = Math.max(1, Math.floor(capacity));
+    this.digests = new Uint8Array(this.capacity * DIGEST_BYTES);
+    this.seqs = new Float64Array(this.capacity);
+    this.ids = new Uint8Array(this.capacity * ID_BYTES);
+    let buckets = 1;
+    while (buckets < this.capacity * 2) buckets *= 2;
+    this.table = new Int32Array(buckets);
+    this.mask = buckets - 1;
+  }
+
+  get size(): number {
+    return this.used;
+  }
+
+  /** The ack of `key`, if it is among the remembered ones. */
+  get(key: string): IngestAck | undefined {
+    const digest = digestOf(key);
+    const bucket = this.find(digest);
+    if (bucket < 0) return undefined;
+    const slot = (this.table[bucket] as number) - 1;
+    return { seq: this.seqs[slot] as number, id: idText(this.ids, slot * ID_BYTES) };
+  }
+
+  /**
+   * Remembers `key` as the newest; the oldest key goes when the window is full. A key already remembered
+   * gets the new ack. An ack whose id is not a UUID (never the daemon's) is not remembered.
+   */
+  set(key: string, ack: IngestAck): void {
+    if (!UUID.test(ack.id)) return;
+    const digest = digestOf(key);
+    const existing = this.find(digest);
+    if (existing >= 0) {
+      this.write((this.table[existing] as number) - 1, digest, ack);
+      return;
+    }
+    if (this.used === this.capacity) this.dropOldest();
+    const slot = (this.head + this.used) % this.capacity;
+    this.used++;
+    this.write(slot, digest, ack);
+    let bucket = this.bucketOf(digest, 0);
+    while (this.table[bucket] !== 0) bucket = (bucket + 1) & this.mask;
+    this.table[bucket] = slot + 1;
+  }
+
+  private write(slot: number, digest: Uint8Array, ack: IngestAck): void {
+    this.digests.set(digest, slot * DIGEST_BYTES);
+    this.seqs[slot] = ack.seq;
+    const hex = ack.id;
+    const at = slot * ID_BYTES;
+    // xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx: 32 hex digits around 4 dashes.
+    for (let i = 0, j = 0; i < ID_BYTES; i++, j += 2) {
+      if (j === 8 || j === 13 || j === 18 || j === 23) j++;
+      this.ids[at + i] = Number.parseInt(hex.slice(j, j + 2), 16);
+    }
+  }
+
+  private dropOldest(): void {
+    const slot = this.head;
+    const bucket = this.find(this.digests.subarray(slot * DIGEST_BYTES, slot * DIGEST_BYTES + DIGEST_BYTES));
+    if (bucket >= 0) this.removeBucket(bucket);
+    this.head = (this.head + 1) % this.capacity;
+    this.used--;
+  }
+
+  /** The bucket holding `digest`, or -1. */
+  private find(digest: Uint8Array): number {
+    for (let bucket = this.bucketOf(digest, 0); ; bucket = (bucket + 1) & this.mask) {
+      const entry = this.table[bucket] as number;
+      if (entry === 0) return -1;
+      if (this.sameDigest(entry - 1, digest)) return bucket;
+    }
+  }
+
+  /** Backward-shift deletion: later entries of the probe run move up, so lookups need no tombstones. */
+  private removeBucket(bucket: number): void {
+    let hole = bucket;
+    for (let next = (hole + 1) & this.mask; ; next = (next + 1) & this.mask) {
+      const entry = this.table[next] as number;
+      if (entry === 0) break;
+      const slot = entry - 1;
+      const home = this.bucketOf(this.digests, slot * DIGEST_BYTES);
+      // The entry may fill the hole unless its home lies cyclically in (hole, next].
+      if (((next - home) & this.mask) >= ((next - hole) & this.mask)) {
+        this.table[hole] = entry;
+        hole = next;
+      }
+    }
+    this.table[hole] = 0;
+  }
+
+  private bucketOf(bytes: Uint8Array, at: number): number {
+    return ((bytes[at] as number) | ((bytes[at + 1] as number) << 8) | ((bytes[at + 2] as number) << 16) | ((bytes[at + 3] as number) << 24)) & this.mask;
+  }
+
+  private sameDigest(slot: number, digest: Uint8Array): boolean {
+    const at = slot * DIGEST_BYTES;
+    for (let i = 0; i < DIGEST_BYTES; i++) if (this.digests[at + i] !== digest[i]) return false;
+    return true;
+  }
+}
+
+function digestOf(key: string): Uint8Array {
+  return hash('sha256', key, 'buffer').subarray(0, DIGEST_BYTES);
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+function idText(ids: Uint8Array, at: number): string {
+  let text = '';
+  for (let i = 0; i < ID_BYTES; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) text += '-';
+    text += HEX[ids[at + i] as number] as string;
+  }
+  return text;
+}
