@@ -47,6 +47,12 @@ interface Pending {
 type EntriesListener = (entries: readonly Entry[]) => void;
 
 const DISK_FULL_RETRY_MS = 1000;
+/**
+ * Longest wait (ms) for as many requests as the previous batch held before a smaller batch is written.
+ * Clients with one request outstanding come back right after their ack: without the wait, the first one
+ * back is written alone and the rest form the next batch, two fdatasyncs where one would do.
+ */
+const GROUP_LINGER_MS = 1;
 
 /**
  * The audit store: the single writer of one data dir. Ingest stamps, converts content, chains and
@@ -61,6 +67,11 @@ export class AuditStore {
   private readonly maxPending: number;
   private readonly idempotencyWindow: number;
   private pending: Pending[] = [];
+  /** Requests (ingest calls) with events in `pending`, and in the last batch written (see GROUP_LINGER_MS). */
+  private pendingRequests = 0;
+  private lastBatchRequests = 0;
+  /** Ends the linger before a batch, once enough requests are queued. */
+  private gathered: (() => void) | null = null;
   private flushing: Promise<void> | null = null;
   /** Serializes writers of the files (flush, retention, checkpoints). */
   private exclusive: Promise<unknown> = Promise.resolve();
@@ -245,6 +256,7 @@ export class AuditStore {
     const nowMs = this.now();
     // One promise per request, not per event: each event settles its slot, the last one resolves.
     const results = new Array<IngestAck | IngestRejected>(events.length);
+    const queuedBefore = this.pending.length;
     return new Promise((resolve) => {
       let open = 1;
       const done = (): void => {
@@ -262,6 +274,7 @@ export class AuditStore {
           done();
         });
       });
+      if (this.pending.length > queuedBefore) this.requestQueued();
       done();
     });
   }
@@ -271,7 +284,10 @@ export class AuditStore {
     this.assertAccepting(1);
     const event: StorableEvent = { kind, audit, decision, content_mode: 'none' };
     if (actor !== undefined) event.actor = actor;
-    return new Promise((resolve, reject) => this.enqueue(event, (result) => (result instanceof AuditError ? reject(result) : resolve(result))));
+    return new Promise((resolve, reject) => {
+      this.enqueue(event, (result) => (result instanceof AuditError ? reject(result) : resolve(result)));
+      this.requestQueued();
+    });
   }
 
   private assertAccepting(count: number): void {
@@ -328,6 +344,11 @@ export class AuditStore {
     this.acked.set(key, ack);
   }
 
+  private requestQueued(): void {
+    this.pendingRequests++;
+    if (this.gathered !== null && this.pendingRequests >= this.lastBatchRequests) this.gathered();
+  }
+
   private scheduleFlush(): void {
     if (this.flushing !== null) return;
     this.flushing = (async () => {
@@ -335,13 +356,35 @@ export class AuditStore {
       // together) go into the first batch; events arriving during an fsync form the next batch.
       await new Promise<void>((resolve) => setImmediate(resolve));
       while (this.pending.length > 0) {
+        await this.gather();
         // At most as many as may go unsigned in a row (docs/entry.md §7.3).
         const batch = this.pending.length <= MAX_UNSIGNED_ENTRIES ? this.pending : this.pending.slice(0, MAX_UNSIGNED_ENTRIES);
         this.pending = batch === this.pending ? [] : this.pending.slice(MAX_UNSIGNED_ENTRIES);
+        const requests = this.pendingRequests;
+        this.pendingRequests = this.pending.length > 0 ? 1 : 0;
         await this.withExclusive(() => this.commit(batch));
+        // The requests just acknowledged may come back, and those that arrived meanwhile wait: together
+        // they are the batch worth waiting for.
+        this.lastBatchRequests = requests + this.pendingRequests;
       }
       this.flushing = null;
     })();
+  }
+
+  /**
+   * Waits (at most GROUP_LINGER_MS) until as many requests are queued as the last batch held. The count
+   * adapts: a batch written after the wait ran out sets a smaller target for the next one.
+   */
+  private async gather(): Promise<void> {
+    if (this.pendingRequests >= this.lastBatchRequests || this.closed) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.gathered?.(), GROUP_LINGER_MS);
+      this.gathered = () => {
+        clearTimeout(timer);
+        this.gathered = null;
+        resolve();
+      };
+    });
   }
 
   private withExclusive<T>(work: () => Promise<T>): Promise<T> {
@@ -665,6 +708,7 @@ export class AuditStore {
     if (this.closed) return;
     this.closed = true;
     if (this.checkpointTimer !== null) clearInterval(this.checkpointTimer);
+    this.gathered?.();
     while (this.flushing !== null) await this.flushing;
     await this.writeCheckpoint().catch((error: unknown) => this.options.log(`final checkpoint failed: ${String(error)}`));
     await this.exclusive;

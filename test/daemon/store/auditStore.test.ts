@@ -444,4 +444,37 @@ describe('AuditStore', () => {
     assert.equal(entry.kind, 'audit.settings');
     assert.deepEqual(entry.audit, { changed: { content_mode: { from: 'hash', to: 'none' } } });
   });
+
+  test('the idempotency window remembers the newest keys only, also after a restart', async () => {
+    let store = await open({ idempotencyWindow: 3 });
+    const originals = (await store.ingest([0, 1, 2, 3, 4].map((i) => ({ kind: 'chat.input', idempotency_key: `w-${i}` })))).map(acked);
+    const [newest] = (await store.ingest([{ kind: 'chat.input', idempotency_key: 'w-4' }])).map(acked);
+    assert.deepEqual(newest, { ...originals[4], duplicate: true });
+    const [forgotten] = (await store.ingest([{ kind: 'chat.input', idempotency_key: 'w-0' }])).map(acked);
+    assert.equal(forgotten?.duplicate, undefined, 'a key older than the window is stored again');
+    assert.equal(forgotten?.seq, 6);
+    await store.close();
+    store = await open({ idempotencyWindow: 3 });
+    const again = (await store.ingest(['w-0', 'w-4', 'w-3', 'w-2'].map((key) => ({ kind: 'chat.input', idempotency_key: key })))).map(acked);
+    assert.deepEqual(again.slice(0, 3), [
+      { ...forgotten, duplicate: true },
+      { ...originals[4], duplicate: true },
+      { ...originals[3], duplicate: true },
+    ]);
+    assert.equal(again[3]?.duplicate, undefined, 'the reload keeps the window, not every key on disk');
+  });
+
+  test('single-event requests arriving together share batches; a lone request after them is still written, and close does not wait for more', async () => {
+    const store = await open();
+    const together = await Promise.all(Array.from({ length: 8 }, (_, i) => store.ingest([{ kind: 'chat.input', idempotency_key: `g-${i}` }])));
+    assert.deepEqual(together.map((r) => acked(r[0] as IngestAck).seq), [1, 2, 3, 4, 5, 6, 7, 8]);
+    // The writer now expects eight requests; one alone is written when the short wait runs out.
+    const [lone] = (await store.ingest([{ kind: 'chat.input' }])).map(acked);
+    assert.equal(lone?.seq, 9);
+    await Promise.all(Array.from({ length: 8 }, () => store.ingest([{ kind: 'chat.input' }])));
+    const last = store.ingest([{ kind: 'chat.input' }]);
+    await store.close();
+    assert.equal(acked((await last)[0] as IngestAck).seq, 18);
+    assert.equal((await store.verify({})).ok, true);
+  });
 });
