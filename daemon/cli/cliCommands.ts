@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import { startDaemon } from '../daemonMain.ts';
+import { tuneGcForDaemon } from '../gcTuning.ts';
 import { openKeyStore } from '../keys/openKeyStore.ts';
 import type { ContentMode } from '../protocol/entry.ts';
 import { MAX_PAGE, StatsGroupBy, type KeyStatus, type VerifyReport } from '../protocol/messages.ts';
@@ -79,6 +80,7 @@ export const commands: Record<string, CommandSpec> = {
       // A tuning knob (and how tests make segments rotate quickly); not a flag, as users rarely need it.
       const segmentMaxBytes = positiveInt(io.env.AI_AUDIT_SEGMENT_MAX_BYTES, 'AI_AUDIT_SEGMENT_MAX_BYTES');
       const checkpointEveryEntries = positiveInt(io.env.AI_AUDIT_CHECKPOINT_EVERY, 'AI_AUDIT_CHECKPOINT_EVERY');
+      tuneGcForDaemon();
       const daemon = await startDaemon({
         home,
         port,
