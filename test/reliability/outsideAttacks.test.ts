@@ -209,6 +209,45 @@ describe('outside attacks on the data dir and the daemon', () => {
     }
   });
 
+  test('a frame of 10^6 small events is closed with 1009, one of 700,000 gets invalid_params; the daemon stores what follows', async () => {
+    const home = await fresh('million');
+    const daemon = await startDaemonProcess(home, ENV);
+    try {
+      const frame = (events: number, id: number): string => `{"id":${id},"method":"ingest","params":{"events":[${Array(events).fill('{"kind":"chat.input"}').join(',')}]}}`;
+      const open = async (): Promise<WebSocket> => {
+        const ws = new WebSocket(`ws://127.0.0.1:${daemon.discovery.port}/v1`, { headers: { authorization: `Bearer ${daemon.token}` } });
+        await new Promise((resolve, reject) => {
+          ws.once('open', resolve);
+          ws.once('error', reject);
+        });
+        return ws;
+      };
+      const million = await open();
+      const closed = new Promise<number>((resolve) => million.once('close', (code) => resolve(code)));
+      million.on('error', () => undefined);
+      million.send(frame(1_000_000, 1));
+      assert.equal(await closed, 1009);
+
+      const big = await open();
+      const answer = new Promise<{ error?: { code: string } }>((resolve) => big.once('message', (data) => resolve(JSON.parse(String(data)) as { error?: { code: string } })));
+      const text = frame(700_000, 2);
+      assert.ok(text.length < 16 * 1024 * 1024);
+      big.send(text);
+      assert.equal((await answer).error?.code, 'invalid_params');
+      big.close();
+
+      const client = await daemon.connect();
+      try {
+        const [ack] = (await client.request('ingest', { events: [{ kind: 'chat.input' }] })).acks;
+        assert.ok(ack !== undefined && 'seq' in ack && ack.seq === 1, JSON.stringify(ack));
+      } finally {
+        await client.dispose();
+      }
+    } finally {
+      assert.equal(await daemon.stop(), 0);
+    }
+  });
+
   const CONNECTIONS = reliabilitySize({ ci: 400, full: 1000 });
 
   test(`${CONNECTIONS} connections against a daemon limited to 256 file descriptors: it stays up, nothing acknowledged is lost, and it writes again once they close`, { skip: process.platform !== 'linux' }, async (t) => {
