@@ -44,6 +44,33 @@ async function oldStore(home: string, events: number): Promise<void> {
   await store.close();
 }
 
+/**
+ * Starts a daemon on an {@link oldStore}, whose start-up retention job drops every closed segment
+ * (200 days > 90), and SIGKILLs it at the job's first deletion, by the pid in daemon.lock: the job starts
+ * before the daemon's port is announced to the test. Returns the segments there were before.
+ */
+async function killDuringRetention(home: string): Promise<string[]> {
+  const segmentsBefore = await segmentFiles(home);
+  assert.ok(segmentsBefore.length > 20, `only ${segmentsBefore.length} segments`);
+  const first = segmentsBefore[0] ?? '';
+  let killed = false;
+  const watcher = watch(join(home, dirname(first)), (_event, name) => {
+    if (killed || name === null || !first.endsWith(name)) return;
+    killed = true;
+    process.kill(Number(readFileSync(join(home, 'daemon.lock'), 'utf8').trim()), 'SIGKILL');
+  });
+  try {
+    const daemon = await startDaemonProcess(home, ENV).catch(() => null);
+    const deadline = Date.now() + 20_000;
+    while (!killed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.ok(killed, 'retention never deleted the first segment');
+    if (daemon !== null && daemon.child.exitCode === null && daemon.child.signalCode === null) await once(daemon.child, 'exit');
+  } finally {
+    watcher.close();
+  }
+  return segmentsBefore;
+}
+
 /** Starts a daemon and asserts it is writable: health has no read_only, and an ingest gets the next seq. */
 async function assertWritable(daemon: DaemonProcess, lastSeq: number): Promise<number> {
   const client = await daemon.connect();
@@ -77,27 +104,7 @@ describe('SIGKILL inside multi-step writes', () => {
     await oldStore(home, OLD_EVENTS);
     const before = await verifyOffline(home);
     assert.ok(before.ok, JSON.stringify(before.problem));
-    const segmentsBefore = await segmentFiles(home);
-    assert.ok(segmentsBefore.length > 20, `only ${segmentsBefore.length} segments`);
-    const first = segmentsBefore[0] ?? '';
-
-    // The start-up retention job drops every closed segment (200 days > 90). Kill at its first deletion,
-    // by the pid in daemon.lock: the job starts before the daemon's port is announced to the test.
-    let killed = false;
-    const watcher = watch(join(home, dirname(first)), (_event, name) => {
-      if (killed || name === null || !first.endsWith(name)) return;
-      killed = true;
-      process.kill(Number(readFileSync(join(home, 'daemon.lock'), 'utf8').trim()), 'SIGKILL');
-    });
-    try {
-      const daemon = await startDaemonProcess(home, ENV).catch(() => null);
-      const deadline = Date.now() + 20_000;
-      while (!killed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
-      assert.ok(killed, 'retention never deleted the first segment');
-      if (daemon !== null && daemon.child.exitCode === null && daemon.child.signalCode === null) await once(daemon.child, 'exit');
-    } finally {
-      watcher.close();
-    }
+    const segmentsBefore = await killDuringRetention(home);
     const left = await segmentFiles(home);
     t.diagnostic(`killed with ${left.length} of ${segmentsBefore.length} segments left`);
 
@@ -125,6 +132,32 @@ describe('SIGKILL inside multi-step writes', () => {
       assert.equal(await restarted.stop(), 0);
     }
     const final = await verifyOffline(home, ['--expect', `${before.last_seq}:${before.last_hash}`]);
+    assert.ok(final.ok, JSON.stringify(final.problem));
+  });
+
+  test('a kill while retention deletes segments, then the signed end damaged: `ai-audit repair` mends it', async () => {
+    const home = await fresh('retention-repair');
+    await oldStore(home, OLD_EVENTS);
+    await killDuringRetention(home);
+    assert.ok((await verifyOffline(home)).ok);
+    // Media damage at the signed end of the newest segment: the start refuses to cut it, repair must.
+    const newest = join(home, (await segmentFiles(home)).at(-1) ?? '');
+    const text = await readFile(newest, 'utf8');
+    await writeFile(newest, text.slice(0, text.length - 40));
+    const damaged = await verifyOffline(home);
+    assert.equal(damaged.ok, false);
+
+    const repair = await runCliProcess(['repair', '--home', home], { env: ENV });
+    assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+    const repaired = await verifyOffline(home);
+    assert.ok(repaired.ok, JSON.stringify(repaired.problem));
+    const daemon = await startDaemonProcess(home, ENV);
+    try {
+      await assertWritable(daemon, OLD_EVENTS);
+    } finally {
+      assert.equal(await daemon.stop(), 0);
+    }
+    const final = await verifyOffline(home);
     assert.ok(final.ok, JSON.stringify(final.problem));
   });
 
