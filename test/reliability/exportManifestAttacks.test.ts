@@ -76,6 +76,36 @@ describe('edited export manifests (docs/exports.md, Limits and notes)', () => {
     assert.match(result.stdout, /MANIFEST_GAP/);
   });
 
+  test('verify --against after retention dropped exported segments: the anchor vouches for them (online and offline)', async () => {
+    const store = await tempDir('against-retention');
+    const target = join(out.path, 'against-retention');
+    const small = { ...env, AI_AUDIT_SEGMENT_MAX_BYTES: '2048' };
+    const own = await startDaemonProcess(store.path, small);
+    const h = ['--home', store.path];
+    try {
+      assert.equal((await runCliProcess(['schedules', 'add', 'hourly', '--to', target, '--every', 'hour', ...h], { env: small })).code, 0);
+      for (let run = 0; run < 2; run++) {
+        const events = Array.from({ length: 30 }, (_, i) => JSON.stringify({ kind: 'chat.input', input: `r${run}-${i}` })).join('\n') + '\n';
+        assert.equal((await runCliProcess(['ingest', '-', ...h], { env: small, input: events })).code, 0);
+        assert.equal((await runCliProcess(['schedules', 'run', 'hourly', ...h], { env: small })).code, 0);
+      }
+      const client = await own.connect();
+      try {
+        const dropped = await client.request('retention.run', { older_than_days: 0 });
+        assert.ok(dropped.dropped_entries > 0, 'retention dropped nothing');
+      } finally {
+        await client.dispose();
+      }
+      const online = await runCliProcess(['verify', ...h, '--against', target], { env: small });
+      assert.equal(online.code, 0, online.stdout + online.stderr);
+    } finally {
+      assert.equal(await own.stop(), 0);
+    }
+    const offline = await runCliProcess(['verify', ...h, '--against', target], { env: small });
+    assert.equal(offline.code, 0, offline.stdout + offline.stderr);
+    await store.dispose();
+  });
+
   test('the newest manifest edited the same way passes verify-export: the documented limit', async () => {
     const target = await dropRowVia(2, 'newest-edited');
     const result = await cli(['verify-export', target]);
