@@ -32,24 +32,26 @@ export interface DaemonOptions {
 /**
  * Refuses to run with keys that did not sign this store's checkpoints: a reset keychain item, a data dir
  * copied from another machine, or a master-key generation lost with state.json would otherwise go on
- * silently with new keys, and old encrypted content would become unreadable.
+ * silently with new keys, and old encrypted content would become unreadable. A key fits when it verifies
+ * any record that names it: one edited or forged record is tampering, not a wrong key, and is left to the
+ * store's start-up check (read-only, docs/entry.md §7.3) instead of refusing to start with wrong advice.
  */
 async function assertKeysFitStore(home: string, keys: KeyMaterial): Promise<void> {
   const { checkpoints } = await readCheckpoints(home);
-  const newestByKey = new Map(checkpoints.map((c) => [c.key_id, c]));
-  const unknown = [...newestByKey.values()]
-    .filter((c) => {
-      const key = keys.signingPublicKeys.get(c.key_id);
-      return key === undefined || !checkpointSignatureValid(c, key);
-    })
-    .map((c) => c.key_id);
+  const fits = new Map<string, boolean>();
+  for (const c of checkpoints) {
+    if (fits.get(c.key_id) === true) continue;
+    const key = keys.signingPublicKeys.get(c.key_id);
+    fits.set(c.key_id, key !== undefined && checkpointSignatureValid(c, key));
+  }
+  const unknown = [...fits].filter(([, fit]) => !fit).map(([id]) => id);
   if (unknown.length === 0) return;
   throw new AuditError(
     ErrorCodes.KeychainUnavailable,
     `the ${keys.source === 'keychain' ? 'OS keychain' : 'AI_AUDIT_MASTER_KEY'} holds no key ${unknown.join(', ')} that signed this store's checkpoints: ` +
       (keys.source === 'keychain'
         ? 'the keychain item was reset, or this data dir comes from another machine or user. Restore the keychain item "ai-audit-trail" of this data dir (or, if checkpoints.jsonl was edited, see `ai-audit verify`).'
-        : 'this is another master key, or state.json lost its key_generation. Use the master key the store was written with and set key_generation to the highest m<N> in use.'),
+        : 'this is another master key, or state.json lost its key_generation. Use the master key the store was written with and set key_generation to the highest m<N> in use (or, if checkpoints.jsonl was edited, see `ai-audit verify`).'),
   );
 }
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { DaemonClient } from '../client/daemonClient.ts';
 import { AuditError, ErrorCodes } from '../protocol/errors.ts';
+import { readCheckpoints } from '../store/checkpoints.ts';
 import { listSegments } from '../store/segmentPaths.ts';
 import { readLinesForward } from '../store/segmentReader.ts';
 import { ExitCode } from './cliErrors.ts';
@@ -53,11 +54,15 @@ export async function verifyAgainst(home: string, location: string, values: Comm
     local = await localHashes(home, new Set(bySeq.keys()));
   }
   const newest = Math.max(...bySeq.keys());
+  // Retention drops entries under a signed anchor (checked by the local verify that ran first): it vouches
+  // that the chain went past them, as with `verify --expect`. Only its own seq can still be compared.
+  const anchor = (await readCheckpoints(home)).checkpoints.filter((c) => c.type === 'anchor').reduce<{ seq: number; hash: string } | null>((a, c) => (a === null || c.seq > a.seq ? c : a), null);
   const failures: string[] = [];
   for (const checkpoint of [...bySeq.values()].sort((a, b) => a.seq - b.seq)) {
-    const hash = local.get(checkpoint.seq);
+    const hash = local.get(checkpoint.seq) ?? (anchor !== null && checkpoint.seq === anchor.seq ? anchor.hash : undefined);
     if (hash === undefined) {
-      // Below the local start is retention (anchors say so); above the local end is a cut-off store.
+      if (anchor !== null && checkpoint.seq < anchor.seq) continue;
+      // Above the local end (or below its start without an anchor): a cut-off store.
       failures.push(`the export holds a signed checkpoint of seq ${checkpoint.seq} (${checkpoint.ts}) that the local store lacks`);
     } else if (hash !== checkpoint.hash) {
       failures.push(`the export's signed checkpoint says seq ${checkpoint.seq} had another hash than the local entry: the local chain was rewritten`);

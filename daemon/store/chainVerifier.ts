@@ -153,6 +153,9 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
           if (entry.prev !== repair.hash) {
             return fail({ seq: entry.seq, segment: segmentFile, code: 'prev_mismatch', reason: `entry does not follow the repair record at seq ${repair.seq}` });
           }
+          // The signed repair record ends the unsigned run that led up to the entries it set aside; what
+          // follows it (written after the repair, maybe days later) starts a run of its own.
+          run = null;
         } else {
           if (entry.seq !== prevSeq + 1) {
             return fail({

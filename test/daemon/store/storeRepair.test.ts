@@ -52,6 +52,20 @@ describe('repairStore', () => {
     assert.equal(report.ok, true, JSON.stringify(report.problem));
   });
 
+  test('signed entries lost, the next entry written an hour after the repair: verify passes (the repair record ends the unsigned run)', async () => {
+    const segments = await listSegments(home.path);
+    const newest = join(home.path, segments.at(-1)?.file ?? '');
+    const lines = (await readFile(newest, 'utf8')).split('\n').filter((l) => l !== '');
+    await writeFile(newest, lines.slice(0, -1).map((l) => `${l}\n`).join(''));
+    assert.equal((await repairStore(home.path, keys)).kept_through_seq, 11);
+    const later = Date.now() + 3_600_000;
+    const store = await AuditStore.open({ home: home.path, keys, contentMode: () => 'hash', log: () => undefined, segmentMaxBytes: 1024, now: () => later });
+    await store.ingest([{ kind: 'chat.input' }]);
+    await store.close();
+    const report = await verifyStore(home.path, { publicKeys: keys.signingPublicKeys, summaryKeys: keys.hmacKeys });
+    assert.equal(report.ok, true, JSON.stringify(report.problem));
+  });
+
   test('damage before the newest segment is refused: it needs a backup', async () => {
     const segments = await listSegments(home.path);
     assert.ok(segments.length >= 3);
