@@ -2,7 +2,8 @@
 //   node --import tsx bench/profileExport.ts [ENTRIES] [ROUNDS] [--gzip] [--cpu-prof-dir=DIR]
 // generates a store, starts s3rver and a daemon (under `--cpu-prof` when a folder is given: the profile is
 // written when the daemon stops), then alternates an `export.run` and the lib-storage upload of the same
-// bytes. Prints { export_ms, upload_ms, ratio, daemon_cpu_us_per_row } (medians).
+// bytes. Prints { export_ms, upload_ms, ratio, daemon_cpu_us_per_row, upload_cpu_us_per_row } (medians; the
+// upload's CPU is this process's, the SDK's share of the comparison).
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -37,6 +38,7 @@ try {
   const exportMs: number[] = [];
   const uploadMs: number[] = [];
   const cpuPerRow: number[] = [];
+  const uploadCpuPerRow: number[] = [];
   let objects = 0;
   let bytes = 0;
   try {
@@ -47,7 +49,10 @@ try {
       const stored = await exportedObjects(s3, `e${r}`);
       objects = stored.length;
       bytes = exported.run.bytes;
+      const before = process.cpuUsage();
       uploadMs.push(await timeUpload(s3, `u${r}`, stored, gzip));
+      const used = process.cpuUsage(before);
+      uploadCpuPerRow.push((used.user + used.system) / exported.run.rows);
       await emptyPrefix(s3, `e${r}`);
       await emptyPrefix(s3, `u${r}`);
       process.stderr.write(`round ${r + 1}: export ${exported.ms.toFixed(0)} ms, upload ${uploadMs.at(-1)?.toFixed(0)} ms\n`);
@@ -58,7 +63,7 @@ try {
   }
   const ex = median(exportMs);
   const up = median(uploadMs);
-  console.log(JSON.stringify({ entries, gzip, objects, bytes, export_ms: Math.round(ex), upload_ms: Math.round(up), ratio: Number((up / ex).toFixed(2)), daemon_cpu_us_per_row: Number(median(cpuPerRow).toFixed(1)) }));
+  console.log(JSON.stringify({ entries, gzip, objects, bytes, export_ms: Math.round(ex), upload_ms: Math.round(up), ratio: Number((up / ex).toFixed(2)), daemon_cpu_us_per_row: Number(median(cpuPerRow).toFixed(1)), upload_cpu_us_per_row: Number(median(uploadCpuPerRow).toFixed(1)) }));
 } finally {
   await s3.dispose();
   await home.dispose();
