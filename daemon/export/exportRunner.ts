@@ -182,29 +182,57 @@ async function renderChunk(
 }
 
 /**
- * Objects of one chunk uploaded at once: small objects spend most of their time waiting for answers. A
- * batch holds at most this many objects and {@link BATCH_BYTES} bytes (each upload buffers up to a part,
- * and a large object goes multipart with parts in flight of its own), so memory stays bounded.
+ * Objects of one chunk uploaded at once: small objects spend most of their time waiting for answers. At
+ * most this many objects and {@link IN_FLIGHT_BYTES} bytes are in flight (each upload buffers up to a part,
+ * and a large object goes multipart with parts in flight of its own), so memory stays bounded; an object
+ * larger than that goes alone.
  */
 const UPLOADS_AT_ONCE = 4;
-const BATCH_BYTES = 16 * 1024 * 1024;
+const IN_FLIGHT_BYTES = 16 * 1024 * 1024;
 
-/** Consecutive groups of files (key order kept) within the batch limits; a large file is a batch alone. */
-function uploadBatches(files: readonly ObjectFile[]): ObjectFile[][] {
-  const batches: ObjectFile[][] = [];
-  let batch: ObjectFile[] = [];
+/**
+ * Uploads `files` through `upload`, a new one starting as soon as one ends and there is room; `onDone` is
+ * called in key order (for progress that only moves forward). Returns the objects in key order. After a
+ * failure nothing new starts, and the uploads in flight end before it is thrown (none still reads its file).
+ */
+async function uploadAll(files: readonly ObjectFile[], upload: (file: ObjectFile) => Promise<ExportObject>, onDone: (object: ExportObject) => void): Promise<ExportObject[]> {
+  const results: Array<ExportObject | undefined> = files.map(() => undefined);
+  const running = new Set<Promise<void>>();
+  let next = 0;
+  let reported = 0;
   let bytes = 0;
-  for (const file of files) {
-    if (batch.length > 0 && (batch.length >= UPLOADS_AT_ONCE || bytes + file.size > BATCH_BYTES)) {
-      batches.push(batch);
-      batch = [];
-      bytes = 0;
+  let failure: { error: unknown } | null = null;
+  while (next < files.length && failure === null) {
+    const file = files[next];
+    if (file === undefined) break;
+    if (running.size > 0 && (running.size >= UPLOADS_AT_ONCE || bytes + file.size > IN_FLIGHT_BYTES)) {
+      await Promise.race(running);
+      continue;
     }
-    batch.push(file);
+    const index = next++;
     bytes += file.size;
+    const task: Promise<void> = upload(file)
+      .then(
+        (object) => {
+          results[index] = object;
+          for (let done = results[reported]; done !== undefined; done = results[reported]) {
+            onDone(done);
+            reported++;
+          }
+        },
+        (error: unknown) => {
+          failure ??= { error };
+        },
+      )
+      .finally(() => {
+        bytes -= file.size;
+        running.delete(task);
+      });
+    running.add(task);
   }
-  if (batch.length > 0) batches.push(batch);
-  return batches;
+  await Promise.all(running);
+  if (failure !== null) throw (failure as { error: unknown }).error;
+  return results.filter((r): r is ExportObject => r !== undefined);
 }
 
 async function commitChunk(
@@ -219,34 +247,24 @@ async function commitChunk(
   const { store, destination } = deps;
   const { from, scannedTo, lastHash } = rendered;
   const layout: LayoutOptions = { layout: plan.layout, prefix: plan.prefix, gzip: plan.gzip, name: plan.name };
-  const objects: ExportObject[] = [];
-  let bytes = 0;
-  let rows = 0;
-  for (const batch of uploadBatches(rendered.files)) {
-    const settled = await Promise.allSettled(
-      batch.map(async (file) => {
-        const { size, sha256 } = await file.finish();
-        const key = objectKey(layout, file.partition, file.firstSeq, file.lastSeq, file.firstTs);
-        await withRetry(() => destination.putObject(key, file.body(), hooks.signal), retryOptions(deps, hooks, key));
-        await file.remove();
-        return { key, rows: file.rows, bytes: size, sha256, first_seq: file.firstSeq, last_seq: file.lastSeq };
-      }),
-    );
-    // Every upload of the batch has ended before a failure is reported (none still reads its file).
-    const failed = settled.find((r) => r.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
-    const done = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    // Listed and reported in key order, whichever upload of the batch ended first.
-    for (const object of done) {
-      objects.push(object);
-      rows += object.rows;
-      bytes += object.bytes;
+  const objects = await uploadAll(
+    rendered.files,
+    async (file) => {
+      const { size, sha256 } = await file.finish();
+      const key = objectKey(layout, file.partition, file.firstSeq, file.lastSeq, file.firstTs);
+      await withRetry(() => destination.putObject(key, file.body(), hooks.signal), retryOptions(deps, hooks, key));
+      await file.remove();
+      return { key, rows: file.rows, bytes: size, sha256, first_seq: file.firstSeq, last_seq: file.lastSeq };
+    },
+    (object) => {
       totals.objects++;
       totals.rows += object.rows;
       totals.bytes += object.bytes;
       hooks.onProgress?.(totals.objects, totals.rows, totals.bytes, object.last_seq);
-    }
-  }
+    },
+  );
+  const rows = objects.reduce((n, o) => n + o.rows, 0);
+  const bytes = objects.reduce((n, o) => n + o.bytes, 0);
   const checkpoints = scannedTo >= from && lastHash !== null ? await signed.forRange(store, from, scannedTo, lastHash) : [];
   const keys = deps.keys();
   const publicKeys: Record<string, string> = {};
