@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomFillSync } from 'node:crypto';
 import { AuditError, ErrorCodes } from '../protocol/errors.ts';
 
 /** AES-256 key size in bytes. */
@@ -28,13 +28,32 @@ export function hmacHex(key: Buffer, text: string): string {
  */
 export function encryptField(key: Buffer, plaintext: string, aad: string): string {
   assertKey(key);
-  const iv = randomBytes(IV_BYTES);
+  const iv = freshIv();
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(Buffer.from(aad, 'utf8'));
-  const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return [VERSION, iv, ciphertext, cipher.getAuthTag()]
-    .map((part) => (typeof part === 'string' ? part : part.toString('base64url')))
-    .join('.');
+  const head = cipher.update(plaintext, 'utf8');
+  // GCM is a stream mode: final() adds no bytes, only computes the tag; concatenated all the same if it did.
+  const rest = cipher.final();
+  const ciphertext = rest.length === 0 ? head : Buffer.concat([head, rest]);
+  return `${VERSION}.${iv.toString('base64url')}.${ciphertext.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
+}
+
+/**
+ * Random IVs are drawn 4 KiB at a time (one call per 341 IVs instead of one per field: randomBytes per
+ * field was 5 % of encrypted ingest). Each slice of the pool is handed out once, and used before the pool
+ * is refilled (createCipheriv copies it, the caller encodes it at once).
+ */
+const ivPool = Buffer.alloc(IV_BYTES * 341);
+let ivOffset = ivPool.length;
+
+function freshIv(): Buffer {
+  if (ivOffset + IV_BYTES > ivPool.length) {
+    randomFillSync(ivPool);
+    ivOffset = 0;
+  }
+  const iv = ivPool.subarray(ivOffset, ivOffset + IV_BYTES);
+  ivOffset += IV_BYTES;
+  return iv;
 }
 
 /**

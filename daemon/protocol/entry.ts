@@ -63,7 +63,9 @@ const isoTime = z.iso.datetime({ offset: true });
  * in the governance and rotalabs documents writes no offset). Normalized to `…Z` by {@link normalizeEvent}.
  */
 const eventTime = z.iso.datetime({ offset: true, local: true });
-const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');
+/** 64 lowercase hex digits: a SHA-256 or HMAC-SHA-256 in hex. */
+export const HEX64 = /^[0-9a-f]{64}$/;
+const hex64 = z.string().regex(HEX64, 'must be 64 lowercase hex digits');
 
 /** A JSON value, as `metadata` may hold (no undefined, no functions, finite numbers). */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };

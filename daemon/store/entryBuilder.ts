@@ -11,6 +11,7 @@ import {
   type NormalizedEvent,
 } from '../protocol/entry.ts';
 import { ErrorCodes, type WireError } from '../protocol/errors.ts';
+import { ingestEventFastCheck } from '../protocol/ingestEventFastCheck.ts';
 import type { KeyMaterial } from '../keys/keyMaterial.ts';
 import { encryptField, hmacHex } from '../keys/contentCipher.ts';
 import { sealEntry } from './entryHash.ts';
@@ -22,20 +23,27 @@ export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
 export function parseEvent(raw: unknown, nowMs: number): NormalizedEvent | WireError {
   // A top-level null means "not set" (rotalabs writes `block_reason: None`); nested nulls stay as sent.
   const withoutNulls = typeof raw === 'object' && raw !== null && !Array.isArray(raw) && hasNullMember(raw) ? Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== null)) : raw;
-  const parsed = IngestEvent.safeParse(withoutNulls);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.slice(0, 10).map((issue) => ({
-      path: issue.path.map(String).join('.'),
-      message: issue.message,
-    }));
-    const first = issues[0];
-    return {
-      code: ErrorCodes.InvalidParams,
-      message: first === undefined ? 'invalid event' : `invalid event: ${first.path || '(event)'}: ${first.message}`,
-      data: { issues },
-    };
+  let valid: IngestEvent;
+  // The fast check accepts only what zod accepts, as it is; anything else gets zod's verdict and message.
+  if (ingestEventFastCheck(withoutNulls)) {
+    valid = withoutNulls;
+  } else {
+    const parsed = IngestEvent.safeParse(withoutNulls);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.slice(0, 10).map((issue) => ({
+        path: issue.path.map(String).join('.'),
+        message: issue.message,
+      }));
+      const first = issues[0];
+      return {
+        code: ErrorCodes.InvalidParams,
+        message: first === undefined ? 'invalid event' : `invalid event: ${first.path || '(event)'}: ${first.message}`,
+        data: { issues },
+      };
+    }
+    valid = parsed.data;
   }
-  const event = normalizeEvent(parsed.data);
+  const event = normalizeEvent(valid);
   if (event.ts !== undefined) {
     const ts = Date.parse(event.ts);
     if (ts > nowMs + MAX_FUTURE_SKEW_MS) {

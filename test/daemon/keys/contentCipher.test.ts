@@ -38,6 +38,18 @@ test('encryptField uses a fresh IV each time', () => {
   assert.notEqual(a.split('.')[1], b.split('.')[1]);
 });
 
+test('encryptField never repeats an IV, across refills of its random pool', () => {
+  const key = randomBytes(32);
+  const ivs = new Set<string>();
+  // 341 IVs per pool: this crosses several refills.
+  for (let i = 0; i < 2000; i++) {
+    const field = encryptField(key, `text ${i}`, `id-${i}:input`);
+    ivs.add(field.split('.')[1] ?? '');
+    assert.equal(decryptField(key, field, `id-${i}:input`), `text ${i}`);
+  }
+  assert.equal(ivs.size, 2000);
+});
+
 test('decryptField fails with decrypt_failed for a wrong key or wrong AAD', () => {
   const key = randomBytes(32);
   const field = encryptField(key, 'secret prompt', 'entry-1:input');
