@@ -35,3 +35,34 @@ export function sealEntry(entry: Omit<Entry, 'hash'>): { entry: Entry; line: str
 export function entryLine(entry: Entry): string {
   return canonicalJson(entry) + '\n';
 }
+
+/**
+ * Whether a stored line (without its newline) hashes to its entry's `hash` over its own bytes with the
+ * `"hash":"…"` member left out, and that member sits where canonical key order puts it. Verify uses this
+ * instead of serializing the entry again: the bytes are what the chain binds. It does not prove that the
+ * rest of the line is canonical: a line whose hash no later signature vouches for needs {@link isCanonicalLine}.
+ */
+export function storedLineHashMatches(text: string, entry: Entry): boolean {
+  if (typeof entry.hash !== 'string') return false;
+  const member = '"hash":"' + entry.hash + '"';
+  const at = text.indexOf(member);
+  if (at <= 0) return false;
+  const after = at + member.length;
+  let hashed: string;
+  if (text.charCodeAt(at - 1) === 44 /* , */) hashed = text.slice(0, at - 1) + text.slice(after);
+  else if (text.charCodeAt(after) === 44) hashed = text.slice(0, at) + text.slice(after + 1);
+  else hashed = text.slice(0, at) + text.slice(after);
+  if (hash('sha256', hashed, 'hex') !== entry.hash) return false;
+  // The other members are in canonical order (their bytes are the hashed ones); `hash` must sit among them
+  // where sorting puts it, or an equivalent but non-canonical line would pass.
+  const keys = Object.keys(entry);
+  const index = keys.indexOf('hash');
+  const before = keys[index - 1];
+  const next = keys[index + 1];
+  return (before === undefined || before < 'hash') && (next === undefined || next > 'hash');
+}
+
+/** Whether a stored line (without its newline) is exactly the canonical serialization of its entry. */
+export function isCanonicalLine(text: string, entry: Entry): boolean {
+  return canonicalJson(entry) === text;
+}

@@ -9,16 +9,23 @@ export interface SegmentLine {
 
 const CHUNK = 256 * 1024;
 
+/** Bytes of a segment holding only complete lines (each ends with a newline), and where they start. */
+export interface SegmentChunk {
+  data: Buffer;
+  offset: number;
+}
+
 /**
- * Reads the complete lines of a segment from `start` to `end` (bytes), oldest first. A last line without
- * its newline is not yielded: it is a torn write, reported through `onTornTail` with its offset.
+ * Reads a segment from `start` to `end` (bytes) in chunks of whole lines, oldest first: for readers that
+ * walk every line, without a promise per line. A last line without its newline is not yielded: it is a
+ * torn write, reported through `onTornTail` with its offset.
  */
-export async function* readLinesForward(
+export async function* readChunksForward(
   path: string,
   start = 0,
   end = Number.POSITIVE_INFINITY,
   onTornTail?: (offset: number, bytes: number) => void,
-): AsyncGenerator<SegmentLine> {
+): AsyncGenerator<SegmentChunk> {
   const handle = await open(path, 'r');
   try {
     const size = Math.min(end, (await handle.stat()).size);
@@ -32,17 +39,33 @@ export async function* readLinesForward(
       if (bytesRead === 0) break;
       position += bytesRead;
       const data = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
-      let lineStart = 0;
-      for (let nl = data.indexOf(10, lineStart); nl !== -1; nl = data.indexOf(10, lineStart)) {
-        yield { text: data.toString('utf8', lineStart, nl), offset: carryOffset + lineStart, bytes: nl + 1 - lineStart };
-        lineStart = nl + 1;
-      }
-      carryOffset += lineStart;
-      carry = Buffer.from(data.subarray(lineStart));
+      const complete = data.lastIndexOf(10) + 1;
+      if (complete > 0) yield { data: data.subarray(0, complete), offset: carryOffset };
+      carryOffset += complete;
+      carry = Buffer.from(data.subarray(complete));
     }
     if (carry.length > 0) onTornTail?.(carryOffset, carry.length);
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * Reads the complete lines of a segment from `start` to `end` (bytes), oldest first. A last line without
+ * its newline is not yielded: it is a torn write, reported through `onTornTail` with its offset.
+ */
+export async function* readLinesForward(
+  path: string,
+  start = 0,
+  end = Number.POSITIVE_INFINITY,
+  onTornTail?: (offset: number, bytes: number) => void,
+): AsyncGenerator<SegmentLine> {
+  for await (const { data, offset } of readChunksForward(path, start, end, onTornTail)) {
+    let lineStart = 0;
+    for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10, lineStart)) {
+      yield { text: data.toString('utf8', lineStart, nl), offset: offset + lineStart, bytes: nl + 1 - lineStart };
+      lineStart = nl + 1;
+    }
   }
 }
 
