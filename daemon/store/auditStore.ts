@@ -134,7 +134,7 @@ export class AuditStore {
    * checkpoints.jsonl (signatures and their chain), the entry the newest one names, and every entry after it.
    */
   private async checkUnsignedTail(file: Awaited<ReturnType<typeof readCheckpoints>>): Promise<{ code: string; message: string } | null> {
-    const chain = checkCheckpointChain(file, this.keys.signingPublicKeys);
+    const chain = checkCheckpointChain(file, this.keys.signingPublicKeys, { signatures: 'unlinked' });
     if (chain !== null) return { code: 'unverified_chain', message: `checkpoints.jsonl is damaged (${chain.reason}); the daemon will not sign or write until this is resolved (see \`ai-audit verify\`)` };
     const newest = file.checkpoints.at(-1);
     let fromSeq = 1;
@@ -148,6 +148,7 @@ export class AuditStore {
     const report = await verifyStore(this.options.home, {
       publicKeys: this.keys.signingPublicKeys,
       committedBytes: this.segments.committedBytes(),
+      checkedCheckpoints: file,
       ...(newest === undefined ? {} : { fromSeq }),
       ...(from === undefined || newest === undefined ? {} : { fromSegment: from.segment }),
     });
