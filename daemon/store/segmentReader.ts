@@ -100,3 +100,46 @@ export async function* readLinesBackward(path: string, end: number): AsyncGenera
     await handle.close();
   }
 }
+
+/** Listed lines closer than this are read together (one read of their span costs less than two reads). */
+const LISTED_GAP = 64 * 1024;
+
+/**
+ * Reads the lines listed in `spans` (byte offset and length of each line, in pairs, oldest first) that end
+ * at or before `end`, newest first: a query for rare entries reads their lines and not the segment.
+ */
+export async function* readListedLinesBackward(path: string, spans: readonly number[], end: number): AsyncGenerator<SegmentLine> {
+  let last = spans.length - 2;
+  while (last >= 0 && (spans[last] ?? 0) + (spans[last + 1] ?? 0) > end) last -= 2;
+  if (last < 0) return;
+  const handle = await open(path, 'r');
+  try {
+    while (last >= 0) {
+      // Group the lines before `last` that are near each other, up to one chunk.
+      const rangeEnd = (spans[last] ?? 0) + (spans[last + 1] ?? 0);
+      let first = last;
+      while (first >= 2) {
+        const offset = spans[first - 2] ?? 0;
+        const gap = (spans[first] ?? 0) - (offset + (spans[first - 1] ?? 0));
+        if (gap > LISTED_GAP || rangeEnd - offset > CHUNK * 4) break;
+        first -= 2;
+      }
+      const rangeStart = spans[first] ?? 0;
+      const data = Buffer.allocUnsafe(rangeEnd - rangeStart);
+      let read = 0;
+      while (read < data.length) {
+        const { bytesRead } = await handle.read(data, read, data.length - read, rangeStart + read);
+        if (bytesRead === 0) throw new Error(`${path} ends before byte ${rangeEnd}`);
+        read += bytesRead;
+      }
+      for (let i = last; i >= first; i -= 2) {
+        const offset = spans[i] ?? 0;
+        const bytes = spans[i + 1] ?? 0;
+        yield { text: data.toString('utf8', offset - rangeStart, offset - rangeStart + bytes - 1), offset, bytes };
+      }
+      last = first - 2;
+    }
+  } finally {
+    await handle.close();
+  }
+}
