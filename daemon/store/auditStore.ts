@@ -150,7 +150,7 @@ export class AuditStore {
       committedBytes: this.segments.committedBytes(),
       checkedCheckpoints: file,
       ...(newest === undefined ? {} : { fromSeq }),
-      ...(from === undefined || newest === undefined ? {} : { fromSegment: from.segment }),
+      ...(from === undefined || newest === undefined ? {} : { fromSegment: from.segment, fromOffset: from.offsets[Math.floor(Math.max(0, fromSeq - from.first_seq) / SPARSE_STEP)] ?? 0 }),
     });
     if (report.ok) return null;
     const p = report.problem;

@@ -22,6 +22,8 @@ export interface VerifyOptions {
   expect?: { seq: number; hash: string };
   /** Start reading at this segment number (the daemon's start-up check of the unsigned tail). */
   fromSegment?: number;
+  /** … at this byte offset of it (a line start at or before `fromSeq`; ignored when summaries are checked). */
+  fromOffset?: number;
   /** checkpoints.jsonl as already read and checked by the caller (the daemon's start): not read or checked again. */
   checkedCheckpoints?: CheckpointFile;
   /** Called every few thousand entries. */
@@ -222,7 +224,8 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
       if (report.entries_checked % PROGRESS_EVERY === 0) options.onProgress?.(report.entries_checked, entry.seq);
       return undefined;
     };
-    const chunks = readChunksForward(join(home, segmentFile), 0, end, (offset) => {
+    const readFrom = summary === null && segment === options.fromSegment ? (options.fromOffset ?? 0) : 0;
+    const chunks = readChunksForward(join(home, segmentFile), readFrom, end, (offset) => {
       torn = { offset };
     });
     chunks: for await (const { data, offset } of chunks) {

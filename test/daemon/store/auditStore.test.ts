@@ -463,6 +463,27 @@ describe('AuditStore', () => {
     });
   });
 
+  test('a clean close leaves the open segment\'s summary for the next start; a stale one is not used', async () => {
+    const first = await open();
+    await first.ingest(Array.from({ length: 30 }, (_, i) => ({ kind: 'chat.input', decision: i % 4 === 0 ? 'blocked' : 'allowed' })));
+    await first.close();
+    const sidecar = (await filesUnder(home.path)).filter((f) => f.endsWith('.summary.json'));
+    assert.equal(sidecar.length, 1, 'the open segment has a sealed summary after a clean close');
+    const stale = await readFile(sidecar[0] ?? '', 'utf8');
+    const second = await open();
+    assert.deepEqual((await filesUnder(home.path)).filter((f) => f.endsWith('.summary.json')), [], 'removed before anything is appended');
+    assert.equal(second.entryCount, 30);
+    await second.ingest([{ kind: 'chat.input', decision: 'blocked' }]);
+    await second.close();
+    // The summary of 30 entries put back next to a segment of 31: it describes other bytes.
+    await writeFile(sidecar[0] ?? '', stale);
+    const third = await open();
+    assert.equal(third.entryCount, 31);
+    assert.equal(third.lastSeq, 31);
+    assert.deepEqual((await third.query({ decision: 'blocked' }, 100)).entries.map((e) => e.seq), [31, 29, 25, 21, 17, 13, 9, 5, 1]);
+    assert.equal((await third.verify({})).ok, true);
+  });
+
   describe('summaries that disagree with their segment never change a result', () => {
     let store: AuditStore;
     let expected: Awaited<ReturnType<typeof results>>;
