@@ -96,10 +96,10 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
   // Checked entries no signed record vouches for yet (at most MAX_UNSIGNED_ENTRIES, by the rule below). A
   // line's hash covers its bytes; the signature of a later record, through the chain, binds those bytes to
   // what the daemon wrote, which is canonical. Lines no signature reaches are checked for canonical form.
-  const unconfirmed: Array<{ text: string; entry: Entry; segment: string }> = [];
+  const unconfirmed: Array<{ raw: Buffer; entry: Entry; segment: string }> = [];
   const checkUnconfirmed = (): VerifyProblem | null => {
-    for (const { text, entry, segment } of unconfirmed) {
-      if (!isCanonicalLine(text, entry)) {
+    for (const { raw, entry, segment } of unconfirmed) {
+      if (!isCanonicalLine(raw, entry)) {
         return { seq: entry.seq, segment, code: 'hash_mismatch', reason: 'the line is not the canonical form of its entry: it was rewritten' };
       }
     }
@@ -116,7 +116,8 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
     let segmentHadEntries = false;
     let stoppedEarly = false;
     /** Checks one line; a problem, 'stop' past `toSeq`, or undefined to go on. */
-    const visit = (text: string, offset: number, bytes: number): VerifyProblem | 'stop' | undefined => {
+    const visit = (raw: Buffer, offset: number, bytes: number): VerifyProblem | 'stop' | undefined => {
+      const text = raw.toString('utf8');
       let entry: Entry;
       try {
         entry = JSON.parse(text) as Entry;
@@ -180,7 +181,7 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
           }
         }
       }
-      if (!storedLineHashMatches(text, entry)) {
+      if (!storedLineHashMatches(raw, text, entry)) {
         return {
           seq: entry.seq,
           segment: segmentFile,
@@ -213,7 +214,7 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
         run = null;
         unconfirmed.length = 0;
       } else {
-        unconfirmed.push({ text, entry, segment: segmentFile });
+        unconfirmed.push({ raw, entry, segment: segmentFile });
       }
       report.first_seq ??= entry.seq;
       report.entries_checked++;
@@ -232,7 +233,7 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
       // Lines are checked synchronously within a chunk: no promise per line.
       let start = 0;
       for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10, start)) {
-        const result = visit(data.toString('utf8', start, nl), offset + start, nl + 1 - start);
+        const result = visit(data.subarray(start, nl), offset + start, nl + 1 - start);
         start = nl + 1;
         if (result === 'stop') {
           stoppedEarly = true;

@@ -84,6 +84,27 @@ describe('verifyStore finds each kind of tampering', () => {
     });
   }
 
+  test('bytes that decode to the same text (an invalid UTF-8 byte for U+FFFD) fail', async () => {
+    const other = await tempDir('verify-bytes');
+    try {
+      const store = await AuditStore.open({ home: other.path, keys, contentMode: () => 'hash', log: () => undefined });
+      await store.ingest([{ kind: 'chat.input', input: 'x', metadata: { note: 'a\uFFFDb' } }, { kind: 'chat.input', input: 'y' }]);
+      await store.close();
+      const file = join(other.path, (await listSegments(other.path))[0]?.file ?? '');
+      const bytes = await readFile(file);
+      const at = bytes.indexOf(Buffer.from('a\uFFFDb', 'utf8'));
+      assert.ok(at > 0);
+      const forged = Buffer.concat([bytes.subarray(0, at + 1), Buffer.from([0xff]), bytes.subarray(at + 4)]);
+      assert.equal(forged.toString('utf8'), bytes.toString('utf8'), 'the same text once decoded');
+      await writeFile(file, forged);
+      const report = await verifyStore(other.path, { publicKeys: keys.signingPublicKeys });
+      assert.equal(report.problem?.code, 'hash_mismatch');
+      assert.equal(report.problem?.seq, 1);
+    } finally {
+      await other.dispose();
+    }
+  });
+
   test('an unsigned entry appended in a non-canonical form with its hash over those bytes fails', async () => {
     const all = await lines();
     const last = JSON.parse(all[9] ?? '') as Entry;
