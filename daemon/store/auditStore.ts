@@ -8,7 +8,7 @@ import { MAX_UNSIGNED_ENTRIES, MAX_UNSIGNED_MS, verifyStore } from './chainVerif
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { buildEntry, isWireError, parseEvent, type StorableEvent } from './entryBuilder.ts';
 import { compileFilter } from './entryFilter.ts';
-import { readLinesBackward, readLinesForward } from './segmentReader.ts';
+import { readLinesBackward, readLinesForward, readListedLinesBackward } from './segmentReader.ts';
 import { SegmentStore } from './segmentStore.ts';
 import { addToSummary, emptySummary, SPARSE_STEP, type SegmentSummary } from './segmentSummary.ts';
 import { GroupAccumulator } from './statsGroups.ts';
@@ -148,7 +148,7 @@ export class AuditStore {
    * checkpoints.jsonl (signatures and their chain), the entry the newest one names, and every entry after it.
    */
   private async checkUnsignedTail(file: Awaited<ReturnType<typeof readCheckpoints>>): Promise<{ code: string; message: string } | null> {
-    const chain = checkCheckpointChain(file, this.keys.signingPublicKeys);
+    const chain = checkCheckpointChain(file, this.keys.signingPublicKeys, { signatures: 'unlinked' });
     if (chain !== null) return { code: 'unverified_chain', message: `checkpoints.jsonl is damaged (${chain.reason}); the daemon will not sign or write until this is resolved (see \`ai-audit verify\`)` };
     const newest = file.checkpoints.at(-1);
     let fromSeq = 1;
@@ -162,8 +162,9 @@ export class AuditStore {
     const report = await verifyStore(this.options.home, {
       publicKeys: this.keys.signingPublicKeys,
       committedBytes: this.segments.committedBytes(),
+      checkedCheckpoints: file,
       ...(newest === undefined ? {} : { fromSeq }),
-      ...(from === undefined || newest === undefined ? {} : { fromSegment: from.segment }),
+      ...(from === undefined || newest === undefined ? {} : { fromSegment: from.segment, fromOffset: from.offsets[Math.floor(Math.max(0, fromSeq - from.first_seq) / SPARSE_STEP)] ?? 0 }),
     });
     if (report.ok) return null;
     const p = report.problem;
@@ -568,7 +569,10 @@ export class AuditStore {
       const segment = list[index];
       if (segment === undefined) break;
       if (end > 0 && compiled.mayMatch(segment)) {
-        for await (const line of readLinesBackward(join(this.options.home, segment.file), end)) {
+        const path = join(this.options.home, segment.file);
+        // Only notable entries can match and the segment lists them: read just their lines.
+        const lines = compiled.notableOnly && Array.isArray(segment.notable) ? readListedLinesBackward(path, segment.notable, end) : readLinesBackward(path, end);
+        for await (const line of lines) {
           const entry = parseLine(line.text);
           if (entry === null || !compiled.matches(entry)) continue;
           entries.push(entry);
@@ -621,6 +625,7 @@ export class AuditStore {
     if (effective.since === undefined) effective.since = new Date(this.now() - 30 * 86_400_000).toISOString();
     const compiled = compileFilter(effective);
     const total = emptySummary(0, '');
+    total.notable = null;
     // Groups (customer, user, …) are not in the summaries: with `by`, every matching entry is read.
     const groups = by === undefined ? null : new GroupAccumulator(by);
     for (const segment of this.segments.list()) {

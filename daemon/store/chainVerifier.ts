@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { GENESIS_HASH, type Entry } from '../protocol/entry.ts';
 import type { VerifyProblem, VerifyReport } from '../protocol/messages.ts';
 import { canonicalJson } from './canonicalJson.ts';
-import { checkCheckpointChain, readCheckpoints, type Checkpoint } from './checkpoints.ts';
-import { entryHash } from './entryHash.ts';
+import { checkCheckpointChain, readCheckpoints, type Checkpoint, type CheckpointFile } from './checkpoints.ts';
+import { entryHash, isCanonicalLine, storedLineHashMatches } from './entryHash.ts';
 import { listSegments, summaryFileOf } from './segmentPaths.ts';
-import { readLinesForward } from './segmentReader.ts';
+import { readChunksForward } from './segmentReader.ts';
 import { addToSummary, emptySummary } from './segmentSummary.ts';
 import { openSealedSummary } from './summarySeal.ts';
 
@@ -22,6 +22,10 @@ export interface VerifyOptions {
   expect?: { seq: number; hash: string };
   /** Start reading at this segment number (the daemon's start-up check of the unsigned tail). */
   fromSegment?: number;
+  /** … at this byte offset of it (a line start at or before `fromSeq`; ignored when summaries are checked). */
+  fromOffset?: number;
+  /** checkpoints.jsonl as already read and checked by the caller (the daemon's start): not read or checked again. */
+  checkedCheckpoints?: CheckpointFile;
   /** Called every few thousand entries. */
   onProgress?: (entriesChecked: number, lastSeq: number) => void;
   /** Bytes of each segment to read (the daemon passes its committed sizes; offline: the whole file). */
@@ -65,8 +69,8 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
     return report;
   };
 
-  const file = await readCheckpoints(home);
-  const chainProblem = checkCheckpointChain(file, options.publicKeys);
+  const file = options.checkedCheckpoints ?? (await readCheckpoints(home));
+  const chainProblem = options.checkedCheckpoints === undefined ? checkCheckpointChain(file, options.publicKeys) : null;
   if (chainProblem !== null) {
     const signature = /signature|unknown key|not a checkpoint record/.test(chainProblem.reason);
     return fail({ seq: chainProblem.seq, segment: 'checkpoints.jsonl', code: signature ? 'checkpoint_signature' : 'checkpoint_chain', reason: chainProblem.reason });
@@ -89,76 +93,83 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
   // The run of entries not (yet) covered by a signed record: its first seq and recorded_at.
   let run: { seq: number; recordedMs: number } | null = null;
   let expectedFound: string | null = null;
+  // Checked entries no signed record vouches for yet (at most MAX_UNSIGNED_ENTRIES, by the rule below). A
+  // line's hash covers its bytes; the signature of a later record, through the chain, binds those bytes to
+  // what the daemon wrote, which is canonical. Lines no signature reaches are checked for canonical form.
+  const unconfirmed: Array<{ raw: Buffer; entry: Entry; segment: string }> = [];
+  const checkUnconfirmed = (): VerifyProblem | null => {
+    for (const { raw, entry, segment } of unconfirmed) {
+      if (!isCanonicalLine(raw, entry)) {
+        return { seq: entry.seq, segment, code: 'hash_mismatch', reason: 'the line is not the canonical form of its entry: it was rewritten' };
+      }
+    }
+    unconfirmed.length = 0;
+    return null;
+  };
 
   for (const [index, { segment, file: segmentFile }] of segments.entries()) {
     if (options.fromSegment !== undefined && segment < options.fromSegment) continue;
     const end = options.committedBytes?.get(segment);
     let torn: { offset: number } | null = null;
-    const lines = readLinesForward(join(home, segmentFile), 0, end, (offset) => {
-      torn = { offset };
-    });
     const isClosed = index < segments.length - 1;
     const summary = isClosed && options.summaryKeys !== undefined ? emptySummary(segment, segmentFile) : null;
     let segmentHadEntries = false;
     let stoppedEarly = false;
-    for await (const line of lines) {
+    /** Checks one line; a problem, 'stop' past `toSeq`, or undefined to go on. */
+    const visit = (raw: Buffer, offset: number, bytes: number): VerifyProblem | 'stop' | undefined => {
+      const text = raw.toString('utf8');
       let entry: Entry;
       try {
-        entry = JSON.parse(line.text) as Entry;
+        entry = JSON.parse(text) as Entry;
       } catch {
-        return fail({
-          seq: prevSeq === null ? null : prevSeq + 1,
-          segment: segmentFile,
-          code: 'unparseable',
-          reason: `line at byte ${line.offset} is not valid JSON`,
-        });
+        return { seq: prevSeq === null ? null : prevSeq + 1, segment: segmentFile, code: 'unparseable', reason: `line at byte ${offset} is not valid JSON` };
       }
       if (typeof entry !== 'object' || entry === null || typeof entry.seq !== 'number') {
-        return fail({ seq: prevSeq === null ? null : prevSeq + 1, segment: segmentFile, code: 'unparseable', reason: `line at byte ${line.offset} is not an entry` });
+        return { seq: prevSeq === null ? null : prevSeq + 1, segment: segmentFile, code: 'unparseable', reason: `line at byte ${offset} is not an entry` };
       }
       segmentHadEntries = true;
-      if (summary !== null) addToSummary(summary, entry, line.offset, line.bytes);
+      if (summary !== null) addToSummary(summary, entry, offset, bytes);
       if (entry.seq === options.expect?.seq) expectedFound = entry.hash;
       if (entry.seq < fromSeq) {
         prevSeq = entry.seq;
         prevHash = entry.hash;
-        continue;
+        return undefined;
       }
-      if (entry.seq > toSeq) {
-        stoppedEarly = true;
-        break;
-      }
+      if (entry.seq > toSeq) return 'stop';
       if (prevSeq === null) {
         // The first entry we check: it must start the chain, follow a retention anchor, or start the range.
         if (entry.seq === 1) {
           if (entry.prev !== GENESIS_HASH) {
-            return fail({ seq: 1, segment: segmentFile, code: 'prev_mismatch', reason: 'the first entry does not start from the genesis hash' });
+            return { seq: 1, segment: segmentFile, code: 'prev_mismatch', reason: 'the first entry does not start from the genesis hash' };
           }
         } else if (lastAnchor !== null && entry.seq === lastAnchor.seq + 1) {
           if (entry.prev !== lastAnchor.hash) {
-            return fail({ seq: entry.seq, segment: segmentFile, code: 'prev_mismatch', reason: `entry does not follow the retention anchor at seq ${lastAnchor.seq}` });
+            return { seq: entry.seq, segment: segmentFile, code: 'prev_mismatch', reason: `entry does not follow the retention anchor at seq ${lastAnchor.seq}` };
           }
         } else if (options.fromSeq === undefined && options.fromSegment === undefined && (lastAnchor === null || entry.seq > lastAnchor.seq + 1)) {
-          return fail({
+          return {
             seq: entry.seq,
             segment: segmentFile,
             code: 'missing_start',
             reason: `the store starts at seq ${entry.seq}; entries before it are missing and no retention anchor covers them`,
-          });
+          };
         }
       } else {
         const repair = repairs.get(prevSeq);
         if (repair !== undefined && entry.seq === repair.seq + 1 && repair.seq > prevSeq) {
           // `ai-audit repair` set entries aside; the chain goes on from the signed hash of repair.seq.
           if (entry.prev !== repair.hash) {
-            return fail({ seq: entry.seq, segment: segmentFile, code: 'prev_mismatch', reason: `entry does not follow the repair record at seq ${repair.seq}` });
+            return { seq: entry.seq, segment: segmentFile, code: 'prev_mismatch', reason: `entry does not follow the repair record at seq ${repair.seq}` };
           }
+          // No later signature reaches the entries before the lost ones through the chain.
+          const problem = checkUnconfirmed();
+          if (problem !== null) return problem;
           // The signed repair record ends the unsigned run that led up to the entries it set aside; what
           // follows it (written after the repair, maybe days later) starts a run of its own.
           run = null;
         } else {
           if (entry.seq !== prevSeq + 1) {
-            return fail({
+            return {
               seq: prevSeq + 1,
               segment: segmentFile,
               code: entry.seq > prevSeq ? 'seq_gap' : 'seq_order',
@@ -166,38 +177,48 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
                 entry.seq > prevSeq
                   ? `entries ${prevSeq + 1}..${entry.seq - 1} are missing (next present is ${entry.seq})`
                   : `entry ${entry.seq} appears after entry ${prevSeq}`,
-            });
+            };
           }
           if (entry.prev !== prevHash) {
-            return fail({ seq: entry.seq, segment: segmentFile, code: 'prev_mismatch', reason: `prev does not match the hash of entry ${prevSeq}` });
+            return { seq: entry.seq, segment: segmentFile, code: 'prev_mismatch', reason: `prev does not match the hash of entry ${prevSeq}` };
           }
         }
       }
-      if (entryHash(entry) !== entry.hash) {
-        return fail({ seq: entry.seq, segment: segmentFile, code: 'hash_mismatch', reason: 'the entry does not match its hash: it was edited' });
+      if (!storedLineHashMatches(raw, text, entry)) {
+        return {
+          seq: entry.seq,
+          segment: segmentFile,
+          code: 'hash_mismatch',
+          reason: entryHash(entry) === entry.hash ? 'the line is not the canonical form of its entry: it was rewritten' : 'the entry does not match its hash: it was edited',
+        };
       }
       const checkpoint = expected.get(entry.seq);
       if (checkpoint !== undefined && checkpoint.hash !== entry.hash) {
-        return fail({
+        return {
           seq: entry.seq,
           segment: segmentFile,
           code: 'checkpoint_mismatch',
           reason: `the signed ${checkpoint.type} of ${checkpoint.ts} says entry ${entry.seq} had another hash: the chain was rewritten`,
-        });
+        };
       }
       const recordedMs = Date.parse(entry.recorded_at);
       run ??= { seq: entry.seq, recordedMs };
       if (entry.seq - run.seq + 1 > MAX_UNSIGNED_ENTRIES || recordedMs - run.recordedMs > MAX_UNSIGNED_MS) {
-        return fail({
+        return {
           seq: entry.seq,
           segment: segmentFile,
           code: 'checkpoint_missing',
           reason:
             `entries ${run.seq}..${entry.seq} (recorded ${new Date(run.recordedMs).toISOString()} to ${entry.recorded_at}) carry no signed checkpoint, ` +
             `but the daemon signs at least every ${MAX_UNSIGNED_ENTRIES} entries and every ${MAX_UNSIGNED_MS / 1000} s: signed checkpoints were removed`,
-        });
+        };
       }
-      if (checkpoint !== undefined) run = null;
+      if (checkpoint !== undefined) {
+        run = null;
+        unconfirmed.length = 0;
+      } else {
+        unconfirmed.push({ raw, entry, segment: segmentFile });
+      }
       report.first_seq ??= entry.seq;
       report.entries_checked++;
       prevSeq = entry.seq;
@@ -205,6 +226,24 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
       report.last_seq = entry.seq;
       report.last_hash = entry.hash;
       if (report.entries_checked % PROGRESS_EVERY === 0) options.onProgress?.(report.entries_checked, entry.seq);
+      return undefined;
+    };
+    const readFrom = summary === null && segment === options.fromSegment ? (options.fromOffset ?? 0) : 0;
+    const chunks = readChunksForward(join(home, segmentFile), readFrom, end, (offset) => {
+      torn = { offset };
+    });
+    chunks: for await (const { data, offset } of chunks) {
+      // Lines are checked synchronously within a chunk: no promise per line.
+      let start = 0;
+      for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10, start)) {
+        const result = visit(data.subarray(start, nl), offset + start, nl + 1 - start);
+        start = nl + 1;
+        if (result === 'stop') {
+          stoppedEarly = true;
+          break chunks;
+        }
+        if (result !== undefined) return fail(result);
+      }
     }
     if (segmentHadEntries) report.segments_checked++;
     const tornAt = torn as { offset: number } | null;
@@ -222,6 +261,9 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
     }
     if (prevSeq !== null && prevSeq >= toSeq) break;
   }
+
+  const unconfirmedProblem = checkUnconfirmed();
+  if (unconfirmedProblem !== null) return fail(unconfirmedProblem);
 
   let lastSeq = prevSeq ?? lastAnchor?.seq ?? 0;
   const bridge = repairs.get(lastSeq);
@@ -256,6 +298,8 @@ async function checkSummary(home: string, segmentFile: string, rebuilt: ReturnTy
   }
   const opened = openSealedSummary(text, keys);
   if ('problem' in opened) return `the summary of ${segmentFile} ${opened.problem}; the daemon does not use it and rebuilds it on start`;
+  // Sidecars written before summaries listed notable entries are still valid: the query reads those segments whole.
+  if (!('notable' in opened.summary)) delete rebuilt.notable;
   if (canonicalJson(opened.summary) !== canonicalJson(rebuilt)) {
     return `the summary of ${segmentFile} does not match its segment; the daemon rebuilds it on start`;
   }

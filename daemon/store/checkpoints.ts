@@ -126,8 +126,17 @@ export interface CheckpointChainProblem {
  * Checks every record's signature and the chain of records: record i (1-based) has `n` = i and `prev` =
  * the link of record i − 1. Records written before chaining (no `n`) are accepted only before the first
  * chained one. Returns the first problem, or null.
+ *
+ * With `signatures: 'unlinked'` (the daemon's start), a record's signature is checked only when no later
+ * record links to it (the newest, and unchained ones): every link is still checked, and a link is the
+ * SHA-256 of the whole previous record, signature included, inside the next record's signed body, so the
+ * newest valid signature vouches for every record before it. `ai-audit verify` checks them all.
  */
-export function checkCheckpointChain(file: CheckpointFile, publicKeys: ReadonlyMap<string, KeyObject>): CheckpointChainProblem | null {
+export function checkCheckpointChain(
+  file: CheckpointFile,
+  publicKeys: ReadonlyMap<string, KeyObject>,
+  options: { signatures?: 'all' | 'unlinked' } = {},
+): CheckpointChainProblem | null {
   if (file.malformed.length > 0) {
     return { record: file.malformed[0] ?? 0, seq: null, reason: `checkpoints.jsonl line ${file.malformed[0]} is not a checkpoint record` };
   }
@@ -139,7 +148,8 @@ export function checkCheckpointChain(file: CheckpointFile, publicKeys: ReadonlyM
     if (key === undefined) {
       return { record, seq: checkpoint.seq, reason: `checkpoint for seq ${checkpoint.seq} is signed by unknown key ${checkpoint.key_id}` };
     }
-    if (!checkpointSignatureValid(checkpoint, key)) {
+    const linked = options.signatures === 'unlinked' && file.checkpoints[index + 1]?.n !== undefined;
+    if (!linked && !checkpointSignatureValid(checkpoint, key)) {
       return { record, seq: checkpoint.seq, reason: `checkpoint for seq ${checkpoint.seq} has an invalid signature` };
     }
     if (checkpoint.n === undefined) {

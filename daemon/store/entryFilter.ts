@@ -12,6 +12,8 @@ export interface CompiledFilter {
   mayMatch(summary: SegmentSummary): boolean;
   /** Whether only the time range restricts (so summaries' aggregates can stand in for whole segments). */
   timeOnly: boolean;
+  /** Whether only notable entries can match (see `isNotable`): segments' lists of them can stand in for their lines. */
+  notableOnly: boolean;
   sinceMs: number;
   untilMs: number;
 }
@@ -38,6 +40,8 @@ export function compileFilter(filter: EntryFilter | undefined): CompiledFilter {
     f.mcp_server === undefined &&
     f.flagged === undefined &&
     needle === undefined;
+
+  const notableOnly = (decisions !== undefined && !decisions.includes('allowed')) || f.flagged === true;
 
   const matches = (entry: Entry): boolean => {
     if (sinceMs !== Number.NEGATIVE_INFINITY || untilMs !== Number.POSITIVE_INFINITY) {
@@ -69,7 +73,7 @@ export function compileFilter(filter: EntryFilter | undefined): CompiledFilter {
     return true;
   };
 
-  return { matches, mayMatch, timeOnly, sinceMs, untilMs };
+  return { matches, mayMatch, timeOnly, notableOnly, sinceMs, untilMs };
 }
 
 /** The metadata a text search looks at, lower-cased. Never content: that is hashed or encrypted. */

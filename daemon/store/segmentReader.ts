@@ -9,16 +9,23 @@ export interface SegmentLine {
 
 const CHUNK = 256 * 1024;
 
+/** Bytes of a segment holding only complete lines (each ends with a newline), and where they start. */
+export interface SegmentChunk {
+  data: Buffer;
+  offset: number;
+}
+
 /**
- * Reads the complete lines of a segment from `start` to `end` (bytes), oldest first. A last line without
- * its newline is not yielded: it is a torn write, reported through `onTornTail` with its offset.
+ * Reads a segment from `start` to `end` (bytes) in chunks of whole lines, oldest first: for readers that
+ * walk every line, without a promise per line. A last line without its newline is not yielded: it is a
+ * torn write, reported through `onTornTail` with its offset.
  */
-export async function* readLinesForward(
+export async function* readChunksForward(
   path: string,
   start = 0,
   end = Number.POSITIVE_INFINITY,
   onTornTail?: (offset: number, bytes: number) => void,
-): AsyncGenerator<SegmentLine> {
+): AsyncGenerator<SegmentChunk> {
   const handle = await open(path, 'r');
   try {
     const size = Math.min(end, (await handle.stat()).size);
@@ -32,17 +39,33 @@ export async function* readLinesForward(
       if (bytesRead === 0) break;
       position += bytesRead;
       const data = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
-      let lineStart = 0;
-      for (let nl = data.indexOf(10, lineStart); nl !== -1; nl = data.indexOf(10, lineStart)) {
-        yield { text: data.toString('utf8', lineStart, nl), offset: carryOffset + lineStart, bytes: nl + 1 - lineStart };
-        lineStart = nl + 1;
-      }
-      carryOffset += lineStart;
-      carry = Buffer.from(data.subarray(lineStart));
+      const complete = data.lastIndexOf(10) + 1;
+      if (complete > 0) yield { data: data.subarray(0, complete), offset: carryOffset };
+      carryOffset += complete;
+      carry = Buffer.from(data.subarray(complete));
     }
     if (carry.length > 0) onTornTail?.(carryOffset, carry.length);
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * Reads the complete lines of a segment from `start` to `end` (bytes), oldest first. A last line without
+ * its newline is not yielded: it is a torn write, reported through `onTornTail` with its offset.
+ */
+export async function* readLinesForward(
+  path: string,
+  start = 0,
+  end = Number.POSITIVE_INFINITY,
+  onTornTail?: (offset: number, bytes: number) => void,
+): AsyncGenerator<SegmentLine> {
+  for await (const { data, offset } of readChunksForward(path, start, end, onTornTail)) {
+    let lineStart = 0;
+    for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10, lineStart)) {
+      yield { text: data.toString('utf8', lineStart, nl), offset: offset + lineStart, bytes: nl + 1 - lineStart };
+      lineStart = nl + 1;
+    }
   }
 }
 
@@ -73,6 +96,49 @@ export async function* readLinesBackward(path: string, end: number): AsyncGenera
       carry = Buffer.from(data.subarray(0, stop));
     }
     if (carry.length > 1) yield { text: carry.toString('utf8', 0, carry.length - 1), offset: 0, bytes: carry.length };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Listed lines closer than this are read together (one read of their span costs less than two reads). */
+const LISTED_GAP = 64 * 1024;
+
+/**
+ * Reads the lines listed in `spans` (byte offset and length of each line, in pairs, oldest first) that end
+ * at or before `end`, newest first: a query for rare entries reads their lines and not the segment.
+ */
+export async function* readListedLinesBackward(path: string, spans: readonly number[], end: number): AsyncGenerator<SegmentLine> {
+  let last = spans.length - 2;
+  while (last >= 0 && (spans[last] ?? 0) + (spans[last + 1] ?? 0) > end) last -= 2;
+  if (last < 0) return;
+  const handle = await open(path, 'r');
+  try {
+    while (last >= 0) {
+      // Group the lines before `last` that are near each other, up to one chunk.
+      const rangeEnd = (spans[last] ?? 0) + (spans[last + 1] ?? 0);
+      let first = last;
+      while (first >= 2) {
+        const offset = spans[first - 2] ?? 0;
+        const gap = (spans[first] ?? 0) - (offset + (spans[first - 1] ?? 0));
+        if (gap > LISTED_GAP || rangeEnd - offset > CHUNK * 4) break;
+        first -= 2;
+      }
+      const rangeStart = spans[first] ?? 0;
+      const data = Buffer.allocUnsafe(rangeEnd - rangeStart);
+      let read = 0;
+      while (read < data.length) {
+        const { bytesRead } = await handle.read(data, read, data.length - read, rangeStart + read);
+        if (bytesRead === 0) throw new Error(`${path} ends before byte ${rangeEnd}`);
+        read += bytesRead;
+      }
+      for (let i = last; i >= first; i -= 2) {
+        const offset = spans[i] ?? 0;
+        const bytes = spans[i + 1] ?? 0;
+        yield { text: data.toString('utf8', offset - rangeStart, offset - rangeStart + bytes - 1), offset, bytes };
+      }
+      last = first - 2;
+    }
   } finally {
     await handle.close();
   }

@@ -117,7 +117,9 @@ export class SegmentStore {
     const torn: TornBytes[] = [];
     for (const [index, location] of locations.entries()) {
       const isLast = index === locations.length - 1;
-      const summary = isLast ? null : await probe.readSidecar(location);
+      // The open segment has a sidecar only after a clean close (see `close`); it is used when it still
+      // describes every byte of the file (nothing was appended or torn since), else the segment is scanned.
+      const summary = await probe.readSidecar(location);
       const onTorn = isLast ? (offset: number, bytes: number) => torn.push({ ...location, offset, bytes, wholeFile: false }) : undefined;
       probe.segments.push(summary ?? (await probe.scan(location.segment, location.file, !isLast, onTorn)));
     }
@@ -259,6 +261,12 @@ export class SegmentStore {
     if (handle === null) return;
     await handle.datasync().catch(() => undefined);
     await handle.close();
+    // The next start reads this instead of parsing the whole open segment (up to 32 MiB); it removes it
+    // before appending, so it never outlives the bytes it describes.
+    const open = this.segments.at(-1);
+    if (open !== undefined && open.count > 0 && this.damage === null) {
+      await this.writeSidecar(open).catch((error: unknown) => this.log(`writing the summary of ${open.file} failed: ${String(error)}`));
+    }
   }
 
   private async readSidecar({ file, segment }: SegmentLocation): Promise<SegmentSummary | null> {

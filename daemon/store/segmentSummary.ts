@@ -36,6 +36,22 @@ export interface SegmentSummary {
   risk: Record<string, [number, number]>;
   /** Byte offset of every {@link SPARSE_STEP}-th entry, for lookups by seq. */
   offsets: number[];
+  /**
+   * Where the notable entries are (decision other than `allowed`, or flagged by the scanner): byte offset
+   * and line length of each, in pairs, oldest first, so that a query for them reads only their lines. Null
+   * once they are more than a quarter of the segment (reading it whole is then as cheap); absent in
+   * sidecars written before it existed (the query reads those segments whole).
+   */
+  notable?: number[] | null;
+}
+
+/** Notable entries are listed while they are at most this share of a segment (past its first entries). */
+const NOTABLE_SHARE = 4;
+const NOTABLE_MIN = 256;
+
+/** Whether an entry is listed in {@link SegmentSummary.notable}. */
+export function isNotable(entry: Entry): boolean {
+  return entry.decision !== 'allowed' || entry.scanner?.flagged === true;
 }
 
 /** One offset is kept for every this many entries of a segment. */
@@ -63,6 +79,7 @@ export function emptySummary(segment: number, file: string): SegmentSummary {
     categories: {},
     risk: {},
     offsets: [],
+    notable: [],
   };
 }
 
@@ -98,6 +115,11 @@ export function addToSummary(summary: SegmentSummary, entry: Entry, offset: numb
   summary.decisions[entry.decision] = (summary.decisions[entry.decision] ?? 0) + 1;
   if (entry.scanner?.flagged === true) summary.flagged++;
   if (entry.idempotency_key !== undefined) summary.keyed++;
+  if (summary.notable !== undefined && summary.notable !== null && isNotable(entry)) {
+    const listed = summary.notable.length / 2 + 1;
+    if (listed > NOTABLE_MIN && listed * NOTABLE_SHARE > summary.count) summary.notable = null;
+    else summary.notable.push(offset, lineBytes);
+  }
   // Charts are about AI traffic: the store's own audit.* records stay out of the aggregates.
   if (entry.kind.startsWith('audit.')) return;
   const day = utcDay(entry.ts);

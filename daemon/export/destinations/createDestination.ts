@@ -2,9 +2,7 @@ import type { DestinationConfig } from '../../protocol/destinations.ts';
 import type { DestinationSecret, DestinationSecrets } from '../destinationSecrets.ts';
 import { ExportDestinationError } from '../exportDestination.ts';
 import type { ExportDestination } from '../exportDestination.ts';
-import { AzureDestination } from './azureDestination.ts';
 import type { AzureAuth, AzureDestinationOptions } from './azureDestination.ts';
-import { S3Destination } from './s3Destination.ts';
 import type { S3DestinationOptions } from './s3Destination.ts';
 
 /** Tuning for tests and benchmarks; production uses the defaults. Never credentials. */
@@ -22,6 +20,8 @@ export async function createDestination(config: DestinationConfig, secrets: Dest
     case 's3':
     case 's3-compatible':
     case 'gcs': {
+      // The SDKs are loaded on first use: evaluating them took a third of the daemon's start-up.
+      const { S3Destination } = await import('./s3Destination.ts');
       if (config.credentials.source === 'default') return new S3Destination(config, { ...tuning.s3 });
       const secret = await secrets.read(config.credentials.ref);
       if (secret.kind !== 's3') throw wrongKind(config.credentials.ref, secret, config.type === 'gcs' ? 'an HMAC key' : 'an access key');
@@ -32,8 +32,10 @@ export async function createDestination(config: DestinationConfig, secrets: Dest
       };
       return new S3Destination(config, { ...tuning.s3, keys });
     }
-    case 'azure':
+    case 'azure': {
+      const { AzureDestination } = await import('./azureDestination.ts');
       return new AzureDestination(config, await azureAuth(config, secrets), tuning.azure);
+    }
     case 'dir':
       throw new ExportDestinationError(
         'invalid_config',

@@ -5,8 +5,10 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { decryptField } from '../../../daemon/keys/contentCipher.ts';
 import type { KeyMaterial } from '../../../daemon/keys/keyMaterial.ts';
 import type { ContentMode, Entry } from '../../../daemon/protocol/entry.ts';
-import type { IngestAck, IngestRejected } from '../../../daemon/protocol/messages.ts';
+import type { EntryFilter, IngestAck, IngestRejected } from '../../../daemon/protocol/messages.ts';
 import { AuditStore } from '../../../daemon/store/auditStore.ts';
+import { compileFilter } from '../../../daemon/store/entryFilter.ts';
+import { sealSummary, type SealedSummary } from '../../../daemon/store/summarySeal.ts';
 import { tempDir } from '../../support/tempDir.ts';
 import { testKeys } from '../../support/testKeys.ts';
 import { filesUnder } from '../../support/filesUnder.ts';
@@ -381,6 +383,105 @@ describe('AuditStore', () => {
     assert.equal(recorded.length, 3);
     assert.deepEqual(recorded, [...recorded].sort(), `recorded_at went backwards: ${recorded.join(', ')}`);
     assert.equal(recorded[2], recorded[0]);
+  });
+
+  describe('queries that read only the lines of notable entries', () => {
+    const filters: EntryFilter[] = [
+      { decision: 'blocked' },
+      { decision: ['blocked', 'warned'] },
+      { flagged: true },
+      { decision: 'error', kind: 'chat.output' },
+      { decision: 'blocked', since: '2026-11-20T10:00:00.000Z' },
+    ];
+    /** Every page of `filter` (limit 7), and what a scan of all entries finds, newest first. */
+    const pagesAndScan = async (s: AuditStore, filter: EntryFilter) => {
+      const paged: number[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await s.query(filter, 7, cursor);
+        paged.push(...page.entries.map((e) => e.seq));
+        cursor = page.next_cursor ?? undefined;
+      } while (cursor !== undefined);
+      const matches = compileFilter(filter).matches;
+      const scanned = (await s.query(undefined, 100_000)).entries.filter(matches).map((e) => e.seq);
+      return { paged, scanned };
+    };
+    const fill = async (): Promise<AuditStore> => {
+      const store = await open({ segmentMaxBytes: 4096 });
+      for (let batch = 0; batch < 12; batch++) {
+        clock += 3600_000;
+        const events = [];
+        for (let i = batch * 25; i < (batch + 1) * 25; i++) {
+          const decision = i % 7 === 0 ? 'blocked' : i % 11 === 0 ? 'warned' : i % 29 === 0 ? 'error' : 'allowed';
+          const flagged = i % 13 === 0;
+          events.push({ kind: i % 3 === 0 ? 'chat.output' : 'chat.input', decision, scanner: { name: 'test', flagged }, metadata: { i } });
+        }
+        await store.ingest(events);
+      }
+      return store;
+    };
+
+    test('give the same pages as a scan, in open and closed segments, and after a restart', async () => {
+      const store = await fill();
+      for (const filter of filters) {
+        const { paged, scanned } = await pagesAndScan(store, filter);
+        assert.ok(scanned.length > 0, JSON.stringify(filter));
+        assert.deepEqual(paged, scanned, JSON.stringify(filter));
+      }
+      await store.close();
+      const reopened = await open({ segmentMaxBytes: 4096 });
+      assert.ok(reopened.segmentCount >= 3, 'several closed segments');
+      for (const filter of filters) {
+        const { paged, scanned } = await pagesAndScan(reopened, filter);
+        assert.deepEqual(paged, scanned, JSON.stringify(filter));
+      }
+    });
+
+    test('sidecars written before summaries listed notable entries still serve queries and verify', async () => {
+      const store = await fill();
+      await store.close();
+      const sidecars = (await filesUnder(home.path)).filter((f) => f.endsWith('.summary.json'));
+      assert.ok(sidecars.length >= 3);
+      for (const file of sidecars) {
+        const { key_id: _k, mac: _m, notable, ...summary } = JSON.parse(await readFile(file, 'utf8')) as SealedSummary;
+        assert.ok(Array.isArray(notable), 'new sidecars list notable entries');
+        await writeFile(file, JSON.stringify(sealSummary(summary, { activeId: keys.hmac.id, keys: keys.hmacKeys })));
+      }
+      const reopened = await open({ segmentMaxBytes: 4096 });
+      for (const filter of filters) {
+        const { paged, scanned } = await pagesAndScan(reopened, filter);
+        assert.deepEqual(paged, scanned, JSON.stringify(filter));
+      }
+      const report = await reopened.verify({});
+      assert.equal(report.ok, true, JSON.stringify(report.problem));
+      // A current sidecar whose list was emptied (and sealed again, as only the daemon can) fails verify.
+      const file = sidecars[0] ?? '';
+      const { key_id: _k, mac: _m, ...summary } = JSON.parse(await readFile(file, 'utf8')) as SealedSummary;
+      await writeFile(file, JSON.stringify(sealSummary({ ...summary, notable: [] }, { activeId: keys.hmac.id, keys: keys.hmacKeys })));
+      const lying = await reopened.verify({});
+      assert.equal(lying.problem?.code, 'summary_mismatch');
+    });
+  });
+
+  test('a clean close leaves the open segment\'s summary for the next start; a stale one is not used', async () => {
+    const first = await open();
+    await first.ingest(Array.from({ length: 30 }, (_, i) => ({ kind: 'chat.input', decision: i % 4 === 0 ? 'blocked' : 'allowed' })));
+    await first.close();
+    const sidecar = (await filesUnder(home.path)).filter((f) => f.endsWith('.summary.json'));
+    assert.equal(sidecar.length, 1, 'the open segment has a sealed summary after a clean close');
+    const stale = await readFile(sidecar[0] ?? '', 'utf8');
+    const second = await open();
+    assert.deepEqual((await filesUnder(home.path)).filter((f) => f.endsWith('.summary.json')), [], 'removed before anything is appended');
+    assert.equal(second.entryCount, 30);
+    await second.ingest([{ kind: 'chat.input', decision: 'blocked' }]);
+    await second.close();
+    // The summary of 30 entries put back next to a segment of 31: it describes other bytes.
+    await writeFile(sidecar[0] ?? '', stale);
+    const third = await open();
+    assert.equal(third.entryCount, 31);
+    assert.equal(third.lastSeq, 31);
+    assert.deepEqual((await third.query({ decision: 'blocked' }, 100)).entries.map((e) => e.seq), [31, 29, 25, 21, 17, 13, 9, 5, 1]);
+    assert.equal((await third.verify({})).ok, true);
   });
 
   describe('summaries that disagree with their segment never change a result', () => {

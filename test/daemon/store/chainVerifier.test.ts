@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
@@ -50,6 +51,82 @@ describe('verifyStore finds each kind of tampering', () => {
     assert.equal(report.problem?.seq, 5);
     assert.equal(report.problem?.code, 'hash_mismatch');
     assert.match(report.problem?.segment ?? '', /entries\/\d{4}\/\d{2}\/\d{2}\/000001\.jsonl$/);
+  });
+
+  // Verify hashes the stored bytes instead of serializing each entry again: an equivalent line in another
+  // form (same entry once parsed) must still fail, whether a signature covers it or not.
+  const rewrites: Array<[string, (line: string) => string]> = [
+    ['white space after a colon', (line) => line.replace('":', '": ')],
+    ['two members swapped', (line) => {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      const keys = Object.keys(entry);
+      [keys[0], keys[1]] = [keys[1] ?? '', keys[0] ?? ''];
+      return JSON.stringify(Object.fromEntries(keys.map((k) => [k, entry[k]])));
+    }],
+    ['the hash member moved to the front', (line) => {
+      const member = /"hash":"[0-9a-f]{64}"/.exec(line)?.[0] ?? '';
+      return `{${member},${line.slice(1).replace(`${member},`, '')}`;
+    }],
+    ['a character escaped', (line) => line.replace('"kind"', '"\\u006bind"')],
+  ];
+  for (const [name, rewrite] of rewrites) {
+    test(`a signed line rewritten in an equivalent form: ${name}`, async () => {
+      const all = await lines();
+      const before = all[4] ?? '';
+      all[4] = rewrite(before);
+      assert.notEqual(all[4], before);
+      assert.deepEqual(JSON.parse(all[4]), JSON.parse(before), 'the rewrite keeps the entry');
+      await writeLines(all);
+      const report = await verify();
+      assert.equal(report.ok, false);
+      assert.equal(report.problem?.seq, 5);
+      assert.equal(report.problem?.code, 'hash_mismatch');
+    });
+  }
+
+  test('bytes that decode to the same text (an invalid UTF-8 byte for U+FFFD) fail', async () => {
+    const other = await tempDir('verify-bytes');
+    try {
+      const store = await AuditStore.open({ home: other.path, keys, contentMode: () => 'hash', log: () => undefined });
+      await store.ingest([{ kind: 'chat.input', input: 'x', metadata: { note: 'a\uFFFDb' } }, { kind: 'chat.input', input: 'y' }]);
+      await store.close();
+      const file = join(other.path, (await listSegments(other.path))[0]?.file ?? '');
+      const bytes = await readFile(file);
+      const at = bytes.indexOf(Buffer.from('a\uFFFDb', 'utf8'));
+      assert.ok(at > 0);
+      const forged = Buffer.concat([bytes.subarray(0, at + 1), Buffer.from([0xff]), bytes.subarray(at + 4)]);
+      assert.equal(forged.toString('utf8'), bytes.toString('utf8'), 'the same text once decoded');
+      await writeFile(file, forged);
+      const report = await verifyStore(other.path, { publicKeys: keys.signingPublicKeys });
+      assert.equal(report.problem?.code, 'hash_mismatch');
+      assert.equal(report.problem?.seq, 1);
+    } finally {
+      await other.dispose();
+    }
+  });
+
+  test('an unsigned entry appended in a non-canonical form with its hash over those bytes fails', async () => {
+    const all = await lines();
+    const last = JSON.parse(all[9] ?? '') as Entry;
+    const forged: Record<string, unknown> = { ...last, seq: 11, prev: last.hash, id: '01900000-0000-7000-8000-000000000011' };
+    delete forged.hash;
+    // Keys in canonical order, but a space after the first colon: the hash is computed over exactly these bytes.
+    const body = entryLine(forged as unknown as Entry).trimEnd().replace('":', '": ');
+    const hash = createHash('sha256').update(body).digest('hex');
+    const at = body.indexOf(',"id"');
+    const line = `${body.slice(0, at)},"hash":"${hash}"${body.slice(at)}`;
+    await writeLines([...all, line]);
+    const report = await verify();
+    assert.equal(report.ok, false);
+    assert.equal(report.problem?.seq, 11);
+    assert.equal(report.problem?.code, 'hash_mismatch');
+    // The same entry in canonical form is an unsigned tail, which verify reports but accepts.
+    const canonical = JSON.parse(line) as Entry;
+    canonical.hash = entryHash(canonical);
+    await writeLines([...all, entryLine(canonical).trimEnd()]);
+    const accepted = await verify();
+    assert.equal(accepted.ok, true, JSON.stringify(accepted.problem));
+    assert.equal(accepted.unsigned_tail, 1);
   });
 
   test('a byte flipped into invalid JSON', async () => {

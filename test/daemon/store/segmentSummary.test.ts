@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Entry } from '../../../daemon/protocol/entry.ts';
+import { addToSummary, emptySummary } from '../../../daemon/store/segmentSummary.ts';
+
+const entry = (seq: number, decision: Entry['decision'], flagged = false): Entry =>
+  ({ seq, decision, kind: 'chat.input', ts: '2026-11-20T10:00:00.000Z', recorded_at: '2026-11-20T10:00:00.000Z', prev: '', hash: '', scanner: { name: 't', flagged } }) as unknown as Entry;
+
+test('notable lists the offset and length of each entry not allowed or flagged, oldest first', () => {
+  const summary = emptySummary(1, 'f');
+  let offset = 0;
+  for (let seq = 1; seq <= 1000; seq++) {
+    const bytes = 100 + (seq % 7);
+    addToSummary(summary, entry(seq, seq % 10 === 0 ? 'blocked' : 'allowed', seq % 25 === 1), offset, bytes);
+    offset += bytes;
+  }
+  const listed = summary.notable ?? [];
+  assert.equal(listed.length / 2, 100 + 40 - 0);
+  assert.equal(listed[0], 0, 'seq 1 is flagged: it starts at byte 0');
+  assert.equal(listed[1], 101);
+  for (let i = 2; i < listed.length; i += 2) assert.ok((listed[i] ?? 0) > (listed[i - 2] ?? 0));
+});
+
+test('notable becomes null once its entries are more than a quarter of the segment', () => {
+  const summary = emptySummary(1, 'f');
+  for (let seq = 1; seq <= 300; seq++) addToSummary(summary, entry(seq, 'warned'), seq * 100, 100);
+  assert.equal(summary.notable, null);
+  for (let seq = 301; seq <= 2000; seq++) addToSummary(summary, entry(seq, 'allowed'), seq * 100, 100);
+  assert.equal(summary.notable, null, 'it stays null: the segment is read whole');
+});
