@@ -146,6 +146,13 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
           if (entry.prev !== lastAnchor.hash) {
             return { seq: entry.seq, segment: segmentFile, code: 'prev_mismatch', reason: `entry does not follow the retention anchor at seq ${lastAnchor.seq}` };
           }
+        } else if (lastAnchor !== null && repairs.get(lastAnchor.seq)?.seq === entry.seq - 1) {
+          // Retention dropped everything up to the last entry a repair kept: the chain goes on from the
+          // repair record's signed hash, as it would after that entry.
+          const repair = repairs.get(lastAnchor.seq);
+          if (entry.prev !== repair?.hash) {
+            return { seq: entry.seq, segment: segmentFile, code: 'prev_mismatch', reason: `entry does not follow the repair record at seq ${entry.seq - 1}` };
+          }
         } else if (options.fromSeq === undefined && options.fromSegment === undefined && (lastAnchor === null || entry.seq > lastAnchor.seq + 1)) {
           return {
             seq: entry.seq,
