@@ -7,7 +7,7 @@ import type { EntryFilter } from '../protocol/messages.ts';
 import type { ExportLayout, ExportManifest, ExportObject } from '../protocol/exports.ts';
 import type { AuditStore } from '../store/auditStore.ts';
 import { compileFilter } from '../store/entryFilter.ts';
-import { checkpointsForRange } from './exportCheckpoints.ts';
+import { ExportCheckpoints } from './exportCheckpoints.ts';
 import { ExportDestinationError, type ExportDestination, type ObjectBody } from './exportDestination.ts';
 import { basePrefix, manifestKey, objectKey, partitionOf, type LayoutOptions } from './exportLayout.ts';
 import { ObjectFile } from './objectFile.ts';
@@ -66,6 +66,10 @@ export interface RunHooks {
  * objects are rendered to temporary files, uploaded, and then its manifest is written last. Everything
  * that names an object is derived from the entries and the plan, so a run resumed after a crash writes
  * the same keys (and the destination answers `existed` for objects already there).
+ *
+ * The next chunk is rendered (read, filtered, written to temporary files: CPU and local disk) while the
+ * current one uploads (the network, the store's server): done one after the other, each waited for the
+ * other. Only rendering runs ahead; uploads, manifests and the watermark stay in chunk order.
  */
 export async function runExport(
   deps: ExportRunnerDeps,
@@ -77,33 +81,56 @@ export async function runExport(
   const tmp = join(deps.home, EXPORT_TMP_DIR, plan.runId);
   await mkdir(tmp, { recursive: true, mode: 0o700 });
   const totals = { objects: 0, rows: 0, bytes: 0 };
+  const files = { next: 0 };
+  const checkpoints = new ExportCheckpoints(deps.home, range.fromSeq);
+  let ahead: Promise<RenderedChunk> | null = null;
   try {
-    let from = range.fromSeq;
     let prev = prevManifestSha256;
-    do {
-      hooks.signal?.throwIfAborted();
-      const chunk = await exportChunk(deps, plan, from, range.toSeq, prev, tmp, hooks, totals);
-      await hooks.onChunk(chunk);
-      prev = chunk.manifestSha256;
-      from = chunk.seqTo + 1;
-    } while (from <= range.toSeq);
+    ahead = renderChunk(deps, plan, range.fromSeq, range.toSeq, tmp, files, hooks);
+    for (;;) {
+      const rendered: RenderedChunk = await ahead;
+      ahead = null;
+      try {
+        if (rendered.scannedTo < range.toSeq) ahead = renderChunk(deps, plan, rendered.scannedTo + 1, range.toSeq, tmp, files, hooks);
+        const chunk = await commitChunk(deps, plan, rendered, prev, hooks, totals, checkpoints);
+        await hooks.onChunk(chunk);
+        prev = chunk.manifestSha256;
+      } finally {
+        await rendered.dispose();
+      }
+      if (ahead === null) break;
+    }
   } finally {
+    // A chunk rendered ahead of a failed or cancelled one is dropped (its files with the folder).
+    if (ahead !== null) await ahead.then((r) => r.dispose(), () => undefined);
     await rm(tmp, { recursive: true, force: true });
   }
 }
 
-async function exportChunk(
+/** A chunk's rows rendered to temporary files, ready to upload. */
+interface RenderedChunk {
+  from: number;
+  scannedTo: number;
+  /** Finished object files, in key order. */
+  files: ObjectFile[];
+  complete: boolean;
+  prevHash: string | null;
+  lastHash: string | null;
+  minTs: string | null;
+  maxTs: string | null;
+  dispose(): Promise<void>;
+}
+
+async function renderChunk(
   deps: ExportRunnerDeps,
   plan: ExportPlan,
   from: number,
   limit: number,
-  prevManifestSha256: string | null,
   tmp: string,
+  files: { next: number },
   hooks: RunHooks,
-  totals: { objects: number; rows: number; bytes: number },
-): Promise<CommittedChunk> {
-  const { store, destination } = deps;
-  const layout: LayoutOptions = { layout: plan.layout, prefix: plan.prefix, gzip: plan.gzip, name: plan.name };
+): Promise<RenderedChunk> {
+  const { store } = deps;
   const compiled = compileFilter(plan.filter);
   const complete = Object.keys(plan.filter).length === 0;
   const chunkEnd = Math.min(limit, from + (deps.chunkEntries ?? DEFAULT_CHUNK_ENTRIES) - 1);
@@ -113,7 +140,9 @@ async function exportChunk(
   let lastHash: string | null = null;
   let minTs: string | null = null;
   let maxTs: string | null = null;
-  let files = 0;
+  const dispose = async (): Promise<void> => {
+    for (const file of open.values()) await file.remove();
+  };
   try {
     if (chunkEnd >= from) {
       for await (const { entry, text } of store.entriesBySeq(from, chunkEnd)) {
@@ -126,10 +155,10 @@ async function exportChunk(
           let file = open.get(partition);
           if (file === undefined) {
             if (open.size >= MAX_OPEN_OBJECTS) break;
-            file = new ObjectFile(join(tmp, `${++files}.part`), partition, plan.gzip);
+            file = new ObjectFile(join(tmp, `${++files.next}.part`), partition, plan.gzip);
             open.set(partition, file);
           }
-          await file.append(entry.seq, entry.ts, text + '\n');
+          if (file.append(entry.seq, entry.ts, text + '\n')) await file.flush();
           if (minTs === null || entry.ts < minTs) minTs = entry.ts;
           if (maxTs === null || entry.ts > maxTs) maxTs = entry.ts;
         }
@@ -142,60 +171,133 @@ async function exportChunk(
         throw new ExportDestinationError('invalid_config', `the store ends at seq ${scannedTo}, before ${chunkEnd}`);
       }
     }
-    const objects: ExportObject[] = [];
-    let bytes = 0;
-    let rows = 0;
     // Key order, so that objects are uploaded (and listed in the manifest) the same way on every attempt.
     const ready = [...open.values()].sort((a, b) => a.partition.localeCompare(b.partition));
-    for (const file of ready) {
+    for (const file of ready) await file.finish();
+    return { from, scannedTo, files: ready, complete, prevHash, lastHash, minTs, maxTs, dispose };
+  } catch (error: unknown) {
+    await dispose();
+    throw error;
+  }
+}
+
+/**
+ * Objects of one chunk uploaded at once: small objects spend most of their time waiting for answers. At
+ * most this many objects and {@link IN_FLIGHT_BYTES} bytes are in flight (each upload buffers up to a part,
+ * and a large object goes multipart with parts in flight of its own), so memory stays bounded; an object
+ * larger than that goes alone.
+ */
+const UPLOADS_AT_ONCE = 4;
+const IN_FLIGHT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Uploads `files` through `upload`, a new one starting as soon as one ends and there is room; `onDone` is
+ * called in key order (for progress that only moves forward). Returns the objects in key order. After a
+ * failure nothing new starts, and the uploads in flight end before it is thrown (none still reads its file).
+ */
+async function uploadAll(files: readonly ObjectFile[], upload: (file: ObjectFile) => Promise<ExportObject>, onDone: (object: ExportObject) => void): Promise<ExportObject[]> {
+  const results: Array<ExportObject | undefined> = files.map(() => undefined);
+  const running = new Set<Promise<void>>();
+  let next = 0;
+  let reported = 0;
+  let bytes = 0;
+  let failure: { error: unknown } | null = null;
+  while (next < files.length && failure === null) {
+    const file = files[next];
+    if (file === undefined) break;
+    if (running.size > 0 && (running.size >= UPLOADS_AT_ONCE || bytes + file.size > IN_FLIGHT_BYTES)) {
+      await Promise.race(running);
+      continue;
+    }
+    const index = next++;
+    bytes += file.size;
+    const task: Promise<void> = upload(file)
+      .then(
+        (object) => {
+          results[index] = object;
+          for (let done = results[reported]; done !== undefined; done = results[reported]) {
+            onDone(done);
+            reported++;
+          }
+        },
+        (error: unknown) => {
+          failure ??= { error };
+        },
+      )
+      .finally(() => {
+        bytes -= file.size;
+        running.delete(task);
+      });
+    running.add(task);
+  }
+  await Promise.all(running);
+  if (failure !== null) throw (failure as { error: unknown }).error;
+  return results.filter((r): r is ExportObject => r !== undefined);
+}
+
+async function commitChunk(
+  deps: ExportRunnerDeps,
+  plan: ExportPlan,
+  rendered: RenderedChunk,
+  prevManifestSha256: string | null,
+  hooks: RunHooks,
+  totals: { objects: number; rows: number; bytes: number },
+  signed: ExportCheckpoints,
+): Promise<CommittedChunk> {
+  const { store, destination } = deps;
+  const { from, scannedTo, lastHash } = rendered;
+  const layout: LayoutOptions = { layout: plan.layout, prefix: plan.prefix, gzip: plan.gzip, name: plan.name };
+  const objects = await uploadAll(
+    rendered.files,
+    async (file) => {
       const { size, sha256 } = await file.finish();
       const key = objectKey(layout, file.partition, file.firstSeq, file.lastSeq, file.firstTs);
       await withRetry(() => destination.putObject(key, file.body(), hooks.signal), retryOptions(deps, hooks, key));
       await file.remove();
-      objects.push({ key, rows: file.rows, bytes: size, sha256, first_seq: file.firstSeq, last_seq: file.lastSeq });
-      rows += file.rows;
-      bytes += size;
+      return { key, rows: file.rows, bytes: size, sha256, first_seq: file.firstSeq, last_seq: file.lastSeq };
+    },
+    (object) => {
       totals.objects++;
-      totals.rows += file.rows;
-      totals.bytes += size;
-      hooks.onProgress?.(totals.objects, totals.rows, totals.bytes, file.lastSeq);
-    }
-    const checkpoints = scannedTo >= from && lastHash !== null ? await checkpointsForRange(store, deps.home, from, scannedTo, lastHash) : [];
-    const keys = deps.keys();
-    const publicKeys: Record<string, string> = {};
-    for (const id of new Set(checkpoints.map((c) => c.key_id))) {
-      const key = keys.signingPublicKeys.get(id);
-      if (key !== undefined) publicKeys[id] = key.export({ type: 'spki', format: 'pem' }).toString();
-    }
-    const manifest: ExportManifest = {
-      format: 'ai-audit-export-manifest/1',
-      chain: plan.chain,
-      run_id: plan.runId,
-      name: plan.name,
-      created_at: new Date().toISOString(),
-      destination: { type: plan.destinationType, location: destination.location },
-      layout: plan.layout,
-      gzip: plan.gzip,
-      prefix: basePrefix(plan),
-      filter: plan.filter,
-      complete,
-      seq_from: from,
-      seq_to: scannedTo,
-      time_range: { min_ts: minTs, max_ts: maxTs },
-      prev_hash: prevHash,
-      last_hash: lastHash,
-      rows,
-      objects,
-      checkpoints,
-      public_keys: publicKeys,
-      prev_manifest_sha256: prevManifestSha256,
-    };
-    const key = manifestKey(plan, plan.chain, from, scannedTo, plan.startedAt);
-    const sha256 = await putManifest(deps, key, manifest, hooks);
-    return { seqFrom: from, seqTo: scannedTo, manifestKey: key, manifestSha256: sha256, objects, rows, bytes };
-  } finally {
-    for (const file of open.values()) await file.remove();
+      totals.rows += object.rows;
+      totals.bytes += object.bytes;
+      hooks.onProgress?.(totals.objects, totals.rows, totals.bytes, object.last_seq);
+    },
+  );
+  const rows = objects.reduce((n, o) => n + o.rows, 0);
+  const bytes = objects.reduce((n, o) => n + o.bytes, 0);
+  const checkpoints = scannedTo >= from && lastHash !== null ? await signed.forRange(store, from, scannedTo, lastHash) : [];
+  const keys = deps.keys();
+  const publicKeys: Record<string, string> = {};
+  for (const id of new Set(checkpoints.map((c) => c.key_id))) {
+    const key = keys.signingPublicKeys.get(id);
+    if (key !== undefined) publicKeys[id] = key.export({ type: 'spki', format: 'pem' }).toString();
   }
+  const manifest: ExportManifest = {
+    format: 'ai-audit-export-manifest/1',
+    chain: plan.chain,
+    run_id: plan.runId,
+    name: plan.name,
+    created_at: new Date().toISOString(),
+    destination: { type: plan.destinationType, location: destination.location },
+    layout: plan.layout,
+    gzip: plan.gzip,
+    prefix: basePrefix(plan),
+    filter: plan.filter,
+    complete: rendered.complete,
+    seq_from: from,
+    seq_to: scannedTo,
+    time_range: { min_ts: rendered.minTs, max_ts: rendered.maxTs },
+    prev_hash: rendered.prevHash,
+    last_hash: lastHash,
+    rows,
+    objects,
+    checkpoints,
+    public_keys: publicKeys,
+    prev_manifest_sha256: prevManifestSha256,
+  };
+  const key = manifestKey(plan, plan.chain, from, scannedTo, plan.startedAt);
+  const sha256 = await putManifest(deps, key, manifest, hooks);
+  return { seqFrom: from, seqTo: scannedTo, manifestKey: key, manifestSha256: sha256, objects, rows, bytes };
 }
 
 function retryOptions(deps: ExportRunnerDeps, hooks: RunHooks, key: string) {

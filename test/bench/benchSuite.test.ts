@@ -38,7 +38,6 @@ test('the bench at smoke size produces every figure and the growth table', { tim
   const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as SmokeReport;
   assert.deepEqual(report.figures.map((f) => f.id).sort(), [...FIGURES].sort());
   for (const figure of report.figures) {
-    if (figure.id === 'export-s3rver') continue;
     assert.doesNotMatch(`${figure.value} ${figure.result}`, /NaN|Infinity|undefined/, `figure ${figure.id} was not measured: ${figure.value} / ${figure.result}`);
     assert.equal(typeof figure.met, 'boolean', figure.id);
   }

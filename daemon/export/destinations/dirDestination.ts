@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import type { DestinationProbe } from '../../protocol/destinations.ts';
 import { sha256OfStream } from '../streamDigest.ts';
 import { ExportDestinationError, type ExportDestination, type ObjectBody, type ObjectInfo, type PutResult } from '../exportDestination.ts';
+import { fileNameOfKey, keyOfFileName } from './folderNames.ts';
 
 /** Temporary files of unfinished writes end with this; `list` skips them. */
 const PARTIAL_SUFFIX = '.partial';
@@ -14,7 +15,8 @@ const PROBE_PREFIX = '.ai-audit-probe-';
 /**
  * A local or mounted folder as an export destination. Objects are written to a temporary file, fsync'ed,
  * then hard-linked to their key: `link` fails when the key exists, so an object is never overwritten and a
- * reader never sees half of one.
+ * reader never sees half of one. File names are the keys mapped by folderNames.ts (no `:` and other
+ * characters Windows refuses); `list` maps them back, so callers only ever see keys.
  */
 export class DirDestination implements ExportDestination {
   readonly location: string;
@@ -26,7 +28,16 @@ export class DirDestination implements ExportDestination {
   }
 
   private pathOf(key: string): string {
-    const path = resolve(this.root, key);
+    return this.inside(key, resolve(this.root, fileNameOfKey(key)));
+  }
+
+  /** Where a key was written before names were mapped (the key as is), when that differs. */
+  private legacyPathOf(key: string): string | null {
+    const mapped = fileNameOfKey(key);
+    return mapped === key ? null : this.inside(key, resolve(this.root, key));
+  }
+
+  private inside(key: string, path: string): string {
     if (path !== this.root && !path.startsWith(this.root + sep)) {
       throw new ExportDestinationError('invalid_config', `the key ${JSON.stringify(key)} leaves the export folder`);
     }
@@ -36,6 +47,12 @@ export class DirDestination implements ExportDestination {
   async putObject(key: string, body: ObjectBody, signal?: AbortSignal): Promise<PutResult> {
     signal?.throwIfAborted();
     const target = this.pathOf(key);
+    // A run resumed after an upgrade finds the objects it wrote under the unmapped name.
+    const legacy = this.legacyPathOf(key);
+    if (legacy !== null && (await exists(legacy))) {
+      if (await sameContent(legacy, body)) return { key, existed: true };
+      throw new ExportDestinationError('object_exists', `${key} exists in ${this.location} with other content: it is never overwritten`);
+    }
     await mkdir(dirname(target), { recursive: true }).catch((error: unknown) => {
       throw fsError(error, target);
     });
@@ -69,7 +86,8 @@ export class DirDestination implements ExportDestination {
   }
 
   async getObject(key: string): Promise<Readable> {
-    const path = this.pathOf(key);
+    const legacy = this.legacyPathOf(key);
+    const path = legacy !== null && !(await exists(this.pathOf(key))) && (await exists(legacy)) ? legacy : this.pathOf(key);
     try {
       await stat(path);
     } catch (error: unknown) {
@@ -93,7 +111,7 @@ export class DirDestination implements ExportDestination {
         const info = await stat(path);
         if (info.isDirectory()) await walk(path);
         else if (info.isFile() && !name.endsWith(PARTIAL_SUFFIX)) {
-          const key = relative(this.root, path).split(sep).join('/');
+          const key = keyOfFileName(relative(this.root, path).split(sep).join('/'));
           if (key.startsWith(prefix)) found.push({ key, size: info.size });
         }
       }
@@ -138,6 +156,13 @@ export class DirDestination implements ExportDestination {
   async dispose(): Promise<void> {
     // Nothing held open between calls.
   }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function sameContent(path: string, body: ObjectBody): Promise<boolean> {

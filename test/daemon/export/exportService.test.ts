@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { DaemonClient } from '../../../daemon/client/daemonClient.ts';
 import { canonicalJson } from '../../../daemon/store/canonicalJson.ts';
+import { keyOfFileName } from '../../../daemon/export/destinations/folderNames.ts';
 import type { ExportManifest, ExportRun, Schedule } from '../../../daemon/protocol/exports.ts';
 import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../../support/daemonProcess.ts';
 import { exportedKeys, exportedRows, localEntries } from '../../support/exportFiles.ts';
@@ -71,7 +72,8 @@ describe('exports to a folder from a real daemon', () => {
 
   const patterns = {
     hive: /^(exp\/)?year=\d{4}\/month=\d{2}\/day=\d{2}\/\d{12}-\d{12}\.jsonl(\.gz)?$/,
-    lakera: /^(exp\/)?\d{4}\/\d{2}\/\d{2}\/\d{2}\/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00_\d{12}-\d{12}\.jsonl(\.gz)?$/,
+    // On disk the key's `:` is `%3A` (folderNames.ts): Windows refuses `:` in file names.
+    lakera: /^(exp\/)?\d{4}\/\d{2}\/\d{2}\/\d{2}\/\d{4}-\d{2}-\d{2}T\d{2}%3A\d{2}%3A\d{2}\+00%3A00_\d{12}-\d{12}\.jsonl(\.gz)?$/,
     obot: /^(exp|mcp-audit-logs)\/\d{4}\/\d{2}\/\d{2}\/team-\d{8}T\d{6}Z-\d{12}-\d{12}\.jsonl(\.gz)?$/,
   } as const;
 
@@ -108,9 +110,10 @@ describe('exports to a folder from a real daemon', () => {
         const data = keys.filter((k) => !k.includes('_manifests/'));
         assert.ok(data.length >= 4, 'one object per partition at least');
         for (const key of data) assert.match(key, patterns[layout]);
-        // Each object's name carries the seq range of its rows.
+        for (const key of keys) assert.doesNotMatch(key, /[<>:"|?*]/, 'a file name Windows accepts');
+        // Each object's name carries the seq range of its rows; the run names keys, the folder maps them.
         for (const object of run.objects) {
-          const inside = rows.filter((r) => r.key === object.key).map((r) => r.entry.seq);
+          const inside = rows.filter((r) => keyOfFileName(r.key) === object.key).map((r) => r.entry.seq);
           assert.deepEqual([Math.min(...inside), Math.max(...inside), inside.length], [object.first_seq, object.last_seq, object.rows]);
         }
         const manifests = keys.filter((k) => k.endsWith('.manifest.json'));
@@ -365,6 +368,47 @@ describe('schedules under a controllable clock, across missed ticks and a SIGKIL
     await client.request('schedules.remove', { name: 'mcp-only' });
     assert.deepEqual((await client.request('schedules.list', {})).schedules.map((x) => x.name), ['hourly']);
     await client.dispose();
+  });
+
+  test("the scheduler's own runs send no export.progress (no connection asked); their end reaches tail subscribers as audit.export", async () => {
+    const watcher = await daemon.connect();
+    const asker = await daemon.connect();
+    const progress: Array<{ on: string; schedule: string | null }> = [];
+    const ended: Array<Record<string, unknown>> = [];
+    const subs = [
+      watcher.on('export.progress', (p) => progress.push({ on: 'watcher', schedule: p.schedule })),
+      asker.on('export.progress', (p) => progress.push({ on: 'asker', schedule: p.schedule })),
+      watcher.on('tail.entries', (n) => {
+        for (const entry of n.entries) if (entry.kind === 'audit.export') ended.push(entry.audit as Record<string, unknown>);
+      }),
+    ];
+    try {
+      await watcher.request('tail.subscribe', { filter: { kind: 'audit.export' } });
+      await ingest(30, 3000);
+      await watcher.request('schedules.add', {
+        name: 'watched',
+        destination: { type: 'dir', path: join(out.path, 'watched'), prefix: '' },
+        timing: { every: 'hour', minute: 30 },
+        time_zone: 'UTC',
+        layout: 'lakera',
+        gzip: false,
+      });
+      assert.equal((await schedule(watcher, 'watched')).next_run_at, '2026-12-01T15:30:00.000Z');
+      await setClock('2026-12-01T15:30:05Z');
+      const done = await waitFor('the scheduled run in the tail', async () => ended.find((a) => a.schedule === 'watched'));
+      assert.equal(done.status, 'succeeded');
+      assert.equal(progress.length, 0, `nobody asked for the scheduled run: ${JSON.stringify(progress)}`);
+      // The run started by a client reports its progress to that client only.
+      await ingest(5, 4000);
+      await asker.request('schedules.run', { name: 'watched' });
+      assert.ok(progress.length > 0 && progress.every((p) => p.on === 'asker' && p.schedule === 'watched'), JSON.stringify(progress));
+      await waitFor('the asked run in the tail', async () => (ended.filter((a) => a.schedule === 'watched').length === 2 ? true : undefined));
+      assert.equal((await runCliProcess(['verify-export', join(out.path, 'watched')], { env })).code, 0, 'a Lakera export to a folder verifies');
+    } finally {
+      for (const sub of subs) sub.dispose();
+      await watcher.dispose();
+      await asker.dispose();
+    }
   });
 });
 
