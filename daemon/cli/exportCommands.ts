@@ -317,10 +317,18 @@ export const exportCommands: Record<string, CommandSpec> = {
       if (location === undefined || positionals.length > 1) throw new CliError(ExitCode.Usage, 'give one export location: a folder, s3://…, gs://… or azure://…');
       const report = await verifyLocation(location, values);
       if (values.json === true) {
-        const { checkpoints: _checkpoints, ...rest } = report;
+        const { checkpoints: _checkpoints, manifest_sha256: _digests, ...rest } = report;
         writeLine(io.stdout, JSON.stringify(rest));
       } else {
         for (const problem of report.problems) writeLine(io.stdout, `${problem.code.toUpperCase()}: ${problem.message}`);
+        const unsigned = report.unsigned_manifests;
+        if (unsigned.length > 0) {
+          writeLine(
+            io.stdout,
+            `warning: ${unsigned.length} manifests are not signed (written before manifests were signed, e.g. ${unsigned[0]}): ` +
+              'an edit of the newest of them cannot be detected',
+          );
+        }
         if (report.ok) {
           writeLine(
             io.stdout,

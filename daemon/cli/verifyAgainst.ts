@@ -1,6 +1,10 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DaemonClient } from '../client/daemonClient.ts';
+import { manifestKeyTail, type ExportVerifyReport } from '../export/verifyExport.ts';
 import { AuditError, ErrorCodes } from '../protocol/errors.ts';
+import type { Schedule } from '../protocol/exports.ts';
+import { STATE_FILE } from '../state/daemonState.ts';
 import { readCheckpoints } from '../store/checkpoints.ts';
 import { listSegments } from '../store/segmentPaths.ts';
 import { readLinesForward } from '../store/segmentReader.ts';
@@ -25,6 +29,37 @@ async function localHashes(home: string, wanted: Set<number>): Promise<Map<numbe
     }
   }
   return found;
+}
+
+/**
+ * What the local state says each schedule wrote to this location: its newest manifest (key and SHA-256, the
+ * watermark's commit). For a schedule with manifests here, that manifest must be here with those bytes:
+ * otherwise the export's newest manifests (and their objects) were deleted or replaced, which the export
+ * alone cannot show. A schedule with no manifest here exports elsewhere (or lost its whole chain): skipped.
+ */
+async function scheduleFailures(home: string, report: ExportVerifyReport): Promise<string[]> {
+  let schedules: Schedule[] = [];
+  try {
+    const state = JSON.parse(await readFile(join(home, STATE_FILE), 'utf8')) as { exports?: { schedules?: Schedule[] } };
+    schedules = state.exports?.schedules ?? [];
+  } catch {
+    // No state (never exported) or an unreadable one (the daemon refuses it and says so): nothing to compare.
+  }
+  const failures: string[] = [];
+  for (const schedule of schedules) {
+    const last = schedule.last_manifest;
+    const chain = report.chains.find((c) => c.chain === schedule.name);
+    if (last === null || chain === undefined) continue;
+    const found = report.manifest_sha256[manifestKeyTail(last.key)];
+    if (found === undefined) {
+      failures.push(
+        `schedule ${schedule.name} exported up to seq ${schedule.watermark_seq} (its newest manifest ${last.key}), but that manifest is not here and the manifests of ${schedule.name} end at seq ${chain.seq_to}: the newest were deleted`,
+      );
+    } else if (found !== last.sha256) {
+      failures.push(`schedule ${schedule.name}'s newest manifest ${last.key} differs from the one it wrote: it was replaced`);
+    }
+  }
+  return failures;
 }
 
 /**
@@ -68,11 +103,14 @@ export async function verifyAgainst(home: string, location: string, values: Comm
       failures.push(`the export's signed checkpoint says seq ${checkpoint.seq} had another hash than the local entry: the local chain was rewritten`);
     }
   }
+  const deleted = await scheduleFailures(home, report);
+  for (const failure of deleted) writeLine(io.stdout, `FAILED: ${failure}`);
   if (failures.length > 0) {
     for (const failure of failures.slice(0, 20)) writeLine(io.stdout, `FAILED: ${failure}`);
     writeLine(io.stdout, `the local store does not contain what ${location} saw up to seq ${newest}: entries were cut off or rewritten`);
     return ExitCode.Problem;
   }
+  if (deleted.length > 0) return ExitCode.Problem;
   writeLine(io.stdout, `ok: the local chain contains all ${bySeq.size} signed checkpoints of ${location} (up to seq ${newest})`);
   return ExitCode.Ok;
 }

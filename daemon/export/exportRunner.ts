@@ -10,6 +10,7 @@ import { compileFilter } from '../store/entryFilter.ts';
 import { ExportCheckpoints } from './exportCheckpoints.ts';
 import { ExportDestinationError, type ExportDestination, type ObjectBody } from './exportDestination.ts';
 import { basePrefix, manifestKey, objectKey, partitionOf, type LayoutOptions } from './exportLayout.ts';
+import { signManifest } from './manifestSignature.ts';
 import { ObjectFile } from './objectFile.ts';
 import { withRetry } from './retry.ts';
 import { sha256OfStream } from './streamDigest.ts';
@@ -268,11 +269,11 @@ async function commitChunk(
   const checkpoints = scannedTo >= from && lastHash !== null ? await signed.forRange(store, from, scannedTo, lastHash) : [];
   const keys = deps.keys();
   const publicKeys: Record<string, string> = {};
-  for (const id of new Set(checkpoints.map((c) => c.key_id))) {
+  for (const id of new Set([...checkpoints.map((c) => c.key_id), keys.signing.id])) {
     const key = keys.signingPublicKeys.get(id);
     if (key !== undefined) publicKeys[id] = key.export({ type: 'spki', format: 'pem' }).toString();
   }
-  const manifest: ExportManifest = {
+  const unsigned: ExportManifest = {
     format: 'ai-audit-export-manifest/1',
     chain: plan.chain,
     run_id: plan.runId,
@@ -295,6 +296,8 @@ async function commitChunk(
     public_keys: publicKeys,
     prev_manifest_sha256: prevManifestSha256,
   };
+  // Signed last, over everything else: the newest manifest has no later one linking to its bytes.
+  const manifest = signManifest(unsigned, keys.signing.id, keys.signing.privateKey);
   const key = manifestKey(plan, plan.chain, from, scannedTo, plan.startedAt);
   const sha256 = await putManifest(deps, key, manifest, hooks);
   return { seqFrom: from, seqTo: scannedTo, manifestKey: key, manifestSha256: sha256, objects, rows, bytes };

@@ -9,6 +9,7 @@ import { entryHash } from '../store/entryHash.ts';
 import type { ManifestCheckpoint } from './exportCheckpoints.ts';
 import type { ExportDestination } from './exportDestination.ts';
 import { MANIFEST_DIR, MANIFEST_SUFFIX } from './exportLayout.ts';
+import { manifestSignatureValid } from './manifestSignature.ts';
 
 export type ExportProblemCode =
   | 'missing_object'
@@ -19,6 +20,7 @@ export type ExportProblemCode =
   | 'checkpoint_signature'
   | 'checkpoint_missing'
   | 'manifest_unreadable'
+  | 'manifest_signature'
   | 'manifest_gap'
   | 'seq_gap'
   | 'no_manifest';
@@ -42,6 +44,23 @@ export interface ExportVerifyReport {
   keys_from_manifests: boolean;
   /** Every checkpoint whose signature verified: what `verify --against` compares with the local chain. */
   checkpoints: ManifestCheckpoint[];
+  /**
+   * Manifests without a signature (written before manifests were signed), accepted with a warning: for
+   * these, an edit of a chain's newest manifest cannot be detected. An unsigned manifest after a signed
+   * one of the same chain is a `manifest_signature` problem instead (a signature stripped).
+   */
+  unsigned_manifests: string[];
+  /**
+   * SHA-256 of every manifest here, by its key from `_manifests/` on (the same whatever prefix the location
+   * was given with): `verify --against` compares the local schedules' newest manifests with these.
+   */
+  manifest_sha256: Record<string, string>;
+}
+
+/** A manifest key from its `_manifests/` folder on. */
+export function manifestKeyTail(key: string): string {
+  const at = key.lastIndexOf(`${MANIFEST_DIR}/`);
+  return at < 0 ? key : key.slice(at);
 }
 
 const isManifestKey = (key: string): boolean =>
@@ -69,6 +88,8 @@ export async function verifyExport(destination: ExportDestination, options: { pu
     problems,
     keys_from_manifests: options.publicKeys === undefined,
     checkpoints: [],
+    unsigned_manifests: [],
+    manifest_sha256: {},
   };
   const listed = new Map<string, number>();
   for await (const info of destination.list('', options.signal)) listed.set(info.key, info.size);
@@ -79,7 +100,9 @@ export async function verifyExport(destination: ExportDestination, options: { pu
     try {
       const manifest = JSON.parse(bytes.toString('utf8')) as ExportManifest;
       if (manifest.format !== 'ai-audit-export-manifest/1') throw new Error('unknown format');
-      manifests.push({ key, sha256: createHash('sha256').update(bytes).digest('hex'), manifest });
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      manifests.push({ key, sha256, manifest });
+      report.manifest_sha256[manifestKeyTail(key)] = sha256;
     } catch {
       problems.push({ code: 'manifest_unreadable', key, message: `${key} is not a manifest of this tool` });
     }
@@ -189,6 +212,7 @@ async function checkManifest(
   }
 
   const keys = options.publicKeys;
+  checkManifestSignature(manifestKey, manifest, keys, report);
   for (const checkpoint of manifest.checkpoints) {
     const candidates = keys ?? (manifest.public_keys[checkpoint.key_id] === undefined ? [] : [createPublicKey(manifest.public_keys[checkpoint.key_id] ?? '')]);
     if (!candidates.some((key) => checkpointSignatureValid(checkpoint, key))) {
@@ -203,6 +227,28 @@ async function checkManifest(
   }
   if (manifest.seq_to >= manifest.seq_from && !manifest.checkpoints.some((c) => c.seq === manifest.seq_to && c.hash === manifest.last_hash)) {
     problems.push({ code: 'checkpoint_missing', key: manifestKey, message: `${manifestKey}: no signed checkpoint at its last seq ${manifest.seq_to}` });
+  }
+}
+
+function checkManifestSignature(manifestKey: string, manifest: ExportManifest, keys: KeyObject[] | undefined, report: ExportVerifyReport): void {
+  const signature = manifest.signature;
+  if (signature === undefined) {
+    report.unsigned_manifests.push(manifestKey);
+    return;
+  }
+  const own = typeof signature === 'object' && signature !== null ? manifest.public_keys[signature.key_id] : undefined;
+  let candidates: KeyObject[] = [];
+  try {
+    candidates = keys ?? (own === undefined ? [] : [createPublicKey(own)]);
+  } catch {
+    // A public key that does not parse verifies nothing: reported below.
+  }
+  if (!candidates.some((key) => manifestSignatureValid(manifest, key))) {
+    report.problems.push({
+      code: 'manifest_signature',
+      key: manifestKey,
+      message: `${manifestKey}: the manifest's signature is not valid${keys === undefined ? '' : ' under the given public key'}: it was edited after it was written`,
+    });
   }
 }
 
@@ -231,6 +277,13 @@ function checkChains(manifests: Array<{ key: string; sha256: string; manifest: E
           code: 'manifest_gap',
           key: item.key,
           message: `${item.key}: the manifest before it in ${chain} is not ${before.key}: a manifest (a whole run) between them is missing or was replaced`,
+        });
+      }
+      if (item.manifest.signature === undefined && before.manifest.signature !== undefined) {
+        report.problems.push({
+          code: 'manifest_signature',
+          key: item.key,
+          message: `${item.key}: the manifest is not signed although the one before it in ${chain} is: its signature was removed`,
         });
       }
       if (item.manifest.seq_from !== before.manifest.seq_to + 1) {

@@ -158,4 +158,9 @@ export interface ExportManifest {
   /** Ed25519 public keys (SPKI PEM) by key id. */
   public_keys: Record<string, string>;
   prev_manifest_sha256: string | null;
+  /**
+   * Ed25519 signature by the store's checkpoint signing key (its public key is in `public_keys`) over the
+   * canonical JSON of every other member. Absent in manifests written before manifests were signed.
+   */
+  signature?: { key_id: string; sig: string };
 }

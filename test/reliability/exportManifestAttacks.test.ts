@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ExportManifest } from '../../daemon/protocol/exports.ts';
@@ -12,7 +12,8 @@ import { tempDir } from '../support/tempDir.ts';
  * Someone with write access to the export (not to the machine) edits a manifest so that rows can go:
  * marks it filtered (`complete: false`) and removes a row from its object, with the object's size, digest
  * and row count updated in the manifest. docs/exports.md: an earlier manifest edited breaks the next one's
- * link; the newest one is the documented limit (like deleting it), until manifests are signed.
+ * link; the newest one is signed (MANIFEST_SIGNATURE), and a signature cannot be stripped from a chain
+ * that has signed manifests.
  */
 
 const sha256 = (bytes: Buffer | string): string => createHash('sha256').update(bytes).digest('hex');
@@ -106,9 +107,50 @@ describe('edited export manifests (docs/exports.md, Limits and notes)', () => {
     await store.dispose();
   });
 
-  test('the newest manifest edited the same way passes verify-export: the documented limit', async () => {
+  test('the newest manifest edited the same way: verify-export names the broken signature', async () => {
     const target = await dropRowVia(2, 'newest-edited');
     const result = await cli(['verify-export', target]);
-    assert.equal(result.code, 0, `verify-export now catches this: update docs/exports.md (Limits and notes)\n${result.stdout}`);
+    assert.equal(result.code, 1, result.stdout);
+    assert.match(result.stdout, /MANIFEST_SIGNATURE: /);
+    assert.ok(result.stdout.includes(manifestKeys[2] ?? '?'), result.stdout);
+  });
+
+  test('the newest manifest edited and its signature removed: a chain does not go back to unsigned', async () => {
+    const target = await dropRowVia(2, 'newest-stripped');
+    const manifestPath = join(target, manifestKeys[2] ?? '');
+    const { signature: _signature, ...stripped } = JSON.parse(await readFile(manifestPath, 'utf8')) as ExportManifest;
+    await writeFile(manifestPath, JSON.stringify(stripped, null, 2) + '\n');
+    const result = await cli(['verify-export', target]);
+    assert.equal(result.code, 1, result.stdout);
+    assert.match(result.stdout, /MANIFEST_SIGNATURE: .*removed/);
+  });
+
+  test('the newest manifest deleted with its objects: verify-export cannot tell, verify --against can', async () => {
+    const target = join(out.path, 'newest-deleted');
+    await cp(intact, target, { recursive: true });
+    const newest = JSON.parse(await readFile(join(target, manifestKeys[2] ?? ''), 'utf8')) as ExportManifest;
+    for (const key of [manifestKeys[2] ?? '', ...newest.objects.map((o) => o.key)]) await rm(join(target, key));
+    assert.equal((await cli(['verify-export', target])).code, 0, 'a shorter intact export');
+    const h = ['--home', home.path];
+    const whole = await cli(['verify', ...h, '--against', intact]);
+    assert.equal(whole.code, 0, whole.stdout + whole.stderr);
+    const result = await cli(['verify', ...h, '--against', target]);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.match(result.stdout, /schedule nightly exported up to seq \d+ .*the newest were deleted/);
+  });
+
+  test('an export written before manifests were signed: accepted with a warning', async () => {
+    const target = join(out.path, 'unsigned');
+    await cp(intact, target, { recursive: true });
+    let prev: string | null = null;
+    for (const key of manifestKeys) {
+      const { signature: _signature, ...old } = JSON.parse(await readFile(join(target, key), 'utf8')) as ExportManifest;
+      const bytes = JSON.stringify({ ...old, prev_manifest_sha256: prev }, null, 2) + '\n';
+      await writeFile(join(target, key), bytes);
+      prev = sha256(bytes);
+    }
+    const result = await cli(['verify-export', target]);
+    assert.equal(result.code, 0, result.stdout);
+    assert.match(result.stdout, /warning: 3 manifests are not signed/);
   });
 });

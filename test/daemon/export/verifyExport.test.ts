@@ -62,7 +62,9 @@ describe('verify-export and verify --against', () => {
     assert.equal(manifests[1]?.seq_from, (manifests[0]?.seq_to ?? 0) + 1);
     const result = await cli(['verify-export', intact, '--json']);
     assert.equal(result.code, 0, result.stdout);
-    const report = JSON.parse(result.stdout) as { ok: boolean; chains: Array<{ chain: string; manifests: number; seq_from: number }> };
+    const report = JSON.parse(result.stdout) as { ok: boolean; chains: Array<{ chain: string; manifests: number; seq_from: number }>; unsigned_manifests: string[] };
+    assert.deepEqual(report.unsigned_manifests, []);
+    assert.ok(manifests.every((m) => m.signature !== undefined && m.public_keys[m.signature.key_id] !== undefined));
     assert.deepEqual(report.chains.map((c) => [c.chain, c.manifests, c.seq_from]), [['nightly', 3, 1]]);
     // With the key pinned from `keys status`.
     const keys = JSON.parse((await cli(['keys', 'status', '--json', '--home', home.path])).stdout) as { signing_public_key: string };
@@ -75,6 +77,7 @@ describe('verify-export and verify --against', () => {
     const wrong = await cli(['verify-export', intact, '--public-key', pem]);
     assert.equal(wrong.code, 1);
     assert.match(wrong.stdout, /CHECKPOINT_SIGNATURE/);
+    assert.match(wrong.stdout, /MANIFEST_SIGNATURE/);
   });
 
   test('a deleted object is named as missing', async () => {
