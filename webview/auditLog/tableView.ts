@@ -1,4 +1,4 @@
-import type { Entry } from '../../daemon/protocol/entry.ts';
+import type { EntryRow } from '../protocol/entryRow.ts';
 import { el } from './dom.ts';
 import { cell, Columns, type Column } from './entryFormat.ts';
 import type { PagingWindow } from './pagingWindow.ts';
@@ -8,19 +8,24 @@ export const ROW_HEIGHT = 24;
 /** Rows rendered above and below the visible ones. */
 const OVERSCAN = 10;
 const MIN_COLUMN = 40;
+/** How long after the last scroll event rows take the pointer again (ms). */
+const SCROLL_SETTLE_MS = 150;
 
 export interface TableCallbacks {
   /** The window needs rows `first..last` (visible range): fetch what is missing. */
   onRange(first: number, last: number): void;
   /** A row was opened (click or Enter). */
-  onOpen(entry: Entry): void;
+  onOpen(row: EntryRow): void;
   onColumnsResized(widths: Record<string, number>): void;
 }
 
 /**
- * The virtualized table: a fixed pool of row elements positioned over a spacer as tall as all known
- * rows, so that the DOM holds only the visible rows whatever the size of the store. Selection follows
- * the entry (its seq), not the row index, so rows inserted above by the live tail do not move it.
+ * The virtualized table: a fixed pool of plain row elements positioned over a spacer as tall as all
+ * known rows, so that the DOM holds only the visible rows (and a small overscan) whatever the size of
+ * the store. Row `i` always lives in pool slot `i % pool size`, so a scroll rewrites only the rows that
+ * came into view; rendering happens once per animation frame, and nothing is measured per row (fixed
+ * row height). Selection follows the entry (its seq), not the row index, so rows inserted above by the
+ * live tail do not move it.
  */
 export class TableView {
   readonly element = el('div', 'table');
@@ -29,13 +34,15 @@ export class TableView {
   private readonly spacer = el('div', 'table-spacer');
   private readonly status = el('div', 'table-status');
   private readonly pool: HTMLElement[] = [];
-  private readonly window: PagingWindow;
+  private readonly window: PagingWindow<EntryRow>;
+  private spacerHeight = -1;
   private readonly callbacks: TableCallbacks;
   private widths: Record<string, number> = {};
   private selectedSeq: number | null = null;
   private scheduled = false;
+  private settle: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(window: PagingWindow, callbacks: TableCallbacks, widths: Record<string, number> | undefined) {
+  constructor(window: PagingWindow<EntryRow>, callbacks: TableCallbacks, widths: Record<string, number> | undefined) {
     this.window = window;
     this.callbacks = callbacks;
     this.element.setAttribute('role', 'grid');
@@ -59,6 +66,14 @@ export class TableView {
     this.viewport.addEventListener('scroll', () => {
       // The header scrolls sideways with the rows.
       this.header.scrollLeft = this.viewport.scrollLeft;
+      // While scrolling, rows ignore the pointer: no hit test and hover restyle of the row that moved under
+      // it on every frame (the browser sends a mouse move after each scroll).
+      if (this.settle === undefined) this.viewport.classList.add('scrolling');
+      else clearTimeout(this.settle);
+      this.settle = setTimeout(() => {
+        this.settle = undefined;
+        this.viewport.classList.remove('scrolling');
+      }, SCROLL_SETTLE_MS);
       this.schedule();
     });
     this.viewport.addEventListener('keydown', (event) => this.key(event));
@@ -69,6 +84,11 @@ export class TableView {
       if (entry === undefined) return;
       this.select(entry.seq);
       this.callbacks.onOpen(entry);
+    });
+    // Tooltips with the full cell text, set when a cell is pointed at rather than for every cell drawn.
+    this.viewport.addEventListener('pointerover', (event) => {
+      const target = event.target as HTMLElement;
+      if (target.classList.contains('cell') && target.title !== target.textContent) target.title = target.textContent;
     });
     new ResizeObserver(() => this.schedule()).observe(this.viewport);
   }
@@ -93,8 +113,10 @@ export class TableView {
   /** Rows were inserted above row 0: keep the rows on screen where they are. */
   shiftBy(rows: number): void {
     if (rows <= 0) return;
-    this.spacer.style.height = `${this.totalHeight()}px`;
+    this.setSpacerHeight();
     if (this.viewport.scrollTop > 0 || this.selectedSeq !== null) this.viewport.scrollTop += rows * ROW_HEIGHT;
+    // Every row index moved: the slots are refilled from the window.
+    for (const row of this.pool) delete row.dataset.index;
     this.render();
   }
 
@@ -135,46 +157,68 @@ export class TableView {
     return { first, last: first + count };
   }
 
+  private setSpacerHeight(): void {
+    const height = this.totalHeight();
+    if (height === this.spacerHeight) return;
+    this.spacerHeight = height;
+    this.spacer.style.height = `${height}px`;
+  }
+
   render(): void {
-    this.spacer.style.height = `${this.totalHeight()}px`;
+    this.setSpacerHeight();
     const { first, last } = this.visibleRange();
     this.callbacks.onRange(first, last);
     const from = Math.max(0, first - OVERSCAN);
     const to = Math.min(this.window.rowCount + (this.window.hasMore ? 1 : 0), last + OVERSCAN);
     const needed = Math.max(0, to - from);
-    while (this.pool.length < needed) {
-      const row = el('div', 'row');
-      row.setAttribute('role', 'row');
-      for (const column of Columns) {
-        const c = el('div', `cell col-${column.id}`);
-        c.setAttribute('role', 'gridcell');
-        row.append(c);
-      }
-      this.pool.push(row);
-      this.spacer.append(row);
+    if (this.pool.length < needed) {
+      // A taller viewport: more slots, and every row to its new slot.
+      while (this.pool.length < needed) this.pool.push(this.newRow());
+      for (const row of this.pool) delete row.dataset.index;
     }
-    for (let i = 0; i < this.pool.length; i++) {
-      const row = this.pool[i];
+    const size = this.pool.length;
+    for (let index = from; index < to; index++) {
+      const row = this.pool[index % size];
       if (row === undefined) continue;
-      const index = from + i;
-      if (i >= needed) {
-        row.hidden = true;
-        continue;
+      const key = String(index);
+      if (row.dataset.index !== key) {
+        row.dataset.index = key;
+        row.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
+        row.setAttribute('aria-rowindex', String(index + 1));
       }
-      row.hidden = false;
-      row.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
-      row.dataset.index = String(index);
-      row.setAttribute('aria-rowindex', String(index + 1));
-      const entry = this.window.rowAt(index);
-      this.fill(row, entry);
+      if (row.hidden) row.hidden = false;
+      this.fill(row, this.window.rowAt(index));
+    }
+    // Slots not holding a row of from..to.
+    for (let slot = 0; slot < size; slot++) {
+      const row = this.pool[slot];
+      if (row === undefined) continue;
+      const index = Number(row.dataset.index);
+      if (!(index >= from && index < to) && !row.hidden) row.hidden = true;
     }
   }
 
-  private fill(row: HTMLElement, entry: Entry | undefined): void {
+  private newRow(): HTMLElement {
+    const row = el('div', 'row');
+    row.setAttribute('role', 'row');
+    row.setAttribute('aria-selected', 'false');
+    row.hidden = true;
+    for (const column of Columns) {
+      const c = el('div', `cell col-${column.id}`);
+      c.setAttribute('role', 'gridcell');
+      row.append(c);
+    }
+    this.spacer.append(row);
+    return row;
+  }
+
+  private fill(row: HTMLElement, entry: EntryRow | undefined): void {
     const key = entry === undefined ? 'loading' : `${entry.seq}`;
     const selected = entry !== undefined && entry.seq === this.selectedSeq;
-    row.classList.toggle('selected', selected);
-    row.setAttribute('aria-selected', String(selected));
+    if (row.classList.contains('selected') !== selected) {
+      row.classList.toggle('selected', selected);
+      row.setAttribute('aria-selected', String(selected));
+    }
     if (row.dataset.key === key) return;
     row.dataset.key = key;
     row.dataset.decision = entry?.decision ?? '';
@@ -182,9 +226,8 @@ export class TableView {
     Columns.forEach((column, i) => {
       const c = cells[i] as HTMLElement | undefined;
       if (c === undefined) return;
-      const text = entry === undefined ? (i === 0 ? 'Loading…' : '') : cell(entry, column.id);
-      c.textContent = text;
-      c.title = text;
+      c.textContent = entry === undefined ? (i === 0 ? 'Loading…' : '') : cell(entry, column.id);
+      if (c.title !== '') c.title = '';
     });
   }
 
@@ -228,7 +271,14 @@ export class TableView {
   }
 
   private applyWidths(): void {
-    for (const column of Columns) this.element.style.setProperty(`--col-${column.id}`, `${this.widths[column.id] ?? column.width}px`);
+    let total = 0;
+    for (const column of Columns) {
+      const width = this.widths[column.id] ?? column.width;
+      total += width;
+      this.element.style.setProperty(`--col-${column.id}`, `${width}px`);
+    }
+    // Rows have a fixed size (contain: strict): a row's text never makes the browser lay out anything else.
+    this.element.style.setProperty('--row-width', `${total}px`);
   }
 
   private resize(event: PointerEvent, column: Column, grip: HTMLElement): void {
