@@ -7,6 +7,12 @@ import type { PagingWindow } from './pagingWindow.ts';
 export const ROW_HEIGHT = 24;
 /** Rows rendered above and below the visible ones. */
 const OVERSCAN = 10;
+/**
+ * Most rows filled in one frame. A jump of a whole screen (Page Down, a dragged scroll bar) fills the
+ * screen over a few frames instead of in one long one: each frame's layout and paint stay small, also on
+ * a busy machine.
+ */
+const ROWS_PER_FRAME = 8;
 const MIN_COLUMN = 40;
 /** How long after the last scroll event rows take the pointer again (ms). */
 const SCROLL_SETTLE_MS = 150;
@@ -22,9 +28,9 @@ export interface TableCallbacks {
 /**
  * The virtualized table: a fixed pool of plain row elements positioned over a spacer as tall as all
  * known rows, so that the DOM holds only the visible rows (and a small overscan) whatever the size of
- * the store. Row `i` always lives in pool slot `i % pool size`, so a scroll rewrites only the rows that
- * came into view; rendering happens once per animation frame, and nothing is measured per row (fixed
- * row height). Selection follows the entry (its seq), not the row index, so rows inserted above by the
+ * the store. Row `i` lives in pool slot `(i + base) % pool size`, so a scroll rewrites only the rows that
+ * came into view (and rows inserted above by the live tail only move); rendering happens once per
+ * animation frame with a budget of rows, and nothing is measured per row (fixed row height). Selection follows the entry (its seq), not the row index, so rows inserted above by the
  * live tail do not move it.
  */
 export class TableView {
@@ -41,6 +47,10 @@ export class TableView {
   private selectedSeq: number | null = null;
   private scheduled = false;
   private settle: ReturnType<typeof setTimeout> | undefined;
+  /** Row `i` lives in slot `(i + slotBase) % pool size`; rows inserted above shift it, not the slots' content. */
+  private slotBase = 0;
+  /** The viewport's height, from a ResizeObserver: reading it in a frame would force a layout. */
+  private viewportHeight = 0;
 
   constructor(window: PagingWindow<EntryRow>, callbacks: TableCallbacks, widths: Record<string, number> | undefined) {
     this.window = window;
@@ -68,11 +78,12 @@ export class TableView {
       this.header.scrollLeft = this.viewport.scrollLeft;
       // While scrolling, rows ignore the pointer: no hit test and hover restyle of the row that moved under
       // it on every frame (the browser sends a mouse move after each scroll).
-      if (this.settle === undefined) this.viewport.classList.add('scrolling');
+      // (On the spacer: pointer-events is inherited, and the browser passes such a change down cheaply.)
+      if (this.settle === undefined) this.spacer.classList.add('scrolling');
       else clearTimeout(this.settle);
       this.settle = setTimeout(() => {
         this.settle = undefined;
-        this.viewport.classList.remove('scrolling');
+        this.spacer.classList.remove('scrolling');
       }, SCROLL_SETTLE_MS);
       this.schedule();
     });
@@ -90,7 +101,10 @@ export class TableView {
       const target = event.target as HTMLElement;
       if (target.classList.contains('cell') && target.title !== target.textContent) target.title = target.textContent;
     });
-    new ResizeObserver(() => this.schedule()).observe(this.viewport);
+    new ResizeObserver((entries) => {
+      this.viewportHeight = entries[0]?.contentRect.height ?? this.viewport.clientHeight;
+      this.schedule();
+    }).observe(this.viewport);
   }
 
   get selected(): number | null {
@@ -115,8 +129,15 @@ export class TableView {
     if (rows <= 0) return;
     this.setSpacerHeight();
     if (this.viewport.scrollTop > 0 || this.selectedSeq !== null) this.viewport.scrollTop += rows * ROW_HEIGHT;
-    // Every row index moved: the slots are refilled from the window.
-    for (const row of this.pool) delete row.dataset.index;
+    // Every row moved down by `rows`: each slot keeps its entry and only moves.
+    for (const row of this.pool) {
+      if (row.dataset.index === undefined) continue;
+      const index = Number(row.dataset.index) + rows;
+      row.dataset.index = String(index);
+      row.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
+      row.setAttribute('aria-rowindex', String(index + 1));
+    }
+    if (this.pool.length > 0) this.slotBase = (((this.slotBase - rows) % this.pool.length) + this.pool.length) % this.pool.length;
     this.render();
   }
 
@@ -153,7 +174,7 @@ export class TableView {
 
   private visibleRange(): { first: number; last: number } {
     const first = Math.floor(this.viewport.scrollTop / ROW_HEIGHT);
-    const count = Math.ceil(Math.max(this.viewport.clientHeight, ROW_HEIGHT) / ROW_HEIGHT);
+    const count = Math.ceil(Math.max(this.viewportHeight, ROW_HEIGHT) / ROW_HEIGHT);
     return { first, last: first + count };
   }
 
@@ -165,37 +186,71 @@ export class TableView {
   }
 
   render(): void {
-    this.setSpacerHeight();
+    // Read before writing: a read after a write would force the browser to lay out in the middle of the frame.
     const { first, last } = this.visibleRange();
+    this.setSpacerHeight();
     this.callbacks.onRange(first, last);
+    const count = this.window.rowCount + (this.window.hasMore ? 1 : 0);
     const from = Math.max(0, first - OVERSCAN);
-    const to = Math.min(this.window.rowCount + (this.window.hasMore ? 1 : 0), last + OVERSCAN);
+    const to = Math.min(count, last + OVERSCAN);
     const needed = Math.max(0, to - from);
     if (this.pool.length < needed) {
       // A taller viewport: more slots, and every row to its new slot.
       while (this.pool.length < needed) this.pool.push(this.newRow());
-      for (const row of this.pool) delete row.dataset.index;
+      for (const row of this.pool) this.clear(row);
+      this.slotBase = 0;
     }
-    const size = this.pool.length;
-    for (let index = from; index < to; index++) {
-      const row = this.pool[index % size];
-      if (row === undefined) continue;
-      const key = String(index);
-      if (row.dataset.index !== key) {
-        row.dataset.index = key;
-        row.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
-        row.setAttribute('aria-rowindex', String(index + 1));
-      }
-      if (row.hidden) row.hidden = false;
-      this.fill(row, this.window.rowAt(index));
-    }
-    // Slots not holding a row of from..to.
-    for (let slot = 0; slot < size; slot++) {
-      const row = this.pool[slot];
-      if (row === undefined) continue;
+    // Slots not holding a row of from..to go empty (no stale key for a query to find).
+    for (const row of this.pool) {
       const index = Number(row.dataset.index);
-      if (!(index >= from && index < to) && !row.hidden) row.hidden = true;
+      if (!(index >= from && index < to) && row.dataset.index !== undefined) this.clear(row);
     }
+    // The rows on screen first, top to bottom, then the overscan below and above; at most
+    // ROWS_PER_FRAME rows change per frame, the rest follow in the next frames.
+    let budget = ROWS_PER_FRAME;
+    const visit = (index: number): void => {
+      if (this.place(index, budget > 0)) budget--;
+    };
+    const visibleEnd = Math.min(to, last + 1);
+    for (let index = first; index < visibleEnd; index++) visit(index);
+    for (let index = visibleEnd; index < to; index++) visit(index);
+    for (let index = Math.min(first, to) - 1; index >= from; index--) visit(index);
+    if (budget <= 0) this.schedule();
+  }
+
+  /**
+   * Shows row `index` in its slot. A slot already showing it only follows the selection (free); otherwise,
+   * with `mayFill`, it is filled and counts against the frame's budget (returns true); without, it is
+   * emptied and hidden until a later frame fills it.
+   */
+  private place(index: number, mayFill: boolean): boolean {
+    const row = this.pool[(index + this.slotBase) % this.pool.length];
+    if (row === undefined) return false;
+    const entry = this.window.rowAt(index);
+    const key = entry === undefined ? 'loading' : String(entry.seq);
+    const position = String(index);
+    if (row.dataset.index === position && row.dataset.key === key) {
+      this.markSelected(row, entry);
+      return false;
+    }
+    if (!mayFill) {
+      this.clear(row);
+      return false;
+    }
+    if (row.dataset.index !== position) {
+      row.dataset.index = position;
+      row.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
+      row.setAttribute('aria-rowindex', String(index + 1));
+    }
+    this.fill(row, entry, key);
+    if (row.hidden) row.hidden = false;
+    return true;
+  }
+
+  private clear(row: HTMLElement): void {
+    if (!row.hidden) row.hidden = true;
+    delete row.dataset.index;
+    delete row.dataset.key;
   }
 
   private newRow(): HTMLElement {
@@ -212,14 +267,15 @@ export class TableView {
     return row;
   }
 
-  private fill(row: HTMLElement, entry: EntryRow | undefined): void {
-    const key = entry === undefined ? 'loading' : `${entry.seq}`;
+  private markSelected(row: HTMLElement, entry: EntryRow | undefined): void {
     const selected = entry !== undefined && entry.seq === this.selectedSeq;
-    if (row.classList.contains('selected') !== selected) {
-      row.classList.toggle('selected', selected);
-      row.setAttribute('aria-selected', String(selected));
-    }
-    if (row.dataset.key === key) return;
+    if (row.classList.contains('selected') === selected) return;
+    row.classList.toggle('selected', selected);
+    row.setAttribute('aria-selected', String(selected));
+  }
+
+  private fill(row: HTMLElement, entry: EntryRow | undefined, key: string): void {
+    this.markSelected(row, entry);
     row.dataset.key = key;
     row.dataset.decision = entry?.decision ?? '';
     const cells = row.children;
