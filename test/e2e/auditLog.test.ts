@@ -23,6 +23,7 @@ import { CleanupStack } from './harness/cleanupStack.ts';
 import { builtVsix } from './harness/builtExtension.ts';
 import { startCodeServer } from './harness/codeServer.ts';
 import { openWorkbench } from './harness/workbench.ts';
+import { raiseBrowserPriority } from './harness/browserPriority.ts';
 
 const TEST_MODEL_EXTENSION = fileURLToPath(new URL('../fixtures/testModelExtension/', import.meta.url));
 const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url));
@@ -226,7 +227,11 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
     }));
     assert.deepEqual(markup, { injected: 0, pwned: null, topPwned: null, literal: true, bidiShown: true });
 
-    // 3. Scroll through the first 10k rows; long tasks are observed in the webview itself.
+    // 3. Scroll through the first 10k rows; long tasks are observed in the webview itself. Long tasks are
+    //    wall time: on a machine whose other processes keep both cores busy a 20 ms frame waits its turn for
+    //    hundreds of ms, so the browser gets a higher priority for the measure of the viewer's own work.
+    const priority = await raiseBrowserPriority(workbench.profileDir);
+    t.diagnostic(`browser priority for the scroll measure: ${JSON.stringify(priority)}`);
     frame = await auditFrame(page);
     const perf = await frame.evaluate(async (rows: number) => {
       // `self`: the viewer's own script; other names are tasks of frames sharing its event loop (the workbench).
@@ -267,7 +272,7 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
       return { ...observed, elapsedMs: Math.round(performance.now() - started), waitedFrames, lastSeq: Number(last), domRows: document.querySelectorAll('.row').length };
     }, SCROLL_ROWS);
     t.diagnostic(`scroll through ${SCROLL_ROWS} rows of ${total}: ${JSON.stringify(perf)}`);
-    process.stderr.write(`[auditLog e2e] scroll measure: ${JSON.stringify(perf)}\n`);
+    process.stderr.write(`[auditLog e2e] scroll measure (browser priority ${JSON.stringify(priority)}): ${JSON.stringify(perf)}\n`);
     assert.equal(perf.supported, true, 'the long task observer ran in the webview');
     assert.ok(perf.lastSeq <= total - SCROLL_ROWS + 60 && perf.lastSeq > total - SCROLL_ROWS - 60, `scrolled to row ${SCROLL_ROWS} (seq ${perf.lastSeq})`);
     assert.ok(perf.domRows < 200, `virtualized: ${perf.domRows} row elements`);
