@@ -17,12 +17,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { Entry } from '../../daemon/protocol/entry.ts';
-import { readDiscovery } from '../../daemon/client/daemonDiscovery.ts';
 import type { NamedDestination } from '../../daemon/protocol/destinations.ts';
 import type { Schedule } from '../../daemon/protocol/exports.ts';
 import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../support/daemonProcess.ts';
 import { filesUnder } from '../support/filesUnder.ts';
 import { S3RVER_KEYS, startS3rver, type S3rverServer } from '../support/s3rverServer.ts';
+import { killDaemonOf } from './chatDriver.ts';
 import { builtVsix } from './harness/builtExtension.ts';
 import { CleanupStack } from './harness/cleanupStack.ts';
 import { startCodeServer, type CodeServer } from './harness/codeServer.ts';
@@ -159,16 +159,7 @@ describe('palette commands in a real VS Code', { timeout: SUITE_TIMEOUT_MS }, ()
     env = { AI_AUDIT_HOME: home, AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64') };
     daemon = await startDaemonProcess(home, env);
     cleanup.defer(() => daemon.kill9());
-    cleanup.defer(async () => {
-      const found = await readDiscovery(home);
-      if (found !== null) {
-        try {
-          process.kill(found.discovery.pid, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }
-    });
+    cleanup.defer(() => killDaemonOf(home));
     const seedFile = join(root, 'seed.jsonl');
     const events = Array.from({ length: SEEDED }, (_, i) => JSON.stringify({ kind: 'chat.input', decision: i % 5 === 0 ? 'blocked' : 'allowed', input: `prompt ${i}`, model: 'gpt-4o', actor: { user_id: 'alice' } }));
     await writeFile(seedFile, `${events.join('\n')}\n`);
