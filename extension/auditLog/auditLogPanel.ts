@@ -3,6 +3,7 @@ import { webviewHtml } from '../webviewHtml.ts';
 import type { DaemonClient } from '../../daemon/client/daemonClient.ts';
 import type { EntryFilter } from '../../daemon/protocol/messages.ts';
 import { FromAuditLog, type ReviewVerdict, type ToAuditLog } from '../../webview/protocol/auditLogMessages.ts';
+import { entryRow } from '../../webview/protocol/entryRow.ts';
 import { AccessRecorder } from './accessRecorder.ts';
 import type { DaemonAccess, DaemonConnection } from './daemonAccess.ts';
 import { describeFailure, NOT_CONNECTED } from './failureAdvice.ts';
@@ -118,7 +119,8 @@ export class AuditLogPanel implements vscode.Disposable {
     query: async ({ requestId, filter, cursor, limit }) => {
       try {
         const page = await this.client().request('query', { filter, limit, ...(cursor === null ? {} : { cursor }) });
-        this.post({ type: 'page', requestId, entries: page.entries, nextCursor: page.next_cursor });
+        // Only the table's columns cross to the webview; the detail panel asks for the whole entry.
+        this.post({ type: 'page', requestId, rows: page.entries.map(entryRow), nextCursor: page.next_cursor });
       } catch (error: unknown) {
         this.post({ type: 'pageFailed', requestId, message: describeFailure('Could not load entries', error) });
       }
@@ -218,7 +220,7 @@ export class AuditLogPanel implements vscode.Disposable {
     if (this.tailFilter === null || client === null || this.disposed) return;
     let subscription = '';
     const listener = client.on('tail.entries', (params) => {
-      if (params.subscription === subscription) this.post({ type: 'tailEntries', entries: params.entries });
+      if (params.subscription === subscription) this.post({ type: 'tailEntries', rows: params.entries.map(entryRow) });
     });
     try {
       subscription = (await client.request('tail.subscribe', { filter: this.tailFilter })).subscription;

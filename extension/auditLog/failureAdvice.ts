@@ -17,6 +17,11 @@ const ADVICE: Partial<Record<ErrorCode, string>> = {
   [ErrorCodes.InvalidParams]: 'This is a bug in the extension; please report it with the daemon log.',
   [ErrorCodes.UnknownMethod]: 'The running daemon is older than the extension: run "AI Audit Trail: Restart Daemon".',
   [ErrorCodes.Internal]: 'Run "AI Audit Trail: Show Daemon Log" for the details.',
+  [ErrorCodes.ReadOnly]: 'The daemon found its store damaged and only reads: run "AI Audit Trail: Verify Audit Log Integrity", then `ai-audit repair` (see the daemon log).',
+  [ErrorCodes.Conflict]: 'That name is taken: pick another one, or edit the existing one.',
+  [ErrorCodes.DestinationError]: 'Check the destination with "AI Audit Trail: Configure Export Destination…" (endpoint, bucket, keys) and its Test Connection, then try again.',
+  [ErrorCodes.Cancelled]: 'The objects written before the cancel stay; run the export again to continue.',
+  [ErrorCodes.ExportRunning]: 'This schedule is running already: wait for it ("Manage Export Schedules" shows its last run).',
 };
 
 export const NOT_CONNECTED =

@@ -107,7 +107,8 @@ async function testConnection(client: DaemonClient, name: string, config: Destin
   const probe = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Testing ${name}…` }, () => client.request('destinations.test', { config }));
   const rights = `write ${probe.write ? 'yes' : 'no'}, read ${probe.read === null ? 'not tried' : probe.read ? 'yes' : 'no'}, delete ${probe.delete === null ? 'not tried' : probe.delete ? 'yes' : 'no'}`;
   if (probe.write) void vscode.window.showInformationMessage(`${probe.location}: ${rights}. ${probe.detail.join(' ')}`);
-  else void vscode.window.showErrorMessage(`${probe.location}: the probe object could not be written (${probe.detail.join(' ')}). Check the bucket, the credentials and their rights (PutObject at least), then test again.`);
+  // The daemon's detail says what failed and what to check (endpoint, bucket, keys or rights).
+  else void vscode.window.showErrorMessage(`${probe.location}: the probe object could not be written. ${probe.detail.join(' ')} Correct the destination (run "Configure Export Destination…" again) and test again; nothing is saved until you choose Save.`);
 }
 
 /**

@@ -70,7 +70,7 @@ async function addSchedule(client: DaemonClient): Promise<void> {
 }
 
 async function scheduleActions(client: DaemonClient, schedule: Schedule): Promise<void> {
-  const actions = ['$(play) Run now', schedule.enabled ? '$(debug-pause) Disable' : '$(check) Enable', '$(edit) Edit timing…', '$(history) Last runs and their objects', '$(trash) Remove'];
+  const actions = ['$(play) Run now', schedule.enabled ? '$(debug-pause) Disable' : '$(check) Enable', '$(edit) Edit timing…', '$(edit) Edit destination and layout…', '$(history) Last runs and their objects', '$(trash) Remove'];
   const action = await vscode.window.showQuickPick(actions, { title: `Schedule ${schedule.name}`, placeHolder: describe(schedule), ignoreFocusOut: true });
   if (action === undefined) return;
   if (action.includes('Run now')) {
@@ -83,6 +83,9 @@ async function scheduleActions(client: DaemonClient, schedule: Schedule): Promis
   } else if (action.includes('Edit timing')) {
     const when = await askTiming(`Edit schedule ${schedule.name}`);
     if (when !== undefined) await client.request('schedules.edit', { name: schedule.name, timing: when.timing, time_zone: when.zone });
+  } else if (action.includes('Edit destination')) {
+    const shape = await pickExportShape(client, `Edit schedule ${schedule.name}`);
+    if (shape !== undefined) await client.request('schedules.edit', { name: schedule.name, destination: shape.destination, layout: shape.layout, gzip: shape.gzip });
   } else if (action.includes('Last runs')) {
     const { runs } = await client.request('export.runs', { schedule: schedule.name, limit: 10 });
     const items = runs.flatMap((r) => [`${r.started_at} · ${r.status} · ${r.rows} entries · ${r.location}`, ...objectLines(r).map((l) => `    ${l}`)]);
@@ -93,14 +96,19 @@ async function scheduleActions(client: DaemonClient, schedule: Schedule): Promis
   }
 }
 
-/** **Manage Export Schedules**: list (timing, watermark, last run), add, edit, enable/disable, run now, runs. */
+/**
+ * **Manage Export Schedules**: list (timing, watermark, last run), add, edit, enable/disable, run now, runs.
+ * After each step the list comes back with the change in it, until the user closes it.
+ */
 export async function manageSchedules(client: DaemonClient): Promise<void> {
-  const { schedules } = await client.request('schedules.list', {});
-  const picked = await vscode.window.showQuickPick(
-    [...schedules.map((s) => ({ label: s.name, description: describe(s), schedule: s })), { label: ADD, description: 'hourly, daily, weekly or monthly', schedule: null }],
-    { title: 'Export Schedules', placeHolder: schedules.length === 0 ? 'No schedules yet' : 'Pick a schedule', ignoreFocusOut: true },
-  );
-  if (picked === undefined) return;
-  if (picked.schedule === null) await addSchedule(client);
-  else await scheduleActions(client, picked.schedule);
+  for (;;) {
+    const { schedules } = await client.request('schedules.list', {});
+    const picked = await vscode.window.showQuickPick(
+      [...schedules.map((s) => ({ label: s.name, description: describe(s), schedule: s })), { label: ADD, description: 'hourly, daily, weekly or monthly', schedule: null }],
+      { title: 'Export Schedules', placeHolder: schedules.length === 0 ? 'No schedules yet' : 'Pick a schedule (Escape closes)', ignoreFocusOut: true },
+    );
+    if (picked === undefined) return;
+    if (picked.schedule === null) await addSchedule(client);
+    else await scheduleActions(client, picked.schedule);
+  }
 }

@@ -23,6 +23,7 @@ import { CleanupStack } from './harness/cleanupStack.ts';
 import { builtVsix } from './harness/builtExtension.ts';
 import { startCodeServer } from './harness/codeServer.ts';
 import { openWorkbench } from './harness/workbench.ts';
+import { raiseBrowserPriority } from './harness/browserPriority.ts';
 
 const TEST_MODEL_EXTENSION = fileURLToPath(new URL('../fixtures/testModelExtension/', import.meta.url));
 const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url));
@@ -226,7 +227,11 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
     }));
     assert.deepEqual(markup, { injected: 0, pwned: null, topPwned: null, literal: true, bidiShown: true });
 
-    // 3. Scroll through the first 10k rows; long tasks are observed in the webview itself.
+    // 3. Scroll through the first 10k rows; long tasks are observed in the webview itself. Long tasks are
+    //    wall time: on a machine whose other processes keep both cores busy a 20 ms frame waits its turn for
+    //    hundreds of ms, so the browser gets a higher priority for the measure of the viewer's own work.
+    const priority = await raiseBrowserPriority(workbench.profileDir);
+    t.diagnostic(`browser priority for the scroll measure: ${JSON.stringify(priority)}`);
     frame = await auditFrame(page);
     const perf = await frame.evaluate(async (rows: number) => {
       // `self`: the viewer's own script; other names are tasks of frames sharing its event loop (the workbench).
@@ -267,7 +272,7 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
       return { ...observed, elapsedMs: Math.round(performance.now() - started), waitedFrames, lastSeq: Number(last), domRows: document.querySelectorAll('.row').length };
     }, SCROLL_ROWS);
     t.diagnostic(`scroll through ${SCROLL_ROWS} rows of ${total}: ${JSON.stringify(perf)}`);
-    process.stderr.write(`[auditLog e2e] scroll measure: ${JSON.stringify(perf)}\n`);
+    process.stderr.write(`[auditLog e2e] scroll measure (browser priority ${JSON.stringify(priority)}): ${JSON.stringify(perf)}\n`);
     assert.equal(perf.supported, true, 'the long task observer ran in the webview');
     assert.ok(perf.lastSeq <= total - SCROLL_ROWS + 60 && perf.lastSeq > total - SCROLL_ROWS - 60, `scrolled to row ${SCROLL_ROWS} (seq ${perf.lastSeq})`);
     assert.ok(perf.domRows < 200, `virtualized: ${perf.domRows} row elements`);
@@ -279,6 +284,8 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
     await frame.locator('#filter-chips', { hasText: 'decision: blocked' }).waitFor({ timeout: 15_000 });
     const expectedBlocked = jsonLines<Entry>(await cli(['query', '--decision', 'blocked', '--limit', '20', '--home', home], env)).map((e) => e.seq);
     await frame.locator(`.row[data-index="0"][data-key="${expectedBlocked[0]}"]`).waitFor({ timeout: 30_000 });
+    // A new screen fills over a few frames (a budget of rows per frame).
+    await frame.locator(`.row[data-index="15"][data-key="${expectedBlocked[15]}"]`).waitFor({ timeout: 30_000 });
     const shown = await visibleSeqs(frame);
     assert.ok(shown.length >= 10, `rows shown: ${shown.length}`);
     assert.deepEqual(shown.slice(0, 20), expectedBlocked.slice(0, shown.slice(0, 20).length));
@@ -347,6 +354,8 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
     await frame.locator('#banner', { hasText: `Broken at #${target.seq}` }).waitFor({ timeout: 300_000 });
     await frame.locator('#banner-action', { hasText: `Go to #${target.seq}` }).click();
     await frame.locator('.detail-title', { hasText: `Entry #${target.seq}` }).waitFor({ timeout: 30_000 });
+    // An old entry: the daemon's periodic checkpoint covers it.
+    await frame.locator('#detail-chain', { hasText: 'signed at #' }).waitFor({ timeout: 30_000 });
 
     // 10. A chat badge opens its entry in the viewer.
     await workbench.runCommand('AI Audit Trail: Open Chat', { timeoutMs: 30_000 });
@@ -396,6 +405,28 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
     await frame.locator('#filter-chips', { hasText: 'model: llama3' }).waitFor({ timeout: 30_000 });
     assert.equal(await frame.locator('#filter-model').inputValue(), 'llama3');
 
+    // 12b. Live tail: new entries appear above without moving the row under the cursor.
+    const anchor = frame.locator('.row[data-index="5"]');
+    await anchor.waitFor({ timeout: 30_000 });
+    const anchorSeq = Number(await anchor.getAttribute('data-key'));
+    await anchor.click();
+    await frame.locator('.detail-title', { hasText: `Entry #${anchorSeq}` }).waitFor({ timeout: 30_000 });
+    const rowTop = () => frame.evaluate((seq) => document.querySelector(`.row[data-key="${seq}"]`)?.getBoundingClientRect().top ?? null, anchorSeq);
+    const topBefore = await rowTop();
+    await frame.locator('#live-tail').check();
+    const tailFile = join(root, 'tail.jsonl');
+    let tailSeq = 0;
+    for (let attempt = 0; attempt < 20 && tailSeq === 0; attempt++) {
+      // The subscription starts asynchronously: ingest until the viewer shows what was ingested.
+      await writeFile(tailFile, `${JSON.stringify({ kind: 'chat.input', decision: 'allowed', model: 'llama3', input: `tail ${attempt}` })}\n`);
+      const seq = jsonLines<{ seq: number }>(await cli(['ingest', tailFile, '--home', home], env))[0]?.seq ?? 0;
+      if (await frame.locator(`.row[data-key="${seq}"]`).waitFor({ timeout: 3_000 }).then(() => true, () => false)) tailSeq = seq;
+    }
+    assert.ok(tailSeq > 0, 'a tailed entry appeared in the table');
+    assert.equal(await frame.locator('.row.selected').getAttribute('data-key'), String(anchorSeq), 'the selection stays on its entry');
+    assert.equal(await rowTop(), topBefore, 'the row under the cursor did not move');
+    await frame.locator('#live-tail').uncheck();
+
     // 13. Export… of the filtered set (blocked, set again here) to s3rver, with keys the daemon keeps in its
     //     keychain (credentials.set); the objects written are listed and hold exactly the blocked rows.
     const s3 = await startS3rver({ buckets: ['audit'] });
@@ -443,6 +474,9 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
       exportedRows += rows.length;
     }
     assert.equal(exportedRows, SEEDED / 10);
+
+    // Last, so that everything above ran on a machine too busy for it: the scroll of step 3 was smooth.
+    assert.equal(perf.over200, 0, `no long task over 200 ms while scrolling: ${JSON.stringify(perf)}`);
   } catch (error: unknown) {
     await workbench.screenshot(join(artifacts, 'audit-log-failure.png')).catch(() => undefined);
     throw error;

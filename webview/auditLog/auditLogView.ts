@@ -2,6 +2,7 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import type { EntryFilter } from '../../daemon/protocol/messages.ts';
 import { AuditLogViewState, FromAuditLog, ToAuditLog } from '../protocol/auditLogMessages.ts';
+import type { EntryRow } from '../protocol/entryRow.ts';
 import { ChartsView } from './chartsView.ts';
 import { DetailView } from './detailView.ts';
 import { button, el } from './dom.ts';
@@ -72,12 +73,12 @@ banner.id = 'banner';
 banner.hidden = true;
 banner.setAttribute('role', 'status');
 
-const rowWindow = new PagingWindow(PAGE_SIZE, MAX_PAGES);
+const rowWindow = new PagingWindow<EntryRow>(PAGE_SIZE, MAX_PAGES);
 const table = new TableView(
   rowWindow,
   {
     onRange: (first, last) => requestRows(first, last),
-    onOpen: (entry) => openDetail(entry.seq),
+    onOpen: (row) => openDetail(row.seq),
     onColumnsResized: (widths) => {
       state.columns = widths;
       save();
@@ -208,11 +209,11 @@ const handlers: Handlers = {
     showTab('table');
     reveal(seq);
   },
-  page: ({ requestId, entries, nextCursor }) => {
+  page: ({ requestId, rows, nextCursor }) => {
     const owner = pending.get(requestId);
     pending.delete(requestId);
     if (owner === undefined || owner.generation !== generation) return;
-    rowWindow.accept(owner.request, entries, nextCursor);
+    rowWindow.accept(owner.request, rows, nextCursor);
     table.setStatus(rowWindow.hasMore ? `${rowWindow.rowCount}+ entries` : `${rowWindow.rowCount} entries`);
     if (revealSeq !== null) {
       const index = rowWindow.indexOfSeq(revealSeq);
@@ -221,7 +222,8 @@ const handlers: Handlers = {
         revealSeq = null;
       }
     }
-    table.render();
+    // Drawn with the next frame: pages that arrive together cost one render.
+    table.schedule();
   },
   pageFailed: ({ requestId, message }) => {
     const owner = pending.get(requestId);
@@ -236,8 +238,8 @@ const handlers: Handlers = {
     if (detail.seq === null || detail.seq === entry.seq || detail.element.querySelector('.muted') !== null) detail.show(entry, checkpoint, reviews);
   },
   decrypted: ({ seq, auditSeq, input, output }) => detail.showDecrypted(seq, auditSeq, input, output),
-  tailEntries: ({ entries }) => {
-    const added = rowWindow.mergeTail(entries);
+  tailEntries: ({ rows }) => {
+    const added = rowWindow.mergeTail(rows);
     if (added < 0) {
       reset();
       return;

@@ -1,4 +1,5 @@
 import type { Entry, JsonValue } from '../../daemon/protocol/entry.ts';
+import type { EntryRow } from '../protocol/entryRow.ts';
 
 /**
  * How entries read in the table and the detail panel. Every string here comes from the log and is
@@ -50,25 +51,13 @@ export function formatTime(iso: string): string {
   return `${date.getFullYear()}-${p(date.getMonth() + 1)}-${p(date.getDate())} ${p(date.getHours())}:${p(date.getMinutes())}:${p(date.getSeconds())}`;
 }
 
-/** Categories the scanner reported as detected (true or a positive count), sorted. */
-export function detectedCategories(entry: Entry): string[] {
-  const categories = entry.scanner?.categories;
-  if (categories === undefined) return [];
-  return Object.entries(categories)
-    .filter(([, v]) => v === true || (typeof v === 'number' && v > 0))
-    .map(([k]) => k)
-    .sort();
-}
-
-/** `flagged · high (lakera)`, `clean · none (heuristic)`, `error (lakera)`, or '' when not scanned. */
-export function verdictText(entry: Entry): string {
-  const s = entry.scanner;
+/** `flagged · high (lakera)`, `clean · none (heuristic)`, `scan error (lakera)`, or '' when not scanned. */
+export function verdictText(row: EntryRow): string {
   const parts: string[] = [];
-  if (s?.error !== undefined) parts.push('scan error');
-  else if (s?.flagged !== undefined) parts.push(s.flagged ? 'flagged' : 'clean');
-  if (entry.threat_level !== undefined) parts.push(entry.threat_level);
+  if (row.scan !== undefined) parts.push(row.scan);
+  if (row.threat_level !== undefined) parts.push(row.threat_level);
   const text = parts.join(' · ');
-  if (s?.name !== undefined && text !== '') return `${text} (${s.name})`;
+  if (row.scanner !== undefined && text !== '') return `${text} (${row.scanner})`;
   return text;
 }
 
@@ -87,29 +76,29 @@ export const Columns: ReadonlyArray<{ id: Column; label: string; width: number }
   { id: 'file', label: 'File', width: 130 },
 ];
 
-/** The text of one cell. */
-export function cell(entry: Entry, column: Column): string {
+/** The text of one cell of a table row. */
+export function cell(row: EntryRow, column: Column): string {
   switch (column) {
     case 'seq':
-      return String(entry.seq);
+      return String(row.seq);
     case 'time':
-      return formatTime(entry.ts);
+      return formatTime(row.ts);
     case 'kind':
-      return cellText(entry.kind);
+      return cellText(row.kind);
     case 'decision':
-      return entry.decision;
+      return cellText(row.decision);
     case 'verdict':
-      return cellText(verdictText(entry));
+      return cellText(verdictText(row));
     case 'categories':
-      return cellText(detectedCategories(entry).join(', '));
+      return cellText(row.categories);
     case 'model':
-      return cellText(entry.model);
+      return cellText(row.model);
     case 'user':
-      return cellText(entry.actor?.user_id);
+      return cellText(row.user);
     case 'conversation':
-      return cellText(entry.conversation_id);
+      return cellText(row.conversation);
     case 'file':
-      return cellText(entry.content.file?.name ?? entry.mcp?.server);
+      return cellText(row.file);
   }
 }
 

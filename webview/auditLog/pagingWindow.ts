@@ -1,5 +1,3 @@
-import type { Entry } from '../../daemon/protocol/entry.ts';
-
 /**
  * The rows of the table, newest first, as a bounded window over the daemon's cursor paging.
  *
@@ -9,10 +7,10 @@ import type { Entry } from '../../daemon/protocol/entry.ts';
  * committed segments: new entries do not move them). Only `maxPages` pages hold entries at any time.
  */
 
-interface Page {
+interface Page<R> {
   /** The cursor that fetched this page (null: the newest page). */
   cursor: string | null;
-  entries: Entry[] | null;
+  entries: R[] | null;
   /** Rows in the page, kept after eviction so row indexes stay stable. */
   length: number;
   loading: boolean;
@@ -26,11 +24,11 @@ export interface PageRequest {
 /** Most live-tail rows kept above the first page before the window asks to be reset. */
 export const MAX_HEAD_ROWS = 10_000;
 
-export class PagingWindow {
+export class PagingWindow<R extends { readonly seq: number }> {
   readonly pageSize: number;
   readonly maxPages: number;
-  private head: Entry[] = [];
-  private pages: Page[] = [];
+  private head: R[] = [];
+  private pages: Array<Page<R>> = [];
   /** The cursor of the page after the last one (null: no more rows). */
   private nextCursor: string | null = null;
   private started = false;
@@ -69,7 +67,7 @@ export class PagingWindow {
   }
 
   /** The entry of row `index`, or undefined while its page is not loaded. */
-  rowAt(index: number): Entry | undefined {
+  rowAt(index: number): R | undefined {
     if (index < 0) return undefined;
     if (index < this.head.length) return this.head[index];
     let offset = index - this.head.length;
@@ -118,7 +116,7 @@ export class PagingWindow {
     }
     if (this.nextCursor !== null && last >= base - this.pageSize) {
       if (this.pages.at(-1)?.loading === true) return null;
-      const page: Page = { cursor: this.nextCursor, entries: null, length: 0, loading: true };
+      const page: Page<R> = { cursor: this.nextCursor, entries: null, length: 0, loading: true };
       this.pages.push(page);
       this.nextCursor = null;
       return { pageIndex: this.pages.length - 1, cursor: page.cursor };
@@ -127,7 +125,7 @@ export class PagingWindow {
   }
 
   /** Stores a fetched page. Returns false when the page no longer belongs to this window (after a reset). */
-  accept(request: PageRequest, entries: readonly Entry[], next: string | null): boolean {
+  accept(request: PageRequest, entries: readonly R[], next: string | null): boolean {
     const page = this.pages[request.pageIndex];
     if (page?.cursor !== request.cursor || !page.loading) return false;
     page.loading = false;
@@ -154,7 +152,7 @@ export class PagingWindow {
   /** Drops the entries of pages farthest from rows `first..last` until at most `maxPages` hold entries. */
   evict(first: number, last: number): void {
     const middle = (first + last) / 2;
-    const loaded: Array<{ page: Page; distance: number }> = [];
+    const loaded: Array<{ page: Page<R>; distance: number }> = [];
     let base = this.head.length;
     for (const page of this.pages) {
       if (page.entries !== null) loaded.push({ page, distance: Math.abs(base + page.length / 2 - middle) });
@@ -171,10 +169,10 @@ export class PagingWindow {
    * as many rows, so the row under the cursor does not move), or -1 when the head is full and the window
    * should be reset.
    */
-  mergeTail(entries: readonly Entry[]): number {
+  mergeTail(entries: readonly R[]): number {
     const fresh = entries.filter((e) => e.seq > this.highestSeq);
     if (fresh.length === 0) return 0;
-    const bySeq = new Map<number, Entry>();
+    const bySeq = new Map<number, R>();
     for (const e of fresh) bySeq.set(e.seq, e);
     const sorted = [...bySeq.values()].sort((a, b) => b.seq - a.seq);
     if (this.head.length + sorted.length > MAX_HEAD_ROWS) return -1;

@@ -1,4 +1,4 @@
-import type { Entry } from '../../daemon/protocol/entry.ts';
+import type { EntryRow } from '../protocol/entryRow.ts';
 import { el } from './dom.ts';
 import { cell, Columns, type Column } from './entryFormat.ts';
 import type { PagingWindow } from './pagingWindow.ts';
@@ -7,20 +7,31 @@ import type { PagingWindow } from './pagingWindow.ts';
 export const ROW_HEIGHT = 24;
 /** Rows rendered above and below the visible ones. */
 const OVERSCAN = 10;
+/**
+ * Most rows filled in one frame. A jump of a whole screen (Page Down, a dragged scroll bar) fills the
+ * screen over a few frames instead of in one long one: each frame's layout and paint stay small, also on
+ * a busy machine.
+ */
+const ROWS_PER_FRAME = 8;
 const MIN_COLUMN = 40;
+/** How long after the last scroll event rows take the pointer again (ms). */
+const SCROLL_SETTLE_MS = 150;
 
 export interface TableCallbacks {
   /** The window needs rows `first..last` (visible range): fetch what is missing. */
   onRange(first: number, last: number): void;
   /** A row was opened (click or Enter). */
-  onOpen(entry: Entry): void;
+  onOpen(row: EntryRow): void;
   onColumnsResized(widths: Record<string, number>): void;
 }
 
 /**
- * The virtualized table: a fixed pool of row elements positioned over a spacer as tall as all known
- * rows, so that the DOM holds only the visible rows whatever the size of the store. Selection follows
- * the entry (its seq), not the row index, so rows inserted above by the live tail do not move it.
+ * The virtualized table: a fixed pool of plain row elements positioned over a spacer as tall as all
+ * known rows, so that the DOM holds only the visible rows (and a small overscan) whatever the size of
+ * the store. Row `i` lives in pool slot `(i + base) % pool size`, so a scroll rewrites only the rows that
+ * came into view (and rows inserted above by the live tail only move); rendering happens once per
+ * animation frame with a budget of rows, and nothing is measured per row (fixed row height). Selection follows the entry (its seq), not the row index, so rows inserted above by the
+ * live tail do not move it.
  */
 export class TableView {
   readonly element = el('div', 'table');
@@ -29,13 +40,19 @@ export class TableView {
   private readonly spacer = el('div', 'table-spacer');
   private readonly status = el('div', 'table-status');
   private readonly pool: HTMLElement[] = [];
-  private readonly window: PagingWindow;
+  private readonly window: PagingWindow<EntryRow>;
+  private spacerHeight = -1;
   private readonly callbacks: TableCallbacks;
   private widths: Record<string, number> = {};
   private selectedSeq: number | null = null;
   private scheduled = false;
+  private settle: ReturnType<typeof setTimeout> | undefined;
+  /** Row `i` lives in slot `(i + slotBase) % pool size`; rows inserted above shift it, not the slots' content. */
+  private slotBase = 0;
+  /** The viewport's height, from a ResizeObserver: reading it in a frame would force a layout. */
+  private viewportHeight = 0;
 
-  constructor(window: PagingWindow, callbacks: TableCallbacks, widths: Record<string, number> | undefined) {
+  constructor(window: PagingWindow<EntryRow>, callbacks: TableCallbacks, widths: Record<string, number> | undefined) {
     this.window = window;
     this.callbacks = callbacks;
     this.element.setAttribute('role', 'grid');
@@ -59,6 +76,15 @@ export class TableView {
     this.viewport.addEventListener('scroll', () => {
       // The header scrolls sideways with the rows.
       this.header.scrollLeft = this.viewport.scrollLeft;
+      // While scrolling, rows ignore the pointer: no hit test and hover restyle of the row that moved under
+      // it on every frame (the browser sends a mouse move after each scroll).
+      // (On the spacer: pointer-events is inherited, and the browser passes such a change down cheaply.)
+      if (this.settle === undefined) this.spacer.classList.add('scrolling');
+      else clearTimeout(this.settle);
+      this.settle = setTimeout(() => {
+        this.settle = undefined;
+        this.spacer.classList.remove('scrolling');
+      }, SCROLL_SETTLE_MS);
       this.schedule();
     });
     this.viewport.addEventListener('keydown', (event) => this.key(event));
@@ -70,7 +96,15 @@ export class TableView {
       this.select(entry.seq);
       this.callbacks.onOpen(entry);
     });
-    new ResizeObserver(() => this.schedule()).observe(this.viewport);
+    // Tooltips with the full cell text, set when a cell is pointed at rather than for every cell drawn.
+    this.viewport.addEventListener('pointerover', (event) => {
+      const target = event.target as HTMLElement;
+      if (target.classList.contains('cell') && target.title !== target.textContent) target.title = target.textContent;
+    });
+    new ResizeObserver((entries) => {
+      this.viewportHeight = entries[0]?.contentRect.height ?? this.viewport.clientHeight;
+      this.schedule();
+    }).observe(this.viewport);
   }
 
   get selected(): number | null {
@@ -93,8 +127,17 @@ export class TableView {
   /** Rows were inserted above row 0: keep the rows on screen where they are. */
   shiftBy(rows: number): void {
     if (rows <= 0) return;
-    this.spacer.style.height = `${this.totalHeight()}px`;
+    this.setSpacerHeight();
     if (this.viewport.scrollTop > 0 || this.selectedSeq !== null) this.viewport.scrollTop += rows * ROW_HEIGHT;
+    // Every row moved down by `rows`: each slot keeps its entry and only moves.
+    for (const row of this.pool) {
+      if (row.dataset.index === undefined) continue;
+      const index = Number(row.dataset.index) + rows;
+      row.dataset.index = String(index);
+      row.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
+      row.setAttribute('aria-rowindex', String(index + 1));
+    }
+    if (this.pool.length > 0) this.slotBase = (((this.slotBase - rows) % this.pool.length) + this.pool.length) % this.pool.length;
     this.render();
   }
 
@@ -131,60 +174,116 @@ export class TableView {
 
   private visibleRange(): { first: number; last: number } {
     const first = Math.floor(this.viewport.scrollTop / ROW_HEIGHT);
-    const count = Math.ceil(Math.max(this.viewport.clientHeight, ROW_HEIGHT) / ROW_HEIGHT);
+    const count = Math.ceil(Math.max(this.viewportHeight, ROW_HEIGHT) / ROW_HEIGHT);
     return { first, last: first + count };
   }
 
-  render(): void {
-    this.spacer.style.height = `${this.totalHeight()}px`;
-    const { first, last } = this.visibleRange();
-    this.callbacks.onRange(first, last);
-    const from = Math.max(0, first - OVERSCAN);
-    const to = Math.min(this.window.rowCount + (this.window.hasMore ? 1 : 0), last + OVERSCAN);
-    const needed = Math.max(0, to - from);
-    while (this.pool.length < needed) {
-      const row = el('div', 'row');
-      row.setAttribute('role', 'row');
-      for (const column of Columns) {
-        const c = el('div', `cell col-${column.id}`);
-        c.setAttribute('role', 'gridcell');
-        row.append(c);
-      }
-      this.pool.push(row);
-      this.spacer.append(row);
-    }
-    for (let i = 0; i < this.pool.length; i++) {
-      const row = this.pool[i];
-      if (row === undefined) continue;
-      const index = from + i;
-      if (i >= needed) {
-        row.hidden = true;
-        continue;
-      }
-      row.hidden = false;
-      row.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
-      row.dataset.index = String(index);
-      row.setAttribute('aria-rowindex', String(index + 1));
-      const entry = this.window.rowAt(index);
-      this.fill(row, entry);
-    }
+  private setSpacerHeight(): void {
+    const height = this.totalHeight();
+    if (height === this.spacerHeight) return;
+    this.spacerHeight = height;
+    this.spacer.style.height = `${height}px`;
   }
 
-  private fill(row: HTMLElement, entry: Entry | undefined): void {
-    const key = entry === undefined ? 'loading' : `${entry.seq}`;
+  render(): void {
+    // Read before writing: a read after a write would force the browser to lay out in the middle of the frame.
+    const { first, last } = this.visibleRange();
+    this.setSpacerHeight();
+    this.callbacks.onRange(first, last);
+    const count = this.window.rowCount + (this.window.hasMore ? 1 : 0);
+    const from = Math.max(0, first - OVERSCAN);
+    const to = Math.min(count, last + OVERSCAN);
+    const needed = Math.max(0, to - from);
+    if (this.pool.length < needed) {
+      // A taller viewport: more slots, and every row to its new slot.
+      while (this.pool.length < needed) this.pool.push(this.newRow());
+      for (const row of this.pool) this.clear(row);
+      this.slotBase = 0;
+    }
+    // Slots not holding a row of from..to go empty (no stale key for a query to find).
+    for (const row of this.pool) {
+      const index = Number(row.dataset.index);
+      if (!(index >= from && index < to) && row.dataset.index !== undefined) this.clear(row);
+    }
+    // The rows on screen first, top to bottom, then the overscan below and above; at most
+    // ROWS_PER_FRAME rows change per frame, the rest follow in the next frames.
+    let budget = ROWS_PER_FRAME;
+    const visit = (index: number): void => {
+      if (this.place(index, budget > 0)) budget--;
+    };
+    const visibleEnd = Math.min(to, last + 1);
+    for (let index = first; index < visibleEnd; index++) visit(index);
+    for (let index = visibleEnd; index < to; index++) visit(index);
+    for (let index = Math.min(first, to) - 1; index >= from; index--) visit(index);
+    if (budget <= 0) this.schedule();
+  }
+
+  /**
+   * Shows row `index` in its slot. A slot already showing it only follows the selection (free); otherwise,
+   * with `mayFill`, it is filled and counts against the frame's budget (returns true); without, it is
+   * emptied and hidden until a later frame fills it.
+   */
+  private place(index: number, mayFill: boolean): boolean {
+    const row = this.pool[(index + this.slotBase) % this.pool.length];
+    if (row === undefined) return false;
+    const entry = this.window.rowAt(index);
+    const key = entry === undefined ? 'loading' : String(entry.seq);
+    const position = String(index);
+    if (row.dataset.index === position && row.dataset.key === key) {
+      this.markSelected(row, entry);
+      return false;
+    }
+    if (!mayFill) {
+      this.clear(row);
+      return false;
+    }
+    if (row.dataset.index !== position) {
+      row.dataset.index = position;
+      row.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
+      row.setAttribute('aria-rowindex', String(index + 1));
+    }
+    this.fill(row, entry, key);
+    if (row.hidden) row.hidden = false;
+    return true;
+  }
+
+  private clear(row: HTMLElement): void {
+    if (!row.hidden) row.hidden = true;
+    delete row.dataset.index;
+    delete row.dataset.key;
+  }
+
+  private newRow(): HTMLElement {
+    const row = el('div', 'row');
+    row.setAttribute('role', 'row');
+    row.setAttribute('aria-selected', 'false');
+    row.hidden = true;
+    for (const column of Columns) {
+      const c = el('div', `cell col-${column.id}`);
+      c.setAttribute('role', 'gridcell');
+      row.append(c);
+    }
+    this.spacer.append(row);
+    return row;
+  }
+
+  private markSelected(row: HTMLElement, entry: EntryRow | undefined): void {
     const selected = entry !== undefined && entry.seq === this.selectedSeq;
+    if (row.classList.contains('selected') === selected) return;
     row.classList.toggle('selected', selected);
     row.setAttribute('aria-selected', String(selected));
-    if (row.dataset.key === key) return;
+  }
+
+  private fill(row: HTMLElement, entry: EntryRow | undefined, key: string): void {
+    this.markSelected(row, entry);
     row.dataset.key = key;
     row.dataset.decision = entry?.decision ?? '';
     const cells = row.children;
     Columns.forEach((column, i) => {
       const c = cells[i] as HTMLElement | undefined;
       if (c === undefined) return;
-      const text = entry === undefined ? (i === 0 ? 'Loading…' : '') : cell(entry, column.id);
-      c.textContent = text;
-      c.title = text;
+      c.textContent = entry === undefined ? (i === 0 ? 'Loading…' : '') : cell(entry, column.id);
+      if (c.title !== '') c.title = '';
     });
   }
 
@@ -228,7 +327,14 @@ export class TableView {
   }
 
   private applyWidths(): void {
-    for (const column of Columns) this.element.style.setProperty(`--col-${column.id}`, `${this.widths[column.id] ?? column.width}px`);
+    let total = 0;
+    for (const column of Columns) {
+      const width = this.widths[column.id] ?? column.width;
+      total += width;
+      this.element.style.setProperty(`--col-${column.id}`, `${width}px`);
+    }
+    // Rows have a fixed size (contain: strict): a row's text never makes the browser lay out anything else.
+    this.element.style.setProperty('--row-width', `${total}px`);
   }
 
   private resize(event: PointerEvent, column: Column, grip: HTMLElement): void {

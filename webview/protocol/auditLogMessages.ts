@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { Entry } from '../../daemon/protocol/entry.ts';
 import { EntryFilter, ReviewVerdict } from '../../daemon/protocol/messages.ts';
+import { EntryRow } from './entryRow.ts';
 
 /**
  * Messages between the audit log webview and the extension, in both directions. Both sides import this
- * module and validate every message they receive before dispatch. Entries cross as the daemon's own
- * `Entry` schema: the webview checks them again, since their strings are attacker-controlled.
+ * module and validate every message they receive before dispatch. Pages and tail entries cross as table
+ * rows (./entryRow.ts: the shown columns, strings cut), the opened entry as the daemon's own `Entry`
+ * schema: the webview checks them again, since their strings are attacker-controlled.
  */
 
 /** Most entries in one page the webview asks for. */
@@ -65,12 +67,12 @@ export const ToAuditLog = z.discriminatedUnion('type', [
   /** Sent after `ready`: the filter to show (restored state wins) and an entry to jump to. */
   z.strictObject({ type: z.literal('init'), filter: EntryFilter.nullable(), reveal: seq.nullable() }),
   z.strictObject({ type: z.literal('reveal'), seq }),
-  z.strictObject({ type: z.literal('page'), requestId, entries: z.array(Entry).max(MAX_VIEW_PAGE), nextCursor: z.string().max(512).nullable() }),
+  z.strictObject({ type: z.literal('page'), requestId, rows: z.array(EntryRow).max(MAX_VIEW_PAGE), nextCursor: z.string().max(512).nullable() }),
   z.strictObject({ type: z.literal('pageFailed'), requestId, message: z.string().max(4096) }),
   z.strictObject({ type: z.literal('stats'), requestId, stats: StatsView }),
   z.strictObject({ type: z.literal('detail'), entry: Entry, checkpoint: CheckpointRef.nullable(), reviews: z.array(Entry).max(5000) }),
   z.strictObject({ type: z.literal('decrypted'), seq, auditSeq: seq, input: z.string().max(9_000_000).nullable(), output: z.string().max(9_000_000).nullable() }),
-  z.strictObject({ type: z.literal('tailEntries'), entries: z.array(Entry).max(10_000) }),
+  z.strictObject({ type: z.literal('tailEntries'), rows: z.array(EntryRow).max(10_000) }),
   z.strictObject({ type: z.literal('verifyProgress'), entriesChecked: z.number().int().nonnegative(), lastSeq: z.number().int().nonnegative() }),
   z.strictObject({ type: z.literal('verifyResult'), outcome: VerifyOutcome }),
   z.strictObject({ type: z.literal('exportProgress'), text: z.string().max(4096) }),

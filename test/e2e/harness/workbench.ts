@@ -23,6 +23,8 @@ export interface WaitOptions {
 export interface Workbench extends AsyncDisposable {
   readonly page: Page;
   readonly context: BrowserContext;
+  /** Chromium's profile folder for this run (its processes name it on their command line). */
+  readonly profileDir: string;
   /** Runs a command by its title as the palette shows it, e.g. `AI Audit Test: Ask Test Model`. */
   runCommand(title: string, options?: WaitOptions): Promise<void>;
   /** The content frame of the visible webview (`iframe.webview` → `iframe#active-frame`). */
@@ -94,6 +96,7 @@ export async function openWorkbench(url: string, options: OpenWorkbenchOptions =
     return {
       page,
       context,
+      profileDir,
       runCommand: (title, waitOptions) => runCommand(page, title, waitOptions?.timeoutMs ?? DEFAULT_WAIT_MS),
       webviewFrame: () => visibleWebviewFrame(page),
       notificationTexts: () => page.locator(NOTIFICATION_TOAST_MESSAGE).allInnerTexts(),

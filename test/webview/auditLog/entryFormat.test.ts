@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { cell, cellText, CELL_CHARS, detailFields, detailText, DETAIL_CHARS, revealInvisible, reviewLine, verdictText } from '../../../webview/auditLog/entryFormat.ts';
+import { entryRow } from '../../../webview/protocol/entryRow.ts';
 import { entry } from './entryFixtures.ts';
 
 test('bidi overrides, zero-width and control characters are shown as visible marks', () => {
@@ -20,16 +21,16 @@ test('table cells are one line and cut; a 1 MB string costs no more than a short
 
 test('markup in log fields stays text (the view only ever sets textContent)', () => {
   const hostile = entry(7, { model: '<img src=x onerror=alert(1)>', content: { mode: 'none', file: { name: '<script>alert(1)</script>.txt' } } });
-  assert.equal(cell(hostile, 'model'), '<img src=x onerror=alert(1)>');
-  assert.equal(cell(hostile, 'file'), '<script>alert(1)</script>.txt');
+  assert.equal(cell(entryRow(hostile), 'model'), '<img src=x onerror=alert(1)>');
+  assert.equal(cell(entryRow(hostile), 'file'), '<script>alert(1)</script>.txt');
 });
 
 test('the scanner verdict reads flagged/clean, threat level and scanner', () => {
-  assert.equal(verdictText(entry(1, { scanner: { name: 'lakera', flagged: true }, threat_level: 'high' })), 'flagged · high (lakera)');
-  assert.equal(verdictText(entry(1, { scanner: { name: 'heuristic', flagged: false } })), 'clean (heuristic)');
-  assert.equal(verdictText(entry(1, { scanner: { name: 'lakera', error: { code: 'timeout', message: 't' } } })), 'scan error (lakera)');
-  assert.equal(verdictText(entry(1)), '');
-  assert.equal(cell(entry(1, { scanner: { categories: { pii: true, jailbreak: 0, prompt_attack: 2 } } }), 'categories'), 'pii, prompt_attack');
+  assert.equal(verdictText(entryRow(entry(1, { scanner: { name: 'lakera', flagged: true }, threat_level: 'high' }))), 'flagged · high (lakera)');
+  assert.equal(verdictText(entryRow(entry(1, { scanner: { name: 'heuristic', flagged: false } }))), 'clean (heuristic)');
+  assert.equal(verdictText(entryRow(entry(1, { scanner: { name: 'lakera', error: { code: 'timeout', message: 't' } } }))), 'scan error (lakera)');
+  assert.equal(verdictText(entryRow(entry(1))), '');
+  assert.equal(cell(entryRow(entry(1, { scanner: { categories: { pii: true, jailbreak: 0, prompt_attack: 2 } } })), 'categories'), 'pii, prompt_attack');
 });
 
 test('the detail lists every field, nested ones by path', () => {

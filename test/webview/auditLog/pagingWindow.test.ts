@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MAX_HEAD_ROWS, PagingWindow } from '../../../webview/auditLog/pagingWindow.ts';
+import type { Entry } from '../../../daemon/protocol/entry.ts';
 import { descending, entry } from './entryFixtures.ts';
 
 /** A store of `total` entries (seq 1..total) paged newest first, with cursors as the daemon gives them. */
@@ -14,7 +15,7 @@ function fakeStore(total: number) {
 }
 
 /** Scrolls the window over rows first..last, serving every fetch it asks for, like the view does. */
-function scroll(window: PagingWindow, store: ReturnType<typeof fakeStore>, first: number, last: number): number {
+function scroll(window: PagingWindow<Entry>, store: ReturnType<typeof fakeStore>, first: number, last: number): number {
   let fetches = 0;
   for (;;) {
     const request = window.needed(first, last);
@@ -28,7 +29,7 @@ function scroll(window: PagingWindow, store: ReturnType<typeof fakeStore>, first
 
 describe('PagingWindow', () => {
   test('pages newest first, and the row count grows as the user scrolls', () => {
-    const w = new PagingWindow(10, 3);
+    const w = new PagingWindow<Entry>(10, 3);
     const store = fakeStore(95);
     scroll(w, store, 0, 5);
     assert.equal(w.rowAt(0)?.seq, 95);
@@ -42,7 +43,7 @@ describe('PagingWindow', () => {
   });
 
   test('keeps at most maxPages pages in memory and refetches an evicted page with its own cursor', () => {
-    const w = new PagingWindow(10, 3);
+    const w = new PagingWindow<Entry>(10, 3);
     const store = fakeStore(1000);
     for (let first = 0; first < 500; first += 5) scroll(w, store, first, first + 8);
     assert.ok(w.loadedPages <= 3, `loaded ${w.loadedPages}`);
@@ -54,7 +55,7 @@ describe('PagingWindow', () => {
   });
 
   test('asks for nothing while a fetch is running, and retries after a failure', () => {
-    const w = new PagingWindow(10, 3);
+    const w = new PagingWindow<Entry>(10, 3);
     const first = w.needed(0, 5);
     assert.ok(first !== null);
     assert.equal(w.needed(0, 5), null);
@@ -63,7 +64,7 @@ describe('PagingWindow', () => {
   });
 
   test('drops answers that belong to a window that was reset', () => {
-    const w = new PagingWindow(10, 3);
+    const w = new PagingWindow<Entry>(10, 3);
     const request = w.needed(0, 5);
     assert.ok(request !== null);
     w.reset();
@@ -72,7 +73,7 @@ describe('PagingWindow', () => {
   });
 
   test('tail merge: newer entries go on top, newest first, without duplicates, and report the shift', () => {
-    const w = new PagingWindow(10, 3);
+    const w = new PagingWindow<Entry>(10, 3);
     scroll(w, fakeStore(50), 0, 5);
     assert.equal(w.mergeTail([entry(52), entry(51), entry(50), entry(52)]), 2);
     assert.deepEqual([0, 1, 2].map((i) => w.rowAt(i)?.seq), [52, 51, 50]);
@@ -83,7 +84,7 @@ describe('PagingWindow', () => {
   });
 
   test('tail entries that arrive before the first page are not shown twice', () => {
-    const w = new PagingWindow(10, 3);
+    const w = new PagingWindow<Entry>(10, 3);
     const request = w.needed(0, 5);
     assert.ok(request !== null);
     assert.equal(w.mergeTail([entry(51), entry(50)]), 2);
@@ -93,7 +94,7 @@ describe('PagingWindow', () => {
   });
 
   test('a full head asks for a reset instead of growing without bound', () => {
-    const w = new PagingWindow(10, 3);
+    const w = new PagingWindow<Entry>(10, 3);
     scroll(w, fakeStore(1), 0, 5);
     const many = descending(MAX_HEAD_ROWS + 1, 2);
     assert.equal(w.mergeTail(many.slice(0, MAX_HEAD_ROWS)), MAX_HEAD_ROWS);

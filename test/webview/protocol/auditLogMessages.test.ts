@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AuditLogViewState, FromAuditLog, ToAuditLog } from '../../../webview/protocol/auditLogMessages.ts';
+import { entryRow } from '../../../webview/protocol/entryRow.ts';
 import { entry } from '../auditLog/entryFixtures.ts';
 
 test('messages from the viewer are validated: unknown types, extra fields and bad filters are refused', () => {
@@ -12,9 +13,11 @@ test('messages from the viewer are validated: unknown types, extra fields and ba
   assert.equal(FromAuditLog.safeParse({ type: 'runCommand', command: 'x' }).success, false);
 });
 
-test('entries sent to the viewer must be valid entries', () => {
-  assert.equal(ToAuditLog.safeParse({ type: 'page', requestId: 2, entries: [entry(5)], nextCursor: null }).success, true);
-  assert.equal(ToAuditLog.safeParse({ type: 'page', requestId: 2, entries: [{ ...entry(5), extra: '<script>' }], nextCursor: null }).success, false);
+test('rows and entries sent to the viewer must be valid', () => {
+  assert.equal(ToAuditLog.safeParse({ type: 'page', requestId: 2, rows: [entryRow(entry(5))], nextCursor: null }).success, true);
+  assert.equal(ToAuditLog.safeParse({ type: 'page', requestId: 2, rows: [{ ...entryRow(entry(5)), extra: '<script>' }], nextCursor: null }).success, false);
+  assert.equal(ToAuditLog.safeParse({ type: 'page', requestId: 2, rows: [entry(5)], nextCursor: null }).success, false, 'whole entries do not go into pages');
+  assert.equal(ToAuditLog.safeParse({ type: 'tailEntries', rows: [{ ...entryRow(entry(5)), model: 'x'.repeat(100_000) }] }).success, false);
   assert.equal(ToAuditLog.safeParse({ type: 'detail', entry: entry(5), checkpoint: null, reviews: [] }).success, true);
 });
 
