@@ -135,6 +135,8 @@ export interface FlowHealth {
   requests_running: number;
   /** Characters of responses and notifications that clients have not taken yet. */
   queued_chars: number;
+  /** Characters of request frames received and not yet answered, over all connections (bounded: section 1.5). */
+  held_chars: number;
 }
 
 export interface Health {

@@ -18,7 +18,7 @@ import {
   type Notifications,
   type ResponseFrame,
 } from '../protocol/messages.ts';
-import { ConnectionFlow, type FlowLimits, type FlowTotals } from './connectionFlow.ts';
+import { ConnectionFlow, FlowBudget, type FlowLimits, type FlowTotals } from './connectionFlow.ts';
 import type { HandlerContext, HandlerTable } from './handlers.ts';
 
 /** One client connection as handlers see it. */
@@ -38,6 +38,8 @@ export interface WsServerOptions {
   log: (message: string) => void;
   /** Bugs the daemon survived (`internal` errors), for error tracking. */
   reportError?: (error: unknown) => void;
+  /** Test only: the bound across connections (default {@link FLOW_BUDGET_CHARS}). */
+  flowBudgetChars?: number;
 }
 
 /**
@@ -55,6 +57,12 @@ export const FLOW_LIMITS: FlowLimits = {
   maxRunningChars: 2 * MAX_FRAME_BYTES,
   maxQueuedChars: MAX_BUFFERED_BYTES,
 };
+
+/**
+ * Characters of frames received and not yet answered, over all connections (docs/protocol.md, section 1.5):
+ * without it, every token holder could hold its own {@link FLOW_LIMITS} at once.
+ */
+export const FLOW_BUDGET_CHARS = 4 * MAX_FRAME_BYTES;
 
 /** Browser origins allowed to connect: VS Code webviews. Any other web page could reach 127.0.0.1. */
 function originAllowed(origin: string | undefined): boolean {
@@ -114,9 +122,11 @@ export class WsServer {
   private readonly options: WsServerOptions;
   private nextConnection = 1;
   private readonly flows = new Set<ConnectionFlow>();
+  private readonly budget: FlowBudget;
 
   private constructor(options: WsServerOptions) {
     this.options = options;
+    this.budget = new FlowBudget(options.flowBudgetChars ?? FLOW_BUDGET_CHARS);
     this.http = createServer((_req, res) => {
       res.writeHead(426, { 'Content-Type': 'text/plain' }).end('WebSocket only');
     });
@@ -156,7 +166,7 @@ export class WsServer {
 
   private accept(ws: WebSocket, client: ClientIdentity | null): void {
     const disposers: Array<() => void> = [];
-    const flow: ConnectionFlow = new ConnectionFlow(ws, FLOW_LIMITS, async (text) => {
+    const flow: ConnectionFlow = new ConnectionFlow(ws, FLOW_LIMITS, this.budget, async (text) => {
       try {
         await this.handleFrame(flow, connection, text);
       } catch (error: unknown) {
@@ -194,7 +204,7 @@ export class WsServer {
 
   /** Flow control summed over the open connections, for `health`. */
   flowTotals(): FlowTotals {
-    const totals: FlowTotals = { connections: 0, reading_paused: 0, requests_running: 0, queued_chars: 0 };
+    const totals: FlowTotals = { connections: 0, reading_paused: 0, requests_running: 0, queued_chars: 0, held_chars: this.budget.held };
     for (const flow of this.flows) flow.addTo(totals);
     return totals;
   }

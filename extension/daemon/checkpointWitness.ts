@@ -32,8 +32,8 @@ type Report = ParamsOf<'witness.report'>;
 /**
  * A witness outside the data dir: whoever can write the data dir can cut off the newest entries together
  * with their checkpoints, and no local file reveals it. The extension remembers the newest signed checkpoint
- * it has seen; when the store's end later lies before it, or the entry at its seq has another hash, it
- * raises an alarm (a warning, and an `audit.witness` entry with decision `error`, sent on the next connect
+ * it has seen; when the store's end later lies before it, the entry at its seq has another hash, or that
+ * entry is gone without a signed retention anchor at or past it, it raises an alarm (a warning, and an `audit.witness` entry with decision `error`, sent on the next connect
  * if the daemon cannot take it now). docs/entry.md §7.5.
  */
 export class CheckpointWitness {
@@ -96,12 +96,13 @@ export class CheckpointWitness {
     current: { seq: number; hash: string } | null,
   ): Promise<Report | null> {
     let hashThere: string | null = null;
+    let unexplained: string | null = null;
     if (lastSeq >= remembered.seq) {
       try {
         hashThere = (await client.request('get', { seq: remembered.seq })).entry.hash;
       } catch (error: unknown) {
-        // Retention removed it (the daemon's anchor proves the chain went past): nothing to compare.
         if (!(error instanceof AuditError && error.code === ErrorCodes.NotFound)) throw error;
+        unexplained = await this.retentionProblem(client, remembered);
       }
     }
     const observed: Report['observed'] = {
@@ -117,9 +118,23 @@ export class CheckpointWitness {
       reason = `the newest signed checkpoint is at seq ${current.seq}, but one at seq ${remembered.seq} was seen on ${remembered.ts}: checkpoints were removed`;
     } else if (hashThere !== null && hashThere !== remembered.hash) {
       reason = `entry ${remembered.seq} now has another hash than the one signed on ${remembered.ts}: the chain was rewritten`;
+    } else if (unexplained !== null) {
+      reason = `entry ${remembered.seq}, signed on ${remembered.ts}, is gone and no signed retention anchor covers it (${unexplained})`;
     }
     if (reason === null) return null;
     return { remembered, observed, reason, witness: this.options.witness ?? 'vscode-extension' };
+  }
+
+  /**
+   * Entry `remembered.seq` is gone: only a signed retention anchor at or past it explains that. Whoever
+   * deletes entries can also write an unsigned `audit.retention` entry or leave the daemon's own ones, so
+   * the witness asks `verify` with `expect`, which checks the signatures of checkpoints.jsonl and accepts a
+   * missing seq only under the newest anchor (protocol.md, `verify`). Null when covered; else why not.
+   */
+  private async retentionProblem(client: DaemonClient, remembered: RememberedCheckpoint): Promise<string | null> {
+    const report = await client.request('verify', { expect: { seq: remembered.seq, hash: remembered.hash } });
+    if (report.ok) return null;
+    return report.problem === null ? 'verify failed' : `verify: ${report.problem.code}`;
   }
 
   private async alarm(client: DaemonClient, report: Report): Promise<void> {

@@ -13,7 +13,7 @@ import { AuditStore } from '../../../daemon/store/auditStore.ts';
 import { listSegments } from '../../../daemon/store/segmentPaths.ts';
 import { tempDir } from '../../support/tempDir.ts';
 
-const context: HandlerContext = { connection: { id: 1, client: null, notify: () => undefined, onClose: () => undefined }, requestId: 1, actor: undefined, flow: () => ({ connections: 1, reading_paused: 0, requests_running: 1, queued_chars: 0 }) };
+const context: HandlerContext = { connection: { id: 1, client: null, notify: () => undefined, onClose: () => undefined }, requestId: 1, actor: undefined, flow: () => ({ connections: 1, reading_paused: 0, requests_running: 1, queued_chars: 0, held_chars: 0 }) };
 
 describe('handlers (real store, state and master-key store in a temp dir)', () => {
   let home: { path: string; dispose(): Promise<void> };

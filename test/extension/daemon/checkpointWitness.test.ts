@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, truncate } from 'node:fs/promises';
+import { readdir, readFile, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { CheckpointWitness, type WitnessMemory } from '../../../extension/daemon/checkpointWitness.ts';
+import { openKeyStore } from '../../../daemon/keys/openKeyStore.ts';
+import { DaemonState } from '../../../daemon/state/daemonState.ts';
+import { AuditStore } from '../../../daemon/store/auditStore.ts';
 import { runCliProcess, startDaemonProcess } from '../../support/daemonProcess.ts';
+import { segmentFiles } from '../../support/segmentFiles.ts';
 import { tempDir } from '../../support/tempDir.ts';
 
 const ENV = { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64') };
@@ -92,7 +96,74 @@ describe('CheckpointWitness', () => {
       await daemon.stop();
     }
   });
+
+  for (const dropped of ['by retention', 'by an attacker'] as const) {
+    test(`the remembered checkpoint's entry removed ${dropped}: ${dropped === 'by retention' ? 'no alarm' : 'an alarm'}`, async () => {
+      const dir = await tempDir('witness-gone');
+      homes.push(dir);
+      const home = dir.path;
+      const memory = new Map<string, unknown>();
+      const store: WitnessMemory = { get: <T>(key: string) => memory.get(key) as T | undefined, update: async (key, value) => void memory.set(key, value) };
+      const warnings: string[] = [];
+      const witness = new CheckpointWitness({ home, memory: store, warn: (m) => warnings.push(m), log: () => undefined });
+      await oldSegment(home, 3); // seq 1–3 in a segment of ten days ago, signed at seq 3
+
+      let daemon = await startDaemonProcess(home, ENV);
+      let client = await daemon.connect();
+      await witness.check(client);
+      assert.equal(witness.remembered?.seq, 3);
+      await client.request('ingest', { events: [{ kind: 'chat.input' }, { kind: 'chat.input' }] }); // today's segment
+      await client.dispose();
+      await daemon.stop(); // signs the end
+      assert.equal((await segmentFiles(home)).length, 2);
+
+      daemon = await startDaemonProcess(home, ENV);
+      client = await daemon.connect();
+      try {
+        if (dropped === 'by retention') {
+          const run = await client.request('retention.run', { older_than_days: 5 });
+          assert.equal(run.dropped_entries, 3);
+        } else {
+          // The attack: the old segment goes, and nothing signed vouches for its removal.
+          await client.dispose();
+          await daemon.stop();
+          const [first] = await segmentFiles(home);
+          await rm(join(home, first ?? ''));
+          await rm(join(home, (first ?? '').replace(/\.jsonl$/, '.summary.json')), { force: true });
+          daemon = await startDaemonProcess(home, ENV);
+          client = await daemon.connect();
+        }
+        await assert.rejects(client.request('get', { seq: 3 }), (error: unknown) => (error as { code?: string }).code === 'not_found');
+        await witness.check(client);
+        if (dropped === 'by retention') {
+          assert.deepEqual(warnings, []);
+          await client.request('keys.rotate', {}); // signs the end at once
+          await witness.check(client);
+          assert.deepEqual(warnings, []);
+          assert.ok((witness.remembered?.seq ?? 0) > 3, 'the witness did not move on past the anchor');
+        } else {
+          assert.equal(warnings.length, 1, 'a removal without a signed anchor passed as retention');
+          assert.match(warnings[0] ?? '', /no signed retention anchor covers it/);
+          assert.equal(witness.remembered?.seq, 3);
+        }
+      } finally {
+        witness.dispose();
+        await client.dispose();
+        await daemon.stop();
+      }
+    });
+  }
 });
+
+/** A store whose first `count` entries were recorded ten days ago (so they sit in their own, older segment), signed. */
+async function oldSegment(home: string, count: number): Promise<void> {
+  const state = await DaemonState.open(home);
+  const keys = await openKeyStore({ home, env: ENV, generation: state.keyGeneration }).load();
+  const clock = Date.now() - 10 * 86_400_000;
+  const store = await AuditStore.open({ home, keys, contentMode: () => 'hash', log: () => undefined, now: () => clock });
+  await store.ingest(Array.from({ length: count }, (_, i) => ({ kind: 'chat.input' as const, input: `old ${i}`, ts: new Date(clock).toISOString() })));
+  await store.close();
+}
 
 async function findSegment(dir: string): Promise<string> {
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
