@@ -58,7 +58,7 @@ async function round(url: string, log: (line: string) => void): Promise<{ figure
     // A scroll that stopped short measured less than the figure says.
     if (!figures.supported) throw new Error('the webview reports no long tasks');
     if (Math.abs(firstSeq - figures.lastSeq - SCROLL_ROWS) > 60) throw new Error(`the scroll ended at seq ${figures.lastSeq}, not near row ${SCROLL_ROWS} below seq ${firstSeq}`);
-    return { figures, priority: JSON.stringify(priority) };
+    return { figures, priority: 'skipped' in priority ? `not raised: ${priority.skipped}` : `raised${priority.autogroup ? ' (autogroup too)' : ''}` };
   } finally {
     await workbench.dispose();
   }
@@ -132,7 +132,7 @@ export async function viewerScroll(options: { rounds: number; log: (line: string
         met: over200 === 0,
       },
       notes: [
-        `Viewer scroll: code-server + headless Chromium with the packaged extension, a store of ${ENTRIES.toLocaleString('en')} entries (bench/generateStore.ts), the table scrolled a screen at a time through its first ${SCROLL_ROWS.toLocaleString('en')} rows while a PerformanceObserver in the webview counts long tasks (over 50 ms, wall time, of the event loop the webview shares with the workbench). A fresh browser per round, given a higher priority where allowed (${[...priorities].join('; ')}); medians of ${rounds.length} round(s); per round (over 200 ms / longest / long tasks): ${perRound}.`,
+        `Viewer scroll: code-server + headless Chromium with the packaged extension, a store of ${ENTRIES.toLocaleString('en')} entries (bench/generateStore.ts), the table scrolled a screen at a time through its first ${SCROLL_ROWS.toLocaleString('en')} rows while a PerformanceObserver in the webview counts long tasks (over 50 ms, wall time, of the event loop the webview shares with the workbench). A fresh browser per round, browser priority: ${[...priorities].join('; ')}; medians of ${rounds.length} round(s); per round (over 200 ms / longest / long tasks): ${perRound}.`,
       ],
     };
   } catch (error: unknown) {
