@@ -20,6 +20,7 @@ import { emptyPrefix, EXPORT_BUCKET, exportedObjects, S3RVER_DAEMON_ENV, timeExp
 import { benchEvents, type BenchEvent } from './benchEvents.ts';
 import { median, percentile } from './benchStats.ts';
 import { generateStore } from './generateStore.ts';
+import { viewerScroll, viewerScrollNotRun } from './viewerScroll.ts';
 import { renderGrowth, renderMarkdown, renderTable, type Figure, type GrowthRow, type Report } from './benchReport.ts';
 
 const args = process.argv.slice(2);
@@ -406,6 +407,10 @@ try {
     { id: 'rss-idle', figure: `RSS idle with ${label} stored`, value: `${Math.round(at('rssIdle'))} MB`, compared: '—', result: `${Math.round(at('rssIdle'))} MB`, target: '≤ 80 MB', met: at('rssIdle') <= 80 },
     { id: 'cold-start', figure: `cold start to first ack with ${label} stored`, value: fmtMs(at('coldStart')), compared: '—', result: fmtMs(at('coldStart')), target: '≤ 300 ms', met: at('coldStart') <= 300 },
   );
+  // The viewer in a real VS Code and Chromium takes minutes: not at smoke size.
+  const viewer = smoke ? viewerScrollNotRun('not run in smoke') : await viewerScroll({ rounds: size.rounds, log });
+  figures.push(viewer.figure);
+  notes.push(...viewer.notes);
   notes.push(
     'Export: `export.run` of the whole store (hive, no gzip) through the daemon to s3rver, timed to its answer; the comparison uploads the data objects that export stored (same keys, sizes, count) with lib-storage `Upload` at its defaults, one object after another, from memory. s3rver runs on the same 2 cores.',
     'pino writes through `pino.destination({ sync: false })` and is flushed (not fsync\'ed) at the end; the raw writers call `fdatasync` per batch of 100 or per event, one writer, one file.',

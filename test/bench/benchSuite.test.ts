@@ -26,6 +26,7 @@ const FIGURES = [
   'retention',
   'rss-idle',
   'cold-start',
+  'viewer-scroll',
 ];
 
 interface SmokeReport {
@@ -38,6 +39,11 @@ test('the bench at smoke size produces every figure and the growth table', { tim
   const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as SmokeReport;
   assert.deepEqual(report.figures.map((f) => f.id).sort(), [...FIGURES].sort());
   for (const figure of report.figures) {
+    // The viewer's scroll (code-server and Chromium, minutes) is left out at smoke size, and says so.
+    if (figure.id === 'viewer-scroll') {
+      assert.deepEqual([figure.value, figure.met], ['not run in smoke', null]);
+      continue;
+    }
     assert.doesNotMatch(`${figure.value} ${figure.result}`, /NaN|Infinity|undefined/, `figure ${figure.id} was not measured: ${figure.value} / ${figure.result}`);
     assert.equal(typeof figure.met, 'boolean', figure.id);
   }
