@@ -3,14 +3,14 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, copyFile, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { openKeyStore } from '../../daemon/keys/openKeyStore.ts';
 import { DaemonState } from '../../daemon/state/daemonState.ts';
 import { AuditStore } from '../../daemon/store/auditStore.ts';
 import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../support/daemonProcess.ts';
 import { segmentFiles } from '../support/segmentFiles.ts';
-import { tempDir } from '../support/tempDir.ts';
+import { suiteTempDirs } from '../support/suiteTempDirs.ts';
 import { reliabilitySize } from './reliabilitySize.ts';
 
 /*
@@ -67,15 +67,7 @@ async function restartOutcome(home: string): Promise<{ readOnly: string | null; 
 const checkpointsPath = (home: string): string => join(home, 'checkpoints.jsonl');
 
 describe('outside attacks on the data dir and the daemon', () => {
-  const homes: Array<{ dispose(): Promise<void> }> = [];
-  const fresh = async (name: string): Promise<string> => {
-    const dir = await tempDir(`outside-${name}`);
-    homes.push(dir);
-    return dir.path;
-  };
-  after(async () => {
-    for (const home of homes) await home.dispose();
-  });
+  const fresh = suiteTempDirs('outside');
 
   test('a closed segment copied under a new, higher number: verify fails, and the restart never reuses a seq', async () => {
     const home = await fresh('dup-segment');
