@@ -66,6 +66,18 @@ async function restartOutcome(home: string): Promise<{ readOnly: string | null; 
 
 const checkpointsPath = (home: string): string => join(home, 'checkpoints.jsonl');
 
+/** A checkpoint record edited without the key: verify names the signature, and the daemon starts read-only. */
+async function assertCheckpointSignatureCaught(home: string): Promise<void> {
+  const report = await verifyOffline(home);
+  assert.equal(report.problem?.code, 'checkpoint_signature', JSON.stringify(report.problem));
+  const outcome = await restartOutcome(home);
+  try {
+    assert.equal(outcome.readOnly, 'unverified_chain');
+  } finally {
+    await outcome.daemon.stop();
+  }
+}
+
 describe('outside attacks on the data dir and the daemon', () => {
   const fresh = suiteTempDirs('outside');
 
@@ -116,14 +128,7 @@ describe('outside attacks on the data dir and the daemon', () => {
     const third = JSON.parse(lines[2] ?? '{}') as { n: number };
     third.n = 2;
     await writeFile(checkpointsPath(home), [lines[0], JSON.stringify(third), ...lines.slice(3)].join('\n') + '\n');
-    const report = await verifyOffline(home);
-    assert.equal(report.problem?.code, 'checkpoint_signature', JSON.stringify(report.problem));
-    const outcome = await restartOutcome(home);
-    try {
-      assert.equal(outcome.readOnly, 'unverified_chain');
-    } finally {
-      await outcome.daemon.stop();
-    }
+    await assertCheckpointSignatureCaught(home);
   });
 
   test('a record of checkpoints.jsonl cut mid-line with records after it: not taken for a torn tail; verify fails and nothing is cut off', async () => {
@@ -134,14 +139,7 @@ describe('outside attacks on the data dir and the daemon', () => {
     assert.ok(lines.length >= 3);
     const damaged = [lines[0], (lines[1] ?? '').slice(0, 40), ...lines.slice(2)].join('\n') + '\n';
     await writeFile(checkpointsPath(home), damaged);
-    const report = await verifyOffline(home);
-    assert.equal(report.problem?.code, 'checkpoint_signature', JSON.stringify(report.problem));
-    const outcome = await restartOutcome(home);
-    try {
-      assert.equal(outcome.readOnly, 'unverified_chain');
-    } finally {
-      await outcome.daemon.stop();
-    }
+    await assertCheckpointSignatureCaught(home);
     assert.equal(await readFile(checkpointsPath(home), 'utf8'), damaged, 'the start changed checkpoints.jsonl');
   });
 
