@@ -4,13 +4,13 @@ import { readFileSync, watch } from 'node:fs';
 import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { openKeyStore } from '../../daemon/keys/openKeyStore.ts';
 import { DaemonState } from '../../daemon/state/daemonState.ts';
 import { AuditStore } from '../../daemon/store/auditStore.ts';
 import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../support/daemonProcess.ts';
 import { segmentFiles } from '../support/segmentFiles.ts';
-import { tempDir } from '../support/tempDir.ts';
+import { suiteTempDirs } from '../support/suiteTempDirs.ts';
 import { reliabilitySize } from './reliabilitySize.ts';
 
 /*
@@ -87,15 +87,7 @@ async function assertWritable(daemon: DaemonProcess, lastSeq: number): Promise<n
 }
 
 describe('SIGKILL inside multi-step writes', () => {
-  const homes: Array<{ dispose(): Promise<void> }> = [];
-  const fresh = async (name: string): Promise<string> => {
-    const dir = await tempDir(`crashwin-${name}`);
-    homes.push(dir);
-    return dir.path;
-  };
-  after(async () => {
-    for (const home of homes) await home.dispose();
-  });
+  const fresh = suiteTempDirs('crashwin');
 
   const OLD_EVENTS = reliabilitySize({ ci: 240, full: 1200 });
 

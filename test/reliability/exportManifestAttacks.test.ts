@@ -4,8 +4,8 @@ import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ExportManifest } from '../../daemon/protocol/exports.ts';
-import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../support/daemonProcess.ts';
-import { exportedKeys } from '../support/exportFiles.ts';
+import { runCliProcess, startDaemonProcess } from '../support/daemonProcess.ts';
+import { scheduledExport, type ScheduledExport } from '../support/scheduledExport.ts';
 import { tempDir } from '../support/tempDir.ts';
 
 /*
@@ -19,39 +19,26 @@ import { tempDir } from '../support/tempDir.ts';
 const sha256 = (bytes: Buffer | string): string => createHash('sha256').update(bytes).digest('hex');
 
 describe('edited export manifests (docs/exports.md, Limits and notes)', () => {
-  let home: { path: string; dispose(): Promise<void> };
-  let out: { path: string; dispose(): Promise<void> };
-  let daemon: DaemonProcess;
+  let exported: ScheduledExport;
+  let home: string;
+  let out: string;
   const env = { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64'), AI_AUDIT_HOME: '' };
   const cli = (args: string[], input?: string) => runCliProcess(args, input === undefined ? { env } : { env, input });
   let intact: string;
-  const manifestKeys: string[] = [];
+  let manifestKeys: string[];
 
   before(async () => {
-    home = await tempDir('manifest-attack');
-    out = await tempDir('manifest-attack-out');
-    intact = join(out.path, 'intact');
-    daemon = await startDaemonProcess(home.path, env);
-    const h = ['--home', home.path];
-    assert.equal((await cli(['schedules', 'add', 'nightly', '--to', intact, '--every', 'day', '--at', '02:00', ...h])).code, 0);
-    for (let run = 0; run < 3; run++) {
-      const events = Array.from({ length: 10 }, (_, i) => JSON.stringify({ kind: 'chat.input', ts: '2026-11-25T08:00:00Z', input: `p${run}-${i}` })).join('\n') + '\n';
-      assert.equal((await cli(['ingest', '-', ...h], events)).code, 0);
-      const result = await cli(['schedules', 'run', 'nightly', ...h]);
-      assert.equal(result.code, 0, result.stderr);
-    }
-    manifestKeys.push(...(await exportedKeys(intact)).filter((k) => k.endsWith('.manifest.json')));
+    const batches = Array.from({ length: 3 }, (_, run) =>
+      Array.from({ length: 10 }, (_, i) => JSON.stringify({ kind: 'chat.input', ts: '2026-11-25T08:00:00Z', input: `p${run}-${i}` })).join('\n') + '\n');
+    exported = await scheduledExport('manifest-attack', env, batches);
+    ({ home, out, intact, manifestKeys } = exported);
     assert.equal(manifestKeys.length, 3);
   });
-  after(async () => {
-    await daemon?.stop();
-    await home?.dispose();
-    await out?.dispose();
-  });
+  after(() => exported?.dispose());
 
   /** Copies the export and edits manifest `index`: filtered, one middle row of its first object removed. */
   async function dropRowVia(index: number, name: string): Promise<string> {
-    const target = join(out.path, name);
+    const target = join(out, name);
     await cp(intact, target, { recursive: true });
     const manifestPath = join(target, manifestKeys[index] ?? '');
     const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as ExportManifest;
@@ -79,7 +66,7 @@ describe('edited export manifests (docs/exports.md, Limits and notes)', () => {
 
   test('verify --against after retention dropped exported segments: the anchor vouches for them (online and offline)', async () => {
     const store = await tempDir('against-retention');
-    const target = join(out.path, 'against-retention');
+    const target = join(out, 'against-retention');
     const small = { ...env, AI_AUDIT_SEGMENT_MAX_BYTES: '2048' };
     const own = await startDaemonProcess(store.path, small);
     const h = ['--home', store.path];
@@ -126,12 +113,12 @@ describe('edited export manifests (docs/exports.md, Limits and notes)', () => {
   });
 
   test('the newest manifest deleted with its objects: verify-export cannot tell, verify --against can', async () => {
-    const target = join(out.path, 'newest-deleted');
+    const target = join(out, 'newest-deleted');
     await cp(intact, target, { recursive: true });
     const newest = JSON.parse(await readFile(join(target, manifestKeys[2] ?? ''), 'utf8')) as ExportManifest;
     for (const key of [manifestKeys[2] ?? '', ...newest.objects.map((o) => o.key)]) await rm(join(target, key));
     assert.equal((await cli(['verify-export', target])).code, 0, 'a shorter intact export');
-    const h = ['--home', home.path];
+    const h = ['--home', home];
     const whole = await cli(['verify', ...h, '--against', intact]);
     assert.equal(whole.code, 0, whole.stdout + whole.stderr);
     const result = await cli(['verify', ...h, '--against', target]);
@@ -140,7 +127,7 @@ describe('edited export manifests (docs/exports.md, Limits and notes)', () => {
   });
 
   test('an export written before manifests were signed: accepted with a warning', async () => {
-    const target = join(out.path, 'unsigned');
+    const target = join(out, 'unsigned');
     await cp(intact, target, { recursive: true });
     let prev: string | null = null;
     for (const key of manifestKeys) {

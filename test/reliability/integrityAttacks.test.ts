@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
-import { CheckpointWitness, type WitnessMemory } from '../../extension/daemon/checkpointWitness.ts';
+import { describe, test } from 'node:test';
 import { openKeyStore } from '../../daemon/keys/openKeyStore.ts';
 import { DaemonState } from '../../daemon/state/daemonState.ts';
 import { AuditStore } from '../../daemon/store/auditStore.ts';
 import { runCliProcess, startDaemonProcess } from '../support/daemonProcess.ts';
-import { tempDir } from '../support/tempDir.ts';
+import { recordingWitness } from '../support/recordingWitness.ts';
+import { suiteTempDirs } from '../support/suiteTempDirs.ts';
 import { reliabilitySize } from './reliabilitySize.ts';
 import { segmentFiles } from '../support/segmentFiles.ts';
 
@@ -98,15 +98,7 @@ async function verifyCli(home: string, extra: string[] = []): Promise<{ code: nu
 }
 
 describe('integrity attacks (docs/entry.md §7.5)', () => {
-  const homes: Array<{ dispose(): Promise<void> }> = [];
-  const fresh = async (name: string): Promise<string> => {
-    const dir = await tempDir(`attack-${name}`);
-    homes.push(dir);
-    return dir.path;
-  };
-  after(async () => {
-    for (const home of homes) await home.dispose();
-  });
+  const fresh = suiteTempDirs('attack');
 
   test('the victim store verifies before any attack', async () => {
     const home = await fresh('baseline');
@@ -177,10 +169,7 @@ describe('integrity attacks (docs/entry.md §7.5)', () => {
 
   test('the newest segment replaced by an older copy, checkpoints past its end removed: the witness and --expect catch it', async () => {
     const home = await fresh('older-copy');
-    const memory = new Map<string, unknown>();
-    const witnessMemory: WitnessMemory = { get: <T>(key: string) => memory.get(key) as T | undefined, update: async (key, value) => void memory.set(key, value) };
-    const warnings: string[] = [];
-    const witness = new CheckpointWitness({ home, memory: witnessMemory, warn: (m) => warnings.push(m), log: () => undefined });
+    const { witness, warnings } = recordingWitness(home);
     const session = async (events: number): Promise<void> => {
       const daemon = await startDaemonProcess(home, ENV);
       const client = await daemon.connect();

@@ -3,14 +3,14 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, copyFile, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { openKeyStore } from '../../daemon/keys/openKeyStore.ts';
 import { DaemonState } from '../../daemon/state/daemonState.ts';
 import { AuditStore } from '../../daemon/store/auditStore.ts';
 import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../support/daemonProcess.ts';
 import { segmentFiles } from '../support/segmentFiles.ts';
-import { tempDir } from '../support/tempDir.ts';
+import { suiteTempDirs } from '../support/suiteTempDirs.ts';
 import { reliabilitySize } from './reliabilitySize.ts';
 
 /*
@@ -66,16 +66,20 @@ async function restartOutcome(home: string): Promise<{ readOnly: string | null; 
 
 const checkpointsPath = (home: string): string => join(home, 'checkpoints.jsonl');
 
+/** A checkpoint record edited without the key: verify names the signature, and the daemon starts read-only. */
+async function assertCheckpointSignatureCaught(home: string): Promise<void> {
+  const report = await verifyOffline(home);
+  assert.equal(report.problem?.code, 'checkpoint_signature', JSON.stringify(report.problem));
+  const outcome = await restartOutcome(home);
+  try {
+    assert.equal(outcome.readOnly, 'unverified_chain');
+  } finally {
+    await outcome.daemon.stop();
+  }
+}
+
 describe('outside attacks on the data dir and the daemon', () => {
-  const homes: Array<{ dispose(): Promise<void> }> = [];
-  const fresh = async (name: string): Promise<string> => {
-    const dir = await tempDir(`outside-${name}`);
-    homes.push(dir);
-    return dir.path;
-  };
-  after(async () => {
-    for (const home of homes) await home.dispose();
-  });
+  const fresh = suiteTempDirs('outside');
 
   test('a closed segment copied under a new, higher number: verify fails, and the restart never reuses a seq', async () => {
     const home = await fresh('dup-segment');
@@ -124,14 +128,7 @@ describe('outside attacks on the data dir and the daemon', () => {
     const third = JSON.parse(lines[2] ?? '{}') as { n: number };
     third.n = 2;
     await writeFile(checkpointsPath(home), [lines[0], JSON.stringify(third), ...lines.slice(3)].join('\n') + '\n');
-    const report = await verifyOffline(home);
-    assert.equal(report.problem?.code, 'checkpoint_signature', JSON.stringify(report.problem));
-    const outcome = await restartOutcome(home);
-    try {
-      assert.equal(outcome.readOnly, 'unverified_chain');
-    } finally {
-      await outcome.daemon.stop();
-    }
+    await assertCheckpointSignatureCaught(home);
   });
 
   test('a record of checkpoints.jsonl cut mid-line with records after it: not taken for a torn tail; verify fails and nothing is cut off', async () => {
@@ -142,14 +139,7 @@ describe('outside attacks on the data dir and the daemon', () => {
     assert.ok(lines.length >= 3);
     const damaged = [lines[0], (lines[1] ?? '').slice(0, 40), ...lines.slice(2)].join('\n') + '\n';
     await writeFile(checkpointsPath(home), damaged);
-    const report = await verifyOffline(home);
-    assert.equal(report.problem?.code, 'checkpoint_signature', JSON.stringify(report.problem));
-    const outcome = await restartOutcome(home);
-    try {
-      assert.equal(outcome.readOnly, 'unverified_chain');
-    } finally {
-      await outcome.daemon.stop();
-    }
+    await assertCheckpointSignatureCaught(home);
     assert.equal(await readFile(checkpointsPath(home), 'utf8'), damaged, 'the start changed checkpoints.jsonl');
   });
 

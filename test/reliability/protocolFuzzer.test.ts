@@ -7,6 +7,7 @@ import type { DaemonClient } from '../../daemon/client/daemonClient.ts';
 import type { Entry, JsonValue } from '../../daemon/protocol/entry.ts';
 import { startDaemonProcess, type DaemonProcess } from '../support/daemonProcess.ts';
 import { processRssMiB } from '../support/processRss.ts';
+import { seededRandom } from '../support/seededRandom.ts';
 import { tempDir } from '../support/tempDir.ts';
 import { reliabilitySize } from './reliabilitySize.ts';
 
@@ -20,19 +21,7 @@ import { reliabilitySize } from './reliabilitySize.ts';
 const FRAMES = reliabilitySize({ ci: 5000, full: 100_000 });
 const SEED = Number(process.env.AI_AUDIT_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
-/** mulberry32: small, seedable, good enough to pick cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const random = prng(SEED);
+const random = seededRandom(SEED);
 const int = (n: number): number => Math.floor(random() * n);
 const pick = <T>(items: readonly T[]): T => items[int(items.length)] as T;
 

@@ -11,6 +11,7 @@ import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../../sup
 import { localEntries } from '../../support/exportFiles.ts';
 import { FAULTS, startFaultProxy } from '../../support/faultProxy.ts';
 import { filesUnder } from '../../support/filesUnder.ts';
+import { NO_AWS_DEFAULT_CREDENTIALS } from '../../support/noAwsDefaultCredentials.ts';
 import { S3RVER_KEYS, startS3rver, type S3rverServer } from '../../support/s3rverServer.ts';
 import { tempDir } from '../../support/tempDir.ts';
 
@@ -48,13 +49,7 @@ describe('exports to S3 (s3rver) through a real daemon, with keys stored by `ai-
   const env = {
     AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64'),
     AI_AUDIT_HOME: '',
-    AWS_ACCESS_KEY_ID: undefined,
-    AWS_SECRET_ACCESS_KEY: undefined,
-    AWS_SESSION_TOKEN: undefined,
-    AWS_PROFILE: undefined,
-    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
-    AWS_CONFIG_FILE: '/nonexistent/config',
-    AWS_EC2_METADATA_DISABLED: 'true',
+    ...NO_AWS_DEFAULT_CREDENTIALS,
   };
   const outputs: string[] = [];
   const cli = async (args: string[], input?: string) => {

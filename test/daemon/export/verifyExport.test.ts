@@ -6,9 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import type { ExportManifest } from '../../../daemon/protocol/exports.ts';
 import { listSegments } from '../../../daemon/store/segmentPaths.ts';
 import { CHECKPOINTS_FILE } from '../../../daemon/store/checkpoints.ts';
-import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../../support/daemonProcess.ts';
-import { exportedKeys } from '../../support/exportFiles.ts';
-import { tempDir } from '../../support/tempDir.ts';
+import { runCliProcess, type DaemonProcess } from '../../support/daemonProcess.ts';
+import { scheduledExport, type ScheduledExport } from '../../support/scheduledExport.ts';
 
 const event = (n: number): string =>
   JSON.stringify({ kind: 'chat.input', ts: new Date(Date.parse('2026-11-25T08:00:00Z') + n * 3_600_000).toISOString(), input: `p${n}`, model: 'm' });
@@ -19,40 +18,25 @@ const batch = (from: number, count: number): string => Array.from({ length: coun
  * delete a whole run; and a local store whose newest entries are cut off, caught by the export as witness.
  */
 describe('verify-export and verify --against', () => {
-  let home: { path: string; dispose(): Promise<void> };
-  let out: { path: string; dispose(): Promise<void> };
+  let exported: ScheduledExport;
+  let home: string;
+  let out: string;
   let daemon: DaemonProcess;
   const env = { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64'), AI_AUDIT_HOME: '' };
   const cli = (args: string[], input?: string) => runCliProcess(args, input === undefined ? { env } : { env, input });
   let intact: string;
   const manifests: ExportManifest[] = [];
-  const manifestKeys: string[] = [];
+  let manifestKeys: string[];
 
   before(async () => {
-    home = await tempDir('vexp');
-    out = await tempDir('vexp-out');
-    intact = join(out.path, 'intact');
-    daemon = await startDaemonProcess(home.path, env);
-    const h = ['--home', home.path];
-    assert.equal((await cli(['schedules', 'add', 'nightly', '--to', intact, '--every', 'day', '--at', '02:00', ...h])).code, 0);
-    for (let run = 0; run < 3; run++) {
-      assert.equal((await cli(['ingest', '-', ...h], batch(run * 40, 40))).code, 0);
-      const result = await cli(['schedules', 'run', 'nightly', ...h]);
-      assert.equal(result.code, 0, result.stderr);
-    }
-    for (const key of (await exportedKeys(intact)).filter((k) => k.endsWith('.manifest.json'))) {
-      manifestKeys.push(key);
-      manifests.push(JSON.parse(await readFile(join(intact, key), 'utf8')) as ExportManifest);
-    }
+    exported = await scheduledExport('vexp', env, [0, 1, 2].map((run) => batch(run * 40, 40)));
+    ({ home, out, intact, daemon, manifestKeys } = exported);
+    for (const key of manifestKeys) manifests.push(JSON.parse(await readFile(join(intact, key), 'utf8')) as ExportManifest);
   });
-  after(async () => {
-    await daemon?.stop();
-    await home?.dispose();
-    await out?.dispose();
-  });
+  after(() => exported?.dispose());
 
   async function copy(name: string): Promise<string> {
-    const target = join(out.path, name);
+    const target = join(out, name);
     await cp(intact, target, { recursive: true });
     return target;
   }
@@ -67,8 +51,8 @@ describe('verify-export and verify --against', () => {
     assert.ok(manifests.every((m) => m.signature !== undefined && m.public_keys[m.signature.key_id] !== undefined));
     assert.deepEqual(report.chains.map((c) => [c.chain, c.manifests, c.seq_from]), [['nightly', 3, 1]]);
     // With the key pinned from `keys status`.
-    const keys = JSON.parse((await cli(['keys', 'status', '--json', '--home', home.path])).stdout) as { signing_public_key: string };
-    const pem = join(out.path, 'signing.pem');
+    const keys = JSON.parse((await cli(['keys', 'status', '--json', '--home', home])).stdout) as { signing_public_key: string };
+    const pem = join(out, 'signing.pem');
     await writeFile(pem, keys.signing_public_key);
     assert.equal((await cli(['verify-export', intact, '--public-key', pem])).code, 0);
     // Another key does not verify these signatures.
@@ -122,29 +106,29 @@ describe('verify-export and verify --against', () => {
 
   test('usage errors exit 2; a folder without an export exits 1', async () => {
     assert.equal((await cli(['verify-export'])).code, 2);
-    const none = await cli(['verify-export', join(out.path, 'nothing-here')]);
+    const none = await cli(['verify-export', join(out, 'nothing-here')]);
     assert.equal(none.code, 1);
     assert.match(none.stdout, /NO_MANIFEST/);
   });
 
   test('verify --against: a local store whose newest exported entries were cut off fails; the intact one passes', async () => {
-    const ok = await cli(['verify', '--home', home.path, '--against', intact]);
+    const ok = await cli(['verify', '--home', home, '--against', intact]);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     await daemon.stop();
     // The attacker cuts off the newest entries and the checkpoints that cover them: local verify cannot tell.
     const last = manifests[2];
     assert.ok(last !== undefined);
     const cut = last.seq_to - 3;
-    const segments = await listSegments(home.path);
+    const segments = await listSegments(home);
     const newest = segments.at(-1);
     assert.ok(newest !== undefined);
-    const lines = (await readFile(join(home.path, newest.file), 'utf8')).split('\n').filter((l) => l !== '');
-    await writeFile(join(home.path, newest.file), lines.filter((l) => (JSON.parse(l) as { seq: number }).seq <= cut).map((l) => l + '\n').join(''));
-    const checkpoints = (await readFile(join(home.path, CHECKPOINTS_FILE), 'utf8')).split('\n').filter((l) => l !== '');
-    await writeFile(join(home.path, CHECKPOINTS_FILE), checkpoints.filter((l) => (JSON.parse(l) as { seq: number }).seq <= cut).map((l) => l + '\n').join(''));
-    const local = await cli(['verify', '--home', home.path]);
+    const lines = (await readFile(join(home, newest.file), 'utf8')).split('\n').filter((l) => l !== '');
+    await writeFile(join(home, newest.file), lines.filter((l) => (JSON.parse(l) as { seq: number }).seq <= cut).map((l) => l + '\n').join(''));
+    const checkpoints = (await readFile(join(home, CHECKPOINTS_FILE), 'utf8')).split('\n').filter((l) => l !== '');
+    await writeFile(join(home, CHECKPOINTS_FILE), checkpoints.filter((l) => (JSON.parse(l) as { seq: number }).seq <= cut).map((l) => l + '\n').join(''));
+    const local = await cli(['verify', '--home', home]);
     assert.equal(local.code, 0, `the cut is invisible locally: ${local.stdout}`);
-    const witnessed = await cli(['verify', '--home', home.path, '--against', intact]);
+    const witnessed = await cli(['verify', '--home', home, '--against', intact]);
     assert.equal(witnessed.code, 1);
     assert.match(witnessed.stdout, new RegExp(`FAILED: the export holds a signed checkpoint of seq ${last.seq_to} .* that the local store lacks`));
   });

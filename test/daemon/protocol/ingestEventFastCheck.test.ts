@@ -4,6 +4,7 @@ import { ContentMode, Decision, EventKind, EventType, IngestEvent, Limits, Threa
 import { ingestEventFastCheck } from '../../../daemon/protocol/ingestEventFastCheck.ts';
 import { EVENT_BOUNDS } from '../../../daemon/protocol/jsonBounds.ts';
 import { HOSTILE_STRINGS } from '../../support/hostileCorpus.ts';
+import { seededRandom } from '../../support/seededRandom.ts';
 
 /**
  * The fast check must never accept what zod rejects (or accept it differently), and must accept every
@@ -12,18 +13,7 @@ import { HOSTILE_STRINGS } from '../../support/hostileCorpus.ts';
  * realistic and random events and values no JSON text makes.
  */
 
-/** mulberry32: small and seedable, so a failure replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = prng(20261202);
+const random = seededRandom(20261202);
 const int = (n: number): number => Math.floor(random() * n);
 const pick = <T>(items: readonly T[]): T => items[int(items.length)] as T;
 

@@ -9,6 +9,7 @@ import { DAEMON_LOG_FILE } from '../../../daemon/protocol/messages.ts';
 import { STATE_FILE } from '../../../daemon/state/daemonState.ts';
 import { startDaemonProcess, type DaemonProcess } from '../../support/daemonProcess.ts';
 import { filesUnder } from '../../support/filesUnder.ts';
+import { NO_AWS_DEFAULT_CREDENTIALS } from '../../support/noAwsDefaultCredentials.ts';
 import { S3RVER_KEYS, startS3rver, type S3rverServer } from '../../support/s3rverServer.ts';
 import { tempDir } from '../../support/tempDir.ts';
 
@@ -29,13 +30,7 @@ describe('credentials.set and credentials.remove: keys into the daemon keychain,
   const env = {
     AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64'),
     AI_AUDIT_HOME: '',
-    AWS_ACCESS_KEY_ID: undefined,
-    AWS_SECRET_ACCESS_KEY: undefined,
-    AWS_SESSION_TOKEN: undefined,
-    AWS_PROFILE: undefined,
-    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
-    AWS_CONFIG_FILE: '/nonexistent/config',
-    AWS_EC2_METADATA_DISABLED: 'true',
+    ...NO_AWS_DEFAULT_CREDENTIALS,
   };
   const config = () => ({
     type: 's3-compatible' as const,

@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { CheckpointWitness, type WitnessMemory } from '../../../extension/daemon/checkpointWitness.ts';
 import { openKeyStore } from '../../../daemon/keys/openKeyStore.ts';
 import { DaemonState } from '../../../daemon/state/daemonState.ts';
 import { AuditStore } from '../../../daemon/store/auditStore.ts';
 import { runCliProcess, startDaemonProcess } from '../../support/daemonProcess.ts';
+import { recordingWitness } from '../../support/recordingWitness.ts';
 import { segmentFiles } from '../../support/segmentFiles.ts';
 import { tempDir } from '../../support/tempDir.ts';
 
@@ -23,10 +23,7 @@ describe('CheckpointWitness', () => {
     const dir = await tempDir('witness');
     homes.push(dir);
     const home = dir.path;
-    const memory = new Map<string, unknown>();
-    const store: WitnessMemory = { get: <T>(key: string) => memory.get(key) as T | undefined, update: async (key, value) => void memory.set(key, value) };
-    const warnings: string[] = [];
-    const witness = new CheckpointWitness({ home, memory: store, warn: (m) => warnings.push(m), log: () => undefined });
+    const { witness, warnings } = recordingWitness(home);
 
     let daemon = await startDaemonProcess(home, ENV);
     let client = await daemon.connect();
@@ -77,9 +74,7 @@ describe('CheckpointWitness', () => {
   test('a connected witness looks again and keeps up with new checkpoints', async () => {
     const dir = await tempDir('witness-live');
     homes.push(dir);
-    const memory = new Map<string, unknown>();
-    const store: WitnessMemory = { get: <T>(key: string) => memory.get(key) as T | undefined, update: async (key, value) => void memory.set(key, value) };
-    const witness = new CheckpointWitness({ home: dir.path, memory: store, warn: () => undefined, log: () => undefined, recheckMs: 100 });
+    const { witness } = recordingWitness(dir.path, { recheckMs: 100 });
     const daemon = await startDaemonProcess(dir.path, ENV);
     const client = await daemon.connect();
     try {
@@ -102,10 +97,7 @@ describe('CheckpointWitness', () => {
       const dir = await tempDir('witness-gone');
       homes.push(dir);
       const home = dir.path;
-      const memory = new Map<string, unknown>();
-      const store: WitnessMemory = { get: <T>(key: string) => memory.get(key) as T | undefined, update: async (key, value) => void memory.set(key, value) };
-      const warnings: string[] = [];
-      const witness = new CheckpointWitness({ home, memory: store, warn: (m) => warnings.push(m), log: () => undefined });
+      const { witness, warnings } = recordingWitness(home);
       await oldSegment(home, 3); // seq 1–3 in a segment of ten days ago, signed at seq 3
 
       let daemon = await startDaemonProcess(home, ENV);

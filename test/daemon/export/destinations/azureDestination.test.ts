@@ -4,11 +4,11 @@ import { after, before, describe, test } from 'node:test';
 import { AzureDestination } from '../../../../daemon/export/destinations/azureDestination.ts';
 import type { AzureAuth, AzureConfig } from '../../../../daemon/export/destinations/azureDestination.ts';
 import { bufferBody } from '../../../../daemon/export/destinations/verifiedBody.ts';
-import { ExportDestinationError } from '../../../../daemon/export/exportDestination.ts';
 import type { ExportDestination, ObjectInfo } from '../../../../daemon/export/exportDestination.ts';
 import { DestinationConfig } from '../../../../daemon/protocol/destinations.ts';
 import { startAzurite } from '../../../support/azuriteServer.ts';
 import type { AzuriteServer } from '../../../support/azuriteServer.ts';
+import { rejectsWith } from '../../../support/rejectsWith.ts';
 import { sha256, streamBody } from '../../../support/streamBodies.ts';
 
 const MiB = 1024 * 1024;
@@ -23,17 +23,6 @@ async function bytes(stream: AsyncIterable<unknown>): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: ExportDestinationError['code']): Promise<ExportDestinationError> {
-  try {
-    await promise;
-  } catch (error: unknown) {
-    assert.ok(error instanceof ExportDestinationError, `expected an ExportDestinationError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return error;
-  }
-  assert.fail(`expected ${code}, but it resolved`);
 }
 
 describe('AzureDestination against Azurite', () => {

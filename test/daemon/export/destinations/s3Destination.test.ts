@@ -8,6 +8,7 @@ import { bufferBody } from '../../../../daemon/export/destinations/verifiedBody.
 import { DestinationConfig } from '../../../../daemon/protocol/destinations.ts';
 import { FAULTS, shareOfFaults, startFaultProxy } from '../../../support/faultProxy.ts';
 import type { FaultProxy } from '../../../support/faultProxy.ts';
+import { rejectsWith } from '../../../support/rejectsWith.ts';
 import { S3RVER_KEYS, startS3rver } from '../../../support/s3rverServer.ts';
 import type { S3rverServer } from '../../../support/s3rverServer.ts';
 import { sha256, streamBody } from '../../../support/streamBodies.ts';
@@ -30,17 +31,6 @@ async function all(iterable: AsyncIterable<ObjectInfo>): Promise<ObjectInfo[]> {
   const out: ObjectInfo[] = [];
   for await (const item of iterable) out.push(item);
   return out;
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: ExportDestinationError['code']): Promise<ExportDestinationError> {
-  try {
-    await promise;
-  } catch (error: unknown) {
-    assert.ok(error instanceof ExportDestinationError, `expected an ExportDestinationError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return error;
-  }
-  assert.fail(`expected ${code}, but it resolved`);
 }
 
 describe('S3Destination against s3rver', () => {
