@@ -8,7 +8,7 @@
 // CLI package); @duckdb/node-api only by `ai-audit query --from`, with a dynamic import (a dependency of
 // the CLI package, not in the .vsix: see docs/packaging.md).
 import { build } from 'esbuild';
-import { chmod, copyFile, mkdir } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -39,8 +39,10 @@ if (existsSync('extension/extensionMain.ts')) {
 {
   await mkdir('dist/webview', { recursive: true });
   await build({ bundle: true, platform: 'browser', target: 'es2022', format: 'iife', sourcemap: true, logLevel: 'warning', entryPoints: { chat: 'webview/chat/chatView.ts', auditLog: 'webview/auditLog/auditLogView.ts' }, outdir: 'dist/webview' });
-  await copyFile('webview/chat/chatView.css', 'dist/webview/chat.css');
-  await copyFile('webview/auditLog/auditLog.css', 'dist/webview/auditLog.css');
+  // Each view's stylesheet is the shared base page (webview/shared/base.css) followed by its own rules.
+  const base = await readFile('webview/shared/base.css', 'utf8');
+  await writeFile('dist/webview/chat.css', base + (await readFile('webview/chat/chatView.css', 'utf8')));
+  await writeFile('dist/webview/auditLog.css', base + (await readFile('webview/auditLog/auditLog.css', 'utf8')));
   await copyFile('node_modules/@vscode/codicons/dist/codicon.css', 'dist/webview/codicon.css');
   await copyFile('node_modules/@vscode/codicons/dist/codicon.ttf', 'dist/webview/codicon.ttf');
 }

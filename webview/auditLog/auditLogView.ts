@@ -1,11 +1,11 @@
-import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import type { EntryFilter } from '../../daemon/protocol/messages.ts';
 import { AuditLogViewState, FromAuditLog, ToAuditLog } from '../protocol/auditLogMessages.ts';
 import type { EntryRow } from '../protocol/entryRow.ts';
+import { button } from '../shared/button.ts';
 import { ChartsView } from './chartsView.ts';
 import { DetailView } from './detailView.ts';
-import { button, el } from './dom.ts';
+import { el } from './dom.ts';
 import { FilterBar } from './filterBar.ts';
 import { emptyForm, fromEntryFilter, toEntryFilter, type FilterForm } from './filterModel.ts';
 import { PagingWindow, type PageRequest } from './pagingWindow.ts';

@@ -1,7 +1,8 @@
 import type { Entry } from '../../daemon/protocol/entry.ts';
 import type { z } from 'zod';
 import type { CheckpointRef } from '../protocol/auditLogMessages.ts';
-import { button, el } from './dom.ts';
+import { button } from '../shared/button.ts';
+import { el } from './dom.ts';
 import { detailFields, detailText, formatTime, reviewLine } from './entryFormat.ts';
 
 export interface DetailCallbacks {

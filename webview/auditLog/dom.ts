@@ -10,17 +10,6 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: st
   return element;
 }
 
-/** A `vscode-button` (from @vscode-elements/elements) with a codicon and a fixed label. */
-export function button(id: string, label: string, options: { icon?: string; secondary?: boolean; title?: string } = {}): HTMLElement {
-  const element = document.createElement('vscode-button');
-  element.id = id;
-  element.textContent = label;
-  if (options.icon !== undefined) element.setAttribute('icon', options.icon);
-  if (options.secondary === true) element.setAttribute('secondary', '');
-  if (options.title !== undefined) element.title = options.title;
-  return element;
-}
-
 const SVG = 'http://www.w3.org/2000/svg';
 
 /** An SVG element with numeric/keyword attributes set by the caller (never log text). */

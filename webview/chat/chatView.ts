@@ -1,6 +1,6 @@
-import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import { FromWebview, MAX_PROMPT_CHARS, ToWebview } from '../protocol/chatMessages.ts';
+import { button } from '../shared/button.ts';
 import { parseMarkdown, renderMarkdown, type RenderActions } from './markdownRenderer.ts';
 import { appendVisibleText } from './visibleText.ts';
 
@@ -32,16 +32,6 @@ function post(message: FromWebview): void {
   const parsed = FromWebview.safeParse(message);
   if (parsed.success) vscode.postMessage(parsed.data);
   else console.error('not sent: invalid message', parsed.error.issues);
-}
-
-function button(id: string, label: string, options: { icon?: string; secondary?: boolean; title?: string } = {}): HTMLElement {
-  const element = doc.createElement('vscode-button');
-  element.id = id;
-  element.textContent = label;
-  if (options.icon !== undefined) element.setAttribute('icon', options.icon);
-  if (options.secondary === true) element.setAttribute('secondary', '');
-  if (options.title !== undefined) element.title = options.title;
-  return element;
 }
 
 // ---- layout -------------------------------------------------------------------------------------
