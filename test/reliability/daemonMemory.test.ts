@@ -5,9 +5,9 @@ import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import type { DaemonClient } from '../../daemon/client/daemonClient.ts';
 import type { IngestAck, IngestRejected } from '../../daemon/protocol/messages.ts';
-import { startDaemonProcess, type DaemonProcess } from '../support/daemonProcess.ts';
+import type { DaemonProcess } from '../support/daemonProcess.ts';
+import { startDaemonSuite, type DaemonSuite } from '../support/daemonSuite.ts';
 import { processRssMiB } from '../support/processRss.ts';
-import { tempDir } from '../support/tempDir.ts';
 import { reliabilitySize } from './reliabilitySize.ts';
 
 /**
@@ -38,20 +38,15 @@ async function rawClient(daemon: DaemonProcess): Promise<WebSocket> {
 }
 
 describe('daemon memory under a hostile authenticated client (real daemon process)', { skip: linux ? false : 'RSS is read from /proc (Linux only)' }, () => {
-  let home: { path: string; dispose(): Promise<void> };
+  let suite: DaemonSuite | undefined;
   let daemon: DaemonProcess;
   let client: DaemonClient;
 
   before(async () => {
-    home = await tempDir('memory');
-    daemon = await startDaemonProcess(home.path, { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64') });
-    client = await daemon.connect();
+    suite = await startDaemonSuite('memory', { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64') });
+    ({ daemon, client } = suite);
   });
-  after(async () => {
-    await client?.dispose();
-    await daemon?.stop();
-    await home?.dispose();
-  });
+  after(() => suite?.dispose());
 
   test('deep metadata gets invalid_params per event, the rest of the batch is stored, and nothing leaks', { timeout: 600_000 }, async () => {
     const frames = reliabilitySize({ ci: 1000, full: 25_000 });

@@ -5,10 +5,10 @@ import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import type { DaemonClient } from '../../daemon/client/daemonClient.ts';
 import type { Entry, JsonValue } from '../../daemon/protocol/entry.ts';
-import { startDaemonProcess, type DaemonProcess } from '../support/daemonProcess.ts';
+import type { DaemonProcess } from '../support/daemonProcess.ts';
+import { startDaemonSuite, type DaemonSuite } from '../support/daemonSuite.ts';
 import { processRssMiB } from '../support/processRss.ts';
 import { seededRandom } from '../support/seededRandom.ts';
-import { tempDir } from '../support/tempDir.ts';
 import { reliabilitySize } from './reliabilitySize.ts';
 
 /**
@@ -186,21 +186,16 @@ function validEventDiscarded(): Record<string, JsonValue> {
 }
 
 describe(`protocol fuzzer: ${FRAMES} frames, seed ${SEED} (real daemon process)`, () => {
-  let home: { path: string; dispose(): Promise<void> };
+  let suite: DaemonSuite | undefined;
   let daemon: DaemonProcess;
   let client: DaemonClient;
 
   before(async () => {
     process.stderr.write(`protocol fuzzer seed ${SEED} (replay with AI_AUDIT_FUZZ_SEED=${SEED})\n`);
-    home = await tempDir('fuzz');
-    daemon = await startDaemonProcess(home.path, { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64') });
-    client = await daemon.connect();
+    suite = await startDaemonSuite('fuzz', { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64') });
+    ({ daemon, client } = suite);
   });
-  after(async () => {
-    await client?.dispose();
-    await daemon?.stop();
-    await home?.dispose();
-  });
+  after(() => suite?.dispose());
 
   test('typed errors for every bad frame, the daemon stays up with bounded memory, valid events stored exactly', { timeout: 3_600_000 }, async () => {
     const ws = new WebSocket(`ws://127.0.0.1:${daemon.discovery.port}/v1`, { headers: { Authorization: `Bearer ${daemon.token}` } });

@@ -7,17 +7,18 @@ import type { DaemonClient } from '../../../daemon/client/daemonClient.ts';
 import { AuditError, ErrorCodes } from '../../../daemon/protocol/errors.ts';
 import { DAEMON_LOG_FILE } from '../../../daemon/protocol/messages.ts';
 import { STATE_FILE } from '../../../daemon/state/daemonState.ts';
-import { startDaemonProcess, type DaemonProcess } from '../../support/daemonProcess.ts';
+import type { DaemonProcess } from '../../support/daemonProcess.ts';
+import { startDaemonSuite, type DaemonSuite } from '../../support/daemonSuite.ts';
 import { filesUnder } from '../../support/filesUnder.ts';
 import { NO_AWS_DEFAULT_CREDENTIALS } from '../../support/noAwsDefaultCredentials.ts';
 import { S3RVER_KEYS, startS3rver, type S3rverServer } from '../../support/s3rverServer.ts';
-import { tempDir } from '../../support/tempDir.ts';
 
 const BUCKET = 'audit';
 
 describe('credentials.set and credentials.remove: keys into the daemon keychain, used by exports, never shown', () => {
   let s3: S3rverServer;
-  let home: { path: string; dispose(): Promise<void> };
+  let suite: DaemonSuite | undefined;
+  let home: string;
   let daemon: DaemonProcess;
   let client: DaemonClient;
   const ref = `creds-${randomBytes(4).toString('hex')}`;
@@ -53,16 +54,13 @@ describe('credentials.set and credentials.remove: keys into the daemon keychain,
 
   before(async () => {
     s3 = await startS3rver({ buckets: [BUCKET] });
-    home = await tempDir('credentials');
-    daemon = await startDaemonProcess(home.path, env);
-    client = await daemon.connect();
+    suite = await startDaemonSuite('credentials', env);
+    ({ home, daemon, client } = suite);
     await client.request('ingest', { events: Array.from({ length: 20 }, (_, i) => ({ kind: 'chat.input', input: `prompt ${i}`, model: 'gpt-4o' })) });
   });
   after(async () => {
     await client?.request('credentials.remove', { ref }).catch(() => undefined);
-    await client?.dispose();
-    await daemon?.stop();
-    await home?.dispose();
+    await suite?.dispose();
     await s3?.dispose();
   });
 
@@ -124,8 +122,8 @@ describe('credentials.set and credentials.remove: keys into the daemon keychain,
   });
 
   test('no secret in state.json, daemon.log, the daemon output, any entry, error or file of the data dir', async () => {
-    const state = await readFile(join(home.path, STATE_FILE), 'utf8');
-    const log = await readFile(join(home.path, DAEMON_LOG_FILE), 'utf8').catch(() => '');
+    const state = await readFile(join(home, STATE_FILE), 'utf8');
+    const log = await readFile(join(home, DAEMON_LOG_FILE), 'utf8').catch(() => '');
     const entries = JSON.stringify((await client.request('query', { limit: 1000 })).entries);
     const texts: Array<[string, string]> = [
       ['state.json', state],
@@ -134,7 +132,7 @@ describe('credentials.set and credentials.remove: keys into the daemon keychain,
       ['entries', entries],
       ['errors', errorTexts.join('\n')],
     ];
-    for (const file of await filesUnder(home.path)) texts.push([file, (await readFile(file)).toString('latin1')]);
+    for (const file of await filesUnder(home)) texts.push([file, (await readFile(file)).toString('latin1')]);
     assert.ok(errorTexts.length >= 4, 'the failures above were kept');
     assert.ok(entries.includes('audit.credentials'));
     for (const [where, text] of texts) {

@@ -3,25 +3,18 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { DaemonClient } from '../../../daemon/client/daemonClient.ts';
 import { AuditError } from '../../../daemon/protocol/errors.ts';
-import { startDaemonProcess, type DaemonProcess } from '../../support/daemonProcess.ts';
-import { tempDir } from '../../support/tempDir.ts';
+import { startDaemonSuite, type DaemonSuite } from '../../support/daemonSuite.ts';
 
 describe('entry.detail, review.add and access.record', () => {
-  let home: { path: string; dispose(): Promise<void> };
-  let daemon: DaemonProcess;
+  let suite: DaemonSuite | undefined;
   let client: DaemonClient;
   const env = { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64'), AI_AUDIT_HOME: '' };
 
   before(async () => {
-    home = await tempDir('review');
-    daemon = await startDaemonProcess(home.path, env);
-    client = await daemon.connect();
+    suite = await startDaemonSuite('review', env);
+    ({ client } = suite);
   });
-  after(async () => {
-    await client?.dispose();
-    await daemon?.stop();
-    await home?.dispose();
-  });
+  after(() => suite?.dispose());
 
   test('a review is an audit.review entry that references the entry and shows in its detail', async () => {
     const { acks } = await client.request('ingest', { events: [{ kind: 'chat.input', input: 'hello', decision: 'blocked', actor: { user_id: 'dev' } }, { kind: 'chat.output', output: 'hi' }] });

@@ -6,6 +6,7 @@ import { ConnectError, DaemonClient } from '../../../daemon/client/daemonClient.
 import type { Entry } from '../../../daemon/protocol/entry.ts';
 import { MAX_BATCH_EVENTS, MAX_FRAME_BYTES, type IngestAck, type IngestRejected } from '../../../daemon/protocol/messages.ts';
 import { startDaemonProcess, type DaemonProcess } from '../../support/daemonProcess.ts';
+import { startDaemonSuite, type DaemonSuite } from '../../support/daemonSuite.ts';
 import { tempDir } from '../../support/tempDir.ts';
 import { randomBytes } from 'node:crypto';
 
@@ -40,21 +41,16 @@ function handshakeStatus(url: string, headers: Record<string, string>): Promise<
 }
 
 describe('the daemon WebSocket endpoint (real daemon process)', () => {
-  let home: { path: string; dispose(): Promise<void> };
+  let suite: DaemonSuite | undefined;
   let daemon: DaemonProcess;
   let client: DaemonClient;
   const env = { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64') };
 
   before(async () => {
-    home = await tempDir('ws');
-    daemon = await startDaemonProcess(home.path, env);
-    client = await daemon.connect();
+    suite = await startDaemonSuite('ws', env);
+    ({ daemon, client } = suite);
   });
-  after(async () => {
-    await client?.dispose();
-    await daemon?.stop();
-    await home?.dispose();
-  });
+  after(() => suite?.dispose());
 
   test('listens on 127.0.0.1 only and announces port and pid', () => {
     assert.equal(daemon.discovery.host, '127.0.0.1');
@@ -233,9 +229,8 @@ describe('daemon stop and long verifies (a daemon of its own each)', () => {
   });
 
   test('verify sends verify.progress every 50,000 entries', async () => {
-    const home = await tempDir('ws-progress');
-    const daemon = await startDaemonProcess(home.path, env);
-    const c = await daemon.connect();
+    const suite = await startDaemonSuite('ws-progress', env);
+    const c = suite.client;
     try {
       const ingest = async (count: number): Promise<void> => {
         for (let done = 0; done < count; ) {
@@ -260,9 +255,7 @@ describe('daemon stop and long verifies (a daemon of its own each)', () => {
       await ingest(2);
       assert.deepEqual(await progressOf(), [{ entries_checked: 50_000, last_seq: 50_000 }]);
     } finally {
-      await c.dispose();
-      await daemon.stop();
-      await home.dispose();
+      await suite.dispose();
     }
   });
 });

@@ -3,23 +3,18 @@ import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import type { DaemonClient } from '../../../daemon/client/daemonClient.ts';
 import { BlockedTodayCounter } from '../../../extension/daemon/blockedToday.ts';
-import { startDaemonProcess, type DaemonProcess } from '../../support/daemonProcess.ts';
-import { tempDir } from '../../support/tempDir.ts';
+import type { DaemonProcess } from '../../support/daemonProcess.ts';
+import { startDaemonSuite, type DaemonSuite } from '../../support/daemonSuite.ts';
 
-let home: { path: string; dispose(): Promise<void> };
+let suite: DaemonSuite | undefined;
 let daemon: DaemonProcess;
 let producer: DaemonClient;
 
 before(async () => {
-  home = await tempDir('blocked-today');
-  daemon = await startDaemonProcess(home.path, { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64') });
-  producer = await daemon.connect();
+  suite = await startDaemonSuite('blocked-today', { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64') });
+  ({ daemon, client: producer } = suite);
 });
-after(async () => {
-  await producer.dispose();
-  await daemon.stop();
-  await home.dispose();
-});
+after(() => suite?.dispose());
 
 const blocked = (n: number) => Array.from({ length: n }, () => ({ kind: 'chat.input' as const, decision: 'blocked' as const, reason: 'test' }));
 
