@@ -9,11 +9,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Frame, Page } from 'playwright-core';
 import { ensureCodeServer } from '../scripts/vscode/ensureCodeServer.mjs';
 import { hostTarget, packageTarget } from '../scripts/package.mjs';
 import { startDaemonProcess } from '../test/support/daemonProcess.ts';
 import { tempDir } from '../test/support/tempDir.ts';
+import { openAuditLog } from '../test/e2e/harness/auditLogViewer.ts';
 import { CleanupStack } from '../test/e2e/harness/cleanupStack.ts';
 import { builtVsix } from '../test/e2e/harness/builtExtension.ts';
 import { startCodeServer } from '../test/e2e/harness/codeServer.ts';
@@ -44,13 +44,7 @@ export function viewerScrollNotRun(reason: string): ViewerScrollResult {
 async function round(url: string, log: (line: string) => void): Promise<{ figures: ScrollFigures; priority: string }> {
   const workbench = await openWorkbench(url);
   try {
-    const page = workbench.page;
-    // Room for the viewer, as in test/e2e/auditLog.test.ts: focus the workbench, close both side bars.
-    await page.locator('.part.statusbar').click({ position: { x: 600, y: 5 } });
-    await page.keyboard.press('Control+B');
-    await page.keyboard.press('Control+Alt+B');
-    await workbench.runCommand('AI Audit Trail: Open Audit Log', { timeoutMs: 60_000 });
-    const frame = await auditFrame(workbench.page);
+    const frame = await openAuditLog(workbench);
     await frame.locator('.row[data-index="0"]:not([data-key="loading"])').waitFor({ timeout: 60_000 });
     const firstSeq = Number(await frame.locator('.row[data-index="0"]').getAttribute('data-key'));
     const { figures, priority } = await measureScroll(frame, workbench.profileDir, SCROLL_ROWS);
@@ -61,18 +55,6 @@ async function round(url: string, log: (line: string) => void): Promise<{ figure
     return { figures, priority: 'skipped' in priority ? `not raised: ${priority.skipped}` : `raised${priority.autogroup ? ' (autogroup too)' : ''}` };
   } finally {
     await workbench.dispose();
-  }
-}
-
-/** The frame of the audit log webview. */
-async function auditFrame(page: Page): Promise<Frame> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    for (const frame of page.frames()) {
-      if (await frame.$('#audit-table').catch(() => null)) return frame;
-    }
-    if (Date.now() > deadline) throw new Error('no audit log webview');
-    await page.waitForTimeout(250);
   }
 }
 

@@ -19,10 +19,11 @@ import { listSegments } from '../../daemon/store/segmentPaths.ts';
 import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../support/daemonProcess.ts';
 import { S3RVER_KEYS, startS3rver } from '../support/s3rverServer.ts';
 import { HOSTILE_STRINGS, megabyteString, PWNED_HOST } from '../support/hostileCorpus.ts';
+import { AUDIT_TABLE, openAuditLog } from './harness/auditLogViewer.ts';
 import { CleanupStack } from './harness/cleanupStack.ts';
 import { builtVsix } from './harness/builtExtension.ts';
 import { startCodeServer } from './harness/codeServer.ts';
-import { openWorkbench } from './harness/workbench.ts';
+import { openWorkbench, webviewFrameWith } from './harness/workbench.ts';
 import { measureScroll } from './harness/scrollMeasure.ts';
 
 const TEST_MODEL_EXTENSION = fileURLToPath(new URL('../fixtures/testModelExtension/', import.meta.url));
@@ -86,23 +87,7 @@ function seedEvents(now: number): string[] {
 
 /** The frame of the audit log webview (there may be other webviews, e.g. the chat). */
 function auditFrame(page: Page, timeoutMs = 30_000): Promise<Frame> {
-  return frameWith(page, '#audit-table', timeoutMs);
-}
-
-/** The webview frame that holds `selector` (several webviews can be visible side by side). */
-async function frameWith(page: Page, selector: string, timeoutMs = 30_000): Promise<Frame> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    for (const frame of page.frames()) {
-      if (await frame.$(selector).catch(() => null)) {
-        // tsx compiles functions passed to evaluate with esbuild's keepNames helper: give the page one.
-        await frame.evaluate('globalThis.__name ??= (f) => f');
-        return frame;
-      }
-    }
-    if (Date.now() > deadline) throw new Error(`no webview with ${selector}`);
-    await page.waitForTimeout(250);
-  }
+  return webviewFrameWith(page, AUDIT_TABLE, timeoutMs);
 }
 
 /** Seqs of the rows on screen, top to bottom. */
@@ -196,12 +181,7 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
 
   try {
     // 1. Open from the palette; the newest rows (the hostile corpus) come first.
-    // Room for the viewer: the side bars go (their toggles; both are open at start).
-    await page.locator('.part.statusbar').click({ position: { x: 600, y: 5 } });
-    await page.keyboard.press('Control+B');
-    await page.keyboard.press('Control+Alt+B');
-    await workbench.runCommand('AI Audit Trail: Open Audit Log', { timeoutMs: 60_000 });
-    let frame = await auditFrame(page);
+    let frame = await openAuditLog(workbench);
     await frame.locator('.row[data-key="' + total + '"]').waitFor({ timeout: 60_000 });
     assert.equal((await visibleSeqs(frame))[0], total);
 
@@ -322,7 +302,7 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
 
     // 10. A chat badge opens its entry in the viewer.
     await workbench.runCommand('AI Audit Trail: Open Chat', { timeoutMs: 30_000 });
-    const chat = await frameWith(page, 'textarea#composer', 60_000);
+    const chat = await webviewFrameWith(page, 'textarea#composer', 60_000);
     await chat.locator('textarea#composer').fill('hello from the audit log test');
     await chat.locator('textarea#composer').press('Enter');
     const badge = chat.locator('.audit-seq').first();

@@ -4,7 +4,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
-import { chromium, errors, type BrowserContext, type FrameLocator, type Locator, type Page } from 'playwright-core';
+import { chromium, errors, type BrowserContext, type Frame, type FrameLocator, type Locator, type Page } from 'playwright-core';
 import { ensureCodeServer } from '../../../scripts/vscode/ensureCodeServer.mjs';
 import { CleanupStack, type AsyncDisposable } from './cleanupStack.ts';
 
@@ -180,4 +180,23 @@ function visibleWebviewFrame(page: Page): FrameLocator {
     .contentFrame()
     .locator('iframe#active-frame')
     .contentFrame();
+}
+
+/**
+ * The webview frame that holds `selector` (several webviews can be visible side by side), as a `Frame` for
+ * `evaluate`; waits up to `timeoutMs` (ms) for it to appear.
+ */
+export async function webviewFrameWith(page: Page, selector: string, timeoutMs: number): Promise<Frame> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const frame of page.frames()) {
+      if (await frame.$(selector).catch(() => null)) {
+        // tsx compiles functions passed to evaluate with esbuild's keepNames helper: give the page one.
+        await frame.evaluate('globalThis.__name ??= (f) => f');
+        return frame;
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`no webview with ${selector}`);
+    await page.waitForTimeout(250);
+  }
 }
