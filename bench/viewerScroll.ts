@@ -40,6 +40,12 @@ export function viewerScrollNotRun(reason: string): ViewerScrollResult {
   return { figure: { id: ID, figure: FIGURE, value: reason, compared: '—', result: '—', target: TARGET, met: null }, notes: [] };
 }
 
+/** The value column of the figure: medians of the rounds (a median of two rounds can be a fraction). */
+function viewerScrollValue(medians: { over200: number; longestMs: number; count: number }): string {
+  const tasks = medians.count === 1 ? 'long task' : 'long tasks';
+  return `${medians.over200} over 200 ms; longest ${Math.round(medians.longestMs)} ms; ${medians.count} ${tasks}`;
+}
+
 /** Opens the viewer in a fresh browser, waits for its first screen, scrolls and closes the browser. */
 async function round(url: string, log: (line: string) => void): Promise<{ figures: ScrollFigures; priority: string }> {
   const workbench = await openWorkbench(url);
@@ -107,7 +113,7 @@ export async function viewerScroll(options: { rounds: number; log: (line: string
       figure: {
         id: ID,
         figure: FIGURE,
-        value: `${over200} over 200 ms; longest ${Math.round(longest)} ms; ${count} long tasks`,
+        value: viewerScrollValue({ over200, longestMs: longest, count }),
         compared: '—',
         result: `${over200} over 200 ms`,
         target: TARGET,
