@@ -6,6 +6,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type { DaemonClient } from '../daemon/client/daemonClient.ts';
 import type { DestinationConfig } from '../daemon/protocol/destinations.ts';
 import type { ExportRun } from '../daemon/protocol/exports.ts';
+import { NO_AWS_DEFAULT_CREDENTIALS } from '../test/support/noAwsDefaultCredentials.ts';
 import { S3RVER_KEYS, type S3rverServer } from '../test/support/s3rverServer.ts';
 
 export const EXPORT_BUCKET = 'bench';
@@ -15,13 +16,9 @@ export const EXPORT_BUCKET = 'bench';
  * s3rver's fixed keys in the environment, and nothing else the chain could find.
  */
 export const S3RVER_DAEMON_ENV: NodeJS.ProcessEnv = {
+  ...NO_AWS_DEFAULT_CREDENTIALS,
   AWS_ACCESS_KEY_ID: S3RVER_KEYS.accessKeyId,
   AWS_SECRET_ACCESS_KEY: S3RVER_KEYS.secretAccessKey,
-  AWS_SESSION_TOKEN: undefined,
-  AWS_PROFILE: undefined,
-  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
-  AWS_CONFIG_FILE: '/nonexistent/config',
-  AWS_EC2_METADATA_DISABLED: 'true',
 };
 
 export interface ExportTiming {
