@@ -1,6 +1,6 @@
 import type { DaemonClient } from '../../daemon/client/daemonClient.ts';
 import { AuditError, ErrorCodes } from '../../daemon/protocol/errors.ts';
-import type { ParamsOf } from '../../daemon/protocol/messages.ts';
+import type { ParamsOf, SignedCheckpoint } from '../../daemon/protocol/messages.ts';
 
 /** What the witness keeps across sessions (a VS Code `Memento`, e.g. `context.globalState`). */
 export interface WitnessMemory {
@@ -40,12 +40,14 @@ export class CheckpointWitness {
   private readonly options: WitnessOptions;
   private readonly rememberKey: string;
   private readonly pendingKey: string;
+  private readonly anchorKey: string;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(options: WitnessOptions) {
     this.options = options;
     this.rememberKey = `aiAuditTrail.witness.checkpoint:${options.home}`;
     this.pendingKey = `aiAuditTrail.witness.pending:${options.home}`;
+    this.anchorKey = `aiAuditTrail.witness.anchor:${options.home}`;
   }
 
   get remembered(): RememberedCheckpoint | undefined {
@@ -62,8 +64,9 @@ export class CheckpointWitness {
     const latest = await client.request('checkpoints.latest', {});
     const remembered = this.remembered;
     const current = latest.checkpoint?.type === 'checkpoint' || latest.checkpoint?.type === 'repair' ? latest.checkpoint : null;
+    const anchor = latest.checkpoint?.type === 'anchor' ? latest.checkpoint : null;
     if (remembered !== undefined) {
-      const report = await this.compare(client, remembered, latest.last_seq, current);
+      const report = await this.compare(client, remembered, latest.last_seq, current, anchor);
       if (report !== null) {
         await this.alarm(client, report);
         return; // The remembered checkpoint stays: the store must reach past it again.
@@ -94,6 +97,7 @@ export class CheckpointWitness {
     remembered: RememberedCheckpoint,
     lastSeq: number,
     current: { seq: number; hash: string } | null,
+    anchor: SignedCheckpoint | null,
   ): Promise<Report | null> {
     let hashThere: string | null = null;
     let unexplained: string | null = null;
@@ -102,7 +106,7 @@ export class CheckpointWitness {
         hashThere = (await client.request('get', { seq: remembered.seq })).entry.hash;
       } catch (error: unknown) {
         if (!(error instanceof AuditError && error.code === ErrorCodes.NotFound)) throw error;
-        unexplained = await this.retentionProblem(client, remembered);
+        unexplained = await this.retentionProblem(client, remembered, anchor);
       }
     }
     const observed: Report['observed'] = {
@@ -130,11 +134,17 @@ export class CheckpointWitness {
    * deletes entries can also write an unsigned `audit.retention` entry or leave the daemon's own ones, so
    * the witness asks `verify` with `expect`, which checks the signatures of checkpoints.jsonl and accepts a
    * missing seq only under the newest anchor (protocol.md, `verify`). Null when covered; else why not.
+   * A verify reads the whole store, and its answer holds while the newest signed record is the same anchor:
+   * that anchor is remembered after a passing verify, so the checks until the next checkpoint skip it.
    */
-  private async retentionProblem(client: DaemonClient, remembered: RememberedCheckpoint): Promise<string | null> {
+  private async retentionProblem(client: DaemonClient, remembered: RememberedCheckpoint, anchor: SignedCheckpoint | null): Promise<string | null> {
+    // The remembered checkpoint and the anchor's signed record (its signature tells one record from another).
+    const covering = anchor !== null && anchor.seq >= remembered.seq ? `${remembered.seq}:${remembered.hash} ${anchor.seq}:${anchor.hash}:${anchor.sig}` : null;
+    if (covering !== null && this.options.memory.get<string>(this.anchorKey) === covering) return null;
     const report = await client.request('verify', { expect: { seq: remembered.seq, hash: remembered.hash } });
-    if (report.ok) return null;
-    return report.problem === null ? 'verify failed' : `verify: ${report.problem.code}`;
+    if (!report.ok) return report.problem === null ? 'verify failed' : `verify: ${report.problem.code}`;
+    if (covering !== null) await this.options.memory.update(this.anchorKey, covering);
+    return null;
   }
 
   private async alarm(client: DaemonClient, report: Report): Promise<void> {

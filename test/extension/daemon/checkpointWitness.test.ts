@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import type { DaemonClient } from '../../../daemon/client/daemonClient.ts';
 import { openKeyStore } from '../../../daemon/keys/openKeyStore.ts';
 import { DaemonState } from '../../../daemon/state/daemonState.ts';
 import { AuditStore } from '../../../daemon/store/auditStore.ts';
@@ -126,9 +127,14 @@ describe('CheckpointWitness', () => {
           client = await daemon.connect();
         }
         await assert.rejects(client.request('get', { seq: 3 }), (error: unknown) => (error as { code?: string }).code === 'not_found');
+        const verifies = countVerifies(client);
         await witness.check(client);
         if (dropped === 'by retention') {
           assert.deepEqual(warnings, []);
+          assert.equal(verifies(), 1, 'the anchor was not checked with verify');
+          await witness.check(client); // the recheck before the next checkpoint
+          assert.deepEqual(warnings, []);
+          assert.equal(verifies(), 1, 'the anchor checked already was verified again');
           await client.request('keys.rotate', {}); // signs the end at once
           await witness.check(client);
           assert.deepEqual(warnings, []);
@@ -146,6 +152,17 @@ describe('CheckpointWitness', () => {
     });
   }
 });
+
+/** Counts the `verify` requests sent through `client` from now on (the daemon still answers each). */
+function countVerifies(client: DaemonClient): () => number {
+  let count = 0;
+  const request = client.request.bind(client);
+  client.request = ((method, params) => {
+    if (method === 'verify') count++;
+    return request(method, params);
+  }) as DaemonClient['request'];
+  return () => count;
+}
 
 /** A store whose first `count` entries were recorded ten days ago (so they sit in their own, older segment), signed. */
 async function oldSegment(home: string, count: number): Promise<void> {
