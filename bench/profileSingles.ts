@@ -12,6 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DaemonClient } from '../daemon/client/daemonClient.ts';
@@ -89,6 +90,10 @@ if (traced) {
 const traceFile = args.find((a) => a.startsWith('--trace='))?.slice('--trace='.length);
 const tracer = traceFile === undefined ? null : spawn('perf', ['trace', '-s', '-o', traceFile, '-p', String(pid)], { stdio: 'ignore' });
 if (tracer !== null) await new Promise((resolve) => setTimeout(resolve, 500));
+// This process's own collector pauses while it measures: a client-side pause delays the acks it times.
+const clientGc: number[] = [];
+const gcObserver = new PerformanceObserver((list) => void clientGc.push(...list.getEntries().map((e) => e.duration)));
+gcObserver.observe({ entryTypes: ['gc'] });
 const before = await cpuUs(pid);
 const started = performance.now();
 const latencies: number[] = [];
@@ -114,6 +119,7 @@ if (shape === 'singles') {
   await Promise.all(waits);
 }
 const seconds = (performance.now() - started) / 1000;
+gcObserver.disconnect();
 const cpu = (await cpuUs(pid)) - before;
 if (tracer !== null) {
   const stopped = once(tracer, 'exit');
@@ -148,6 +154,8 @@ const report: Record<string, number | string | null> = {
 if (shape === 'steady') {
   for (const p of [50, 90, 99, 99.9]) report[`p${p}_ms`] = Number(percentile(latencies, p).toFixed(2));
   report.max_ms = Number(Math.max(...latencies).toFixed(2));
+  report.client_gc_pauses = clientGc.length;
+  report.client_gc_max_ms = Number(Math.max(0, ...clientGc).toFixed(2));
   // The disk's own floor at the same moment: a burst's worth of lines (10 entries) written and fdatasync'ed
   // every 10 ms, as the daemon's group commit does for each burst.
   const handle = await open(join(home.path, 'raw-fsync.log'), 'a', 0o600);
