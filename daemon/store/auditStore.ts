@@ -48,11 +48,16 @@ type EntriesListener = (entries: readonly Entry[]) => void;
 
 const DISK_FULL_RETRY_MS = 1000;
 /**
- * Longest wait (ms) for as many requests as the previous batch held before a smaller batch is written.
- * Clients with one request outstanding come back right after their ack: without the wait, the first one
- * back is written alone and the rest form the next batch, two fdatasyncs where one would do.
+ * Shortest and longest wait (ms) for as many requests as the previous batch held before a smaller batch
+ * is written. Clients with one request outstanding come back right after their ack: without the wait, the
+ * first one back is written alone and the rest form the next batch, two fdatasyncs where one would do.
+ * Within these bounds the wait is as long as a recent write + fdatasync took: a request that misses the
+ * batch waits for that batch's sync and then its own, so waiting up to one sync for it costs the batch no
+ * more than it saves the latecomer, and spares the disk a sync. When syncs slow down (a busy disk), the
+ * clients' turnaround usually does too, and a fixed 1 ms split most batches.
  */
-const GROUP_LINGER_MS = 1;
+const GROUP_LINGER_MIN_MS = 1;
+const GROUP_LINGER_MAX_MS = 4;
 
 /**
  * The audit store: the single writer of one data dir. Ingest stamps, converts content, chains and
@@ -67,9 +72,11 @@ export class AuditStore {
   private readonly maxPending: number;
   private readonly idempotencyWindow: number;
   private pending: Pending[] = [];
-  /** Requests (ingest calls) with events in `pending`, and in the last batch written (see GROUP_LINGER_MS). */
+  /** Requests (ingest calls) with events in `pending`, and in the last batch written (see GROUP_LINGER_MIN_MS). */
   private pendingRequests = 0;
   private lastBatchRequests = 0;
+  /** Recent write + fdatasync duration of a batch (ms, moving average): the linger's bound. */
+  private syncMs = GROUP_LINGER_MIN_MS;
   /** Ends the linger before a batch, once enough requests are queued. */
   private gathered: (() => void) | null = null;
   private flushing: Promise<void> | null = null;
@@ -373,13 +380,14 @@ export class AuditStore {
   }
 
   /**
-   * Waits (at most GROUP_LINGER_MS) until as many requests are queued as the last batch held. The count
-   * adapts: a batch written after the wait ran out sets a smaller target for the next one.
+   * Waits (at most about one recent sync, see GROUP_LINGER_MIN_MS) until as many requests are queued as
+   * the last batch held. The count adapts: a batch written after the wait ran out sets a smaller target.
    */
   private async gather(): Promise<void> {
     if (this.pendingRequests >= this.lastBatchRequests || this.closed) return;
+    const linger = Math.min(GROUP_LINGER_MAX_MS, Math.max(GROUP_LINGER_MIN_MS, Math.round(this.syncMs)));
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => this.gathered?.(), GROUP_LINGER_MS);
+      const timer = setTimeout(() => this.gathered?.(), linger);
       this.gathered = () => {
         clearTimeout(timer);
         this.gathered = null;
@@ -437,7 +445,9 @@ export class AuditStore {
     }
     if (entries.length === 0) return;
     try {
+      const started = performance.now();
       await this.segments.append(entries, Buffer.from(chunks.join('')), lineBytes);
+      this.syncMs += (performance.now() - started - this.syncMs) / 8;
     } catch (error: unknown) {
       const wire = this.writeError(error);
       for (const item of built) this.settle(item, wire);

@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Entry } from '../protocol/entry.ts';
@@ -202,11 +203,12 @@ export class SegmentStore {
     if (handle === null) throw new Error('segment store is closed');
     const position = current.bytes;
     try {
+      // The write only copies the batch into the page cache: done here, it spares each batch a round trip
+      // through libuv's thread pool (a thread woken, a completion back on the event loop) before the
+      // fdatasync, the one call that waits for the disk. On this 2-core VM every wake-up costs CPU: fewer
+      // context switches and futex calls per event (docs/decisions.md, "Performance: single-event requests").
       let written = 0;
-      while (written < data.length) {
-        const { bytesWritten } = await handle.write(data, written, data.length - written, position + written);
-        written += bytesWritten;
-      }
+      while (written < data.length) written += writeSync(handle.fd, data, written, data.length - written, position + written);
       await handle.datasync();
     } catch (error: unknown) {
       // Cut back whatever part of the batch reached the file: it was never acknowledged.
