@@ -415,7 +415,7 @@ try {
     'Export: `export.run` of the whole store (hive, no gzip) through the daemon to s3rver, timed to its answer; the comparison uploads the data objects that export stored (same keys, sizes, count) with lib-storage `Upload` at its defaults, one object after another, from memory. s3rver runs on the same 2 cores.',
     'pino writes through `pino.destination({ sync: false })` and is flushed (not fsync\'ed) at the end; the raw writers call `fdatasync` per batch of 100 or per event, one writer, one file.',
     'The daemon\'s figures include the client: JSON serialization, the WebSocket, and the bench process competing for the same cores. The loggers write objects already in memory.',
-    'Cold start is measured from spawning `ai-audit daemon` to the first ack; the bench polls the discovery file every 25 ms.',
+    'Cold start is measured from spawning `ai-audit daemon` to the first ack; the bench watches the data folder for the discovery file (and polls it every 25 ms).',
     'The machine is shared with other jobs while the bench runs (see the load average above): absolute numbers are low and noisy; the interleaved ratios are what to compare.',
     'The last column divides CPU time (user + system, from /proc for the daemon, `process.cpuUsage` for the loggers) by events: on a loaded machine it is steadier than wall time, and its ratio is what the daemon would reach against the same logger with cores to spare. The daemon\'s CPU excludes the client (serializing frames in the bench process); the loggers\' includes building their objects. The met column is judged by wall time.',
   );

@@ -51,6 +51,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
     queue,
     log,
     witness,
+    bundledVersion: String((context.extension.packageJSON as { version?: unknown }).version),
   });
   context.subscriptions.push({ dispose: () => supervisor.dispose() }, witness);
   // One clear message the first time the daemon cannot be reached; afterwards the status bar says it.

@@ -25,3 +25,6 @@ export declare function packageTarget(
 
 /** SHA-256 (hex) of each shipped file of dist/, by path: what a .vsix was built from (`<vsix>.sources.json`). */
 export declare function distDigests(): Promise<Record<string, string>>;
+
+/** The chunks of the CLI bundle that a .vsix and the npm package carry (`dist/cli-chunks/*.mjs`), sorted. */
+export declare function cliChunks(): Promise<string[]>;

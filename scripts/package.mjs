@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,7 +41,7 @@ async function readJson(path) {
   return JSON.parse(await readFile(path, 'utf8'));
 }
 
-/** The files of the repository that a .vsix carries, besides node_modules/@napi-rs. */
+/** The files of the repository that a .vsix carries, besides node_modules/@napi-rs and the CLI's chunks. */
 const SHIPPED = [
   'README.md',
   'LICENSE',
@@ -61,6 +61,17 @@ const SHIPPED = [
   'dist/webview/codicon.ttf',
   '.vscodeignore',
 ];
+
+/** The chunks of the CLI bundle (parts loaded on demand, named by content hash; see scripts/build.mjs). */
+export async function cliChunks() {
+  return (await readdir(join(root, 'dist/cli-chunks'))).filter((f) => f.endsWith('.mjs')).sort().map((f) => `dist/cli-chunks/${f}`);
+}
+
+/** Every file of the repository that a .vsix carries, besides node_modules/@napi-rs. */
+async function shippedFiles() {
+  if (!existsSync(join(root, 'dist/cli-chunks'))) throw new Error('dist/cli-chunks is missing: run npm run build');
+  return [...SHIPPED, ...(await cliChunks())];
+}
 
 /**
  * The keyring's platform package for `target` as a tarball in the user's cache: from the npm registry,
@@ -111,7 +122,7 @@ function shippedManifest(manifest) {
 /** SHA-256 of each shipped file of dist/, by path. */
 export async function distDigests() {
   const digests = {};
-  for (const file of SHIPPED.filter((f) => f.startsWith('dist/'))) {
+  for (const file of (await shippedFiles()).filter((f) => f.startsWith('dist/'))) {
     digests[file] = createHash('sha256').update(await readFile(join(root, file))).digest('hex');
   }
   return digests;
@@ -128,7 +139,7 @@ export async function packageTarget(target, { log = (line) => process.stderr.wri
   const manifest = await readJson(join(root, 'package.json'));
   const stage = join(outDir, `stage-${target}`);
   await rm(stage, { recursive: true, force: true });
-  for (const file of SHIPPED) {
+  for (const file of await shippedFiles()) {
     if (!existsSync(join(root, file))) throw new Error(`${file} is missing${file.startsWith('dist/') ? ': run npm run build' : ''}`);
     await cp(join(root, file), join(stage, file));
   }

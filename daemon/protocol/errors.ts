@@ -48,6 +48,11 @@ export const ErrorCodes = {
   Cancelled: 'cancelled',
   /** The schedule is running already; wait for its run (see `export.runs`). */
   ExportRunning: 'export_running',
+  /**
+   * A part of the daemon loaded on demand (the export SDKs) is gone from where the daemon was started: an
+   * upgrade replaced its files. Restart the daemon (the extension does so itself for an older daemon).
+   */
+  DaemonOutdated: 'daemon_outdated',
   /** A bug. The daemon logs the details locally and stays up. */
   Internal: 'internal',
 } as const;

@@ -1,5 +1,5 @@
-import { writeSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { readFileSync, statSync, writeSync } from 'node:fs';
+import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Entry } from '../protocol/entry.ts';
 import { listSegments, segmentFile, summaryFileOf, type SegmentLocation } from './segmentPaths.ts';
@@ -271,10 +271,12 @@ export class SegmentStore {
     }
   }
 
+  // Synchronous reads: this runs only while the daemon starts (one sidecar per segment, before anything
+  // listens), where a blocking read of a small file costs about half the CPU of a promise-based one.
   private async readSidecar({ file, segment }: SegmentLocation): Promise<SegmentSummary | null> {
     let text: string;
     try {
-      text = await readFile(join(this.home, summaryFileOf(file)), 'utf8');
+      text = readFileSync(join(this.home, summaryFileOf(file)), 'utf8');
     } catch {
       return null;
     }
@@ -285,7 +287,7 @@ export class SegmentStore {
       this.log(`the summary of ${file} ${opened.problem}: not used`);
       return null;
     }
-    const size = (await stat(join(this.home, file))).size;
+    const size = statSync(join(this.home, file)).size;
     const { summary } = opened;
     if (summary.bytes !== size || summary.file !== file || summary.segment !== segment) {
       this.log(`the summary of ${file} does not describe the file (${summary.bytes} bytes, file has ${size}): not used`);

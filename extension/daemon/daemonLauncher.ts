@@ -24,9 +24,21 @@ export async function findOrStartDaemon(options: {
   env: NodeJS.ProcessEnv;
   log: (message: string) => void;
   timeoutMs?: number;
+  /**
+   * The version of the bundled daemon: a running daemon older than it is stopped and the bundled one started
+   * instead. After an upgrade the old daemon would run old code, from a folder VS Code is about to remove
+   * (its export SDKs load on first use from there). Only older ones: two windows of different versions must
+   * not restart each other in turn.
+   */
+  replaceOlderThan?: string;
 }): Promise<DaemonEndpointInfo> {
   const found = await readDiscovery(options.home);
-  if (found !== null && discoveryAlive(found.discovery)) return found;
+  if (found !== null && discoveryAlive(found.discovery)) {
+    const bundled = options.replaceOlderThan;
+    if (bundled === undefined || !isOlderVersion(found.discovery.version, bundled)) return found;
+    options.log(`the running audit daemon is version ${found.discovery.version}, older than the bundled ${bundled}: restarting it`);
+    await stopDaemon(options.home);
+  }
   await mkdir(options.home, { recursive: true, mode: 0o700 });
   const logPath = join(options.home, START_LOG);
   const out = openSync(logPath, 'w', 0o600);
@@ -63,6 +75,19 @@ export class DaemonStartError extends Error {
     this.name = 'DaemonStartError';
     this.output = output;
   }
+}
+
+/** Whether dotted version `a` is below `b` (numeric parts; anything unparsable is never older). */
+export function isOlderVersion(a: string, b: string): boolean {
+  const parse = (v: string): number[] | null => (/^\d+(\.\d+)*$/.test(v) ? v.split('.').map(Number) : null);
+  const x = parse(a);
+  const y = parse(b);
+  if (x === null || y === null) return false;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d !== 0) return d < 0;
+  }
+  return false;
 }
 
 /** Asks a running daemon to stop (SIGTERM: it finishes its batch and signs a checkpoint). */

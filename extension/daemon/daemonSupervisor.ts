@@ -21,6 +21,8 @@ export interface SupervisorOptions {
   log: (message: string) => void;
   /** Checks on every connect that the store's end has not gone backwards. */
   witness?: CheckpointWitness;
+  /** The bundled daemon's version: an older running daemon is replaced at the first connection. */
+  bundledVersion?: string;
 }
 
 const MIN_BACKOFF_MS = 250;
@@ -39,6 +41,8 @@ export class DaemonSupervisor {
   private timer: NodeJS.Timeout | null = null;
   private disposed = false;
   private connecting = false;
+  /** A daemon older than the bundled one is replaced once, at the first connection (see `findOrStartDaemon`). */
+  private replaceOlder = true;
 
   constructor(options: SupervisorOptions) {
     this.options = options;
@@ -114,8 +118,9 @@ export class DaemonSupervisor {
     this.timer = null;
     try {
       const endpoint = start
-        ? await findOrStartDaemon({ home: this.options.home, cliPath: this.options.cliPath, env: this.options.env, log: this.options.log })
+        ? await findOrStartDaemon({ home: this.options.home, cliPath: this.options.cliPath, env: this.options.env, log: this.options.log, ...(this.replaceOlder && this.options.bundledVersion !== undefined ? { replaceOlderThan: this.options.bundledVersion } : {}) })
         : await readDiscovery(this.options.home);
+      this.replaceOlder = false;
       if (endpoint === null || !discoveryAlive(endpoint.discovery)) throw new Error(`no audit daemon runs for ${this.options.home}`);
       const client = await DaemonClient.connect({ port: endpoint.discovery.port, token: endpoint.token }, { client: extensionClientIdentity() });
       if (this.disposed) {

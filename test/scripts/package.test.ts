@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { readDiscovery } from '../../daemon/client/daemonDiscovery.ts';
-import { hostTarget, packageTarget, TARGETS } from '../../scripts/package.mjs';
+import { cliChunks, hostTarget, packageTarget, TARGETS } from '../../scripts/package.mjs';
 import { readZip, type ZipEntry } from '../support/zipArchive.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -55,6 +55,9 @@ test('one .vsix per platform, each with its own keyring binary and nothing else'
   const out = await mkdtemp(join(tmpdir(), 'ai-audit-vsix-'));
   t.after(() => rm(out, { recursive: true, force: true }));
   const loaderFiles = (await readdir(join(ROOT, 'node_modules/@napi-rs/keyring'))).map((f) => `extension/node_modules/@napi-rs/keyring/${f}`);
+  // The daemon's parts loaded on demand (the export SDKs), each named by its content hash; no source maps.
+  const chunks = (await cliChunks()).map((f) => `extension/${f}`);
+  assert.ok(chunks.some((f) => /\/s3Destination-[A-Z0-9]+\.mjs$/.test(f)), `no S3 chunk among ${chunks.join(', ')}`);
   assert.deepEqual(Object.keys(TARGETS).sort(), ['darwin-arm64', 'darwin-x64', 'linux-arm64', 'linux-x64', 'win32-x64']);
 
   for (const [target, platform] of Object.entries(TARGETS)) {
@@ -63,9 +66,9 @@ test('one .vsix per platform, each with its own keyring binary and nothing else'
     const entries = await readZip(path);
     const names = entries.map((e) => e.name);
     const binaryPackage = `extension/node_modules/@napi-rs/keyring-${platform}/`;
-    const unexpected = names.filter((n) => !SHIPPED.includes(n) && !loaderFiles.includes(n) && !n.startsWith(binaryPackage));
+    const unexpected = names.filter((n) => !SHIPPED.includes(n) && !loaderFiles.includes(n) && !chunks.includes(n) && !n.startsWith(binaryPackage));
     assert.deepEqual(unexpected, [], `${target}: files that should not ship`);
-    for (const name of [...SHIPPED, ...loaderFiles]) assert.ok(names.includes(name), `${target}: ${name} is missing`);
+    for (const name of [...SHIPPED, ...loaderFiles, ...chunks]) assert.ok(names.includes(name), `${target}: ${name} is missing`);
 
     const binary = entry(entries, `${binaryPackage}keyring.${platform}.node`);
     assert.ok(BINARY_ARCHITECTURE[target]?.(binary.data()), `${target}: keyring.${platform}.node is not a ${target} binary`);

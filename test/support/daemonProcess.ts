@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { watch, type FSWatcher } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DaemonClient } from '../../daemon/client/daemonClient.ts';
 import { readDiscovery } from '../../daemon/client/daemonDiscovery.ts';
-import type { Discovery } from '../../daemon/protocol/messages.ts';
+import { DISCOVERY_FILE, type Discovery } from '../../daemon/protocol/messages.ts';
 
 /** The built CLI, as a user runs it (`npm test` builds it first). */
 export const CLI = fileURLToPath(new URL('../../dist/cli.mjs', import.meta.url));
@@ -44,36 +45,67 @@ export async function startDaemonProcess(home: string, env: NodeJS.ProcessEnv = 
   child.stdout?.resume();
   const exited = once(child, 'exit');
   const deadline = Date.now() + 20_000;
-  for (;;) {
-    const found = await readDiscovery(home);
-    if (found !== null && found.discovery.pid === child.pid) {
-      const { discovery, token } = found;
-      return {
-        child,
-        discovery,
-        token,
-        output: () => output,
-        connect: (options = {}) => DaemonClient.connect({ port: discovery.port, token }, options),
-        stop: async () => {
-          if (child.exitCode !== null) return child.exitCode;
-          child.kill('SIGTERM');
-          const [code] = (await exited) as [number | null];
-          return code;
-        },
-        kill9: async () => {
-          if (child.exitCode !== null || child.signalCode !== null) return;
-          child.kill('SIGKILL');
-          await exited;
-        },
-      };
+  // Woken when the discovery file is renamed into place, so that the bench's cold start is not rounded up to
+  // the next poll; the 25 ms poll remains (a data folder that does not exist yet cannot be watched).
+  const poll = discoveryWatch(home);
+  try {
+    for (;;) {
+      const found = await readDiscovery(home);
+      if (found !== null && found.discovery.pid === child.pid) {
+        const { discovery, token } = found;
+        return {
+          child,
+          discovery,
+          token,
+          output: () => output,
+          connect: (options = {}) => DaemonClient.connect({ port: discovery.port, token }, options),
+          stop: async () => {
+            if (child.exitCode !== null) return child.exitCode;
+            child.kill('SIGTERM');
+            const [code] = (await exited) as [number | null];
+            return code;
+          },
+          kill9: async () => {
+            if (child.exitCode !== null || child.signalCode !== null) return;
+            child.kill('SIGKILL');
+            await exited;
+          },
+        };
+      }
+      if (child.exitCode !== null) throw new Error(`the daemon exited with ${child.exitCode}: ${output}`);
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`the daemon did not start in 20 s: ${output}`);
+      }
+      await poll.next(25);
     }
-    if (child.exitCode !== null) throw new Error(`the daemon exited with ${child.exitCode}: ${output}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`the daemon did not start in 20 s: ${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
+  } finally {
+    poll.close();
   }
+}
+
+/** Resolves `next(ms)` after `ms`, or earlier when the discovery file of `home` changes. */
+function discoveryWatch(home: string): { next(ms: number): Promise<void>; close(): void } {
+  let wake: (() => void) | null = null;
+  let watcher: FSWatcher | null = null;
+  try {
+    watcher = watch(home, (_event, name) => {
+      if (name === DISCOVERY_FILE) wake?.();
+    });
+  } catch {
+    // Not there yet: polling only.
+  }
+  return {
+    next: (ms) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => resolve(), ms);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      }),
+    close: () => watcher?.close(),
+  };
 }
 
 /** Runs the CLI to completion and returns what it printed. */

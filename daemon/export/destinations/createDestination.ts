@@ -1,3 +1,4 @@
+import { importChunk } from '../../bundledChunk.ts';
 import type { DestinationConfig } from '../../protocol/destinations.ts';
 import type { DestinationSecret, DestinationSecrets } from '../destinationSecrets.ts';
 import { ExportDestinationError } from '../exportDestination.ts';
@@ -20,8 +21,9 @@ export async function createDestination(config: DestinationConfig, secrets: Dest
     case 's3':
     case 's3-compatible':
     case 'gcs': {
-      // The SDKs are loaded on first use: evaluating them took a third of the daemon's start-up.
-      const { S3Destination } = await import('./s3Destination.ts');
+      // The SDKs are loaded on first use, from chunks of their own (scripts/build.mjs): they were most of the
+      // daemon's start-up and of its idle memory.
+      const { S3Destination } = await importChunk(() => import('./s3Destination.ts'));
       if (config.credentials.source === 'default') return new S3Destination(config, { ...tuning.s3 });
       const secret = await secrets.read(config.credentials.ref);
       if (secret.kind !== 's3') throw wrongKind(config.credentials.ref, secret, config.type === 'gcs' ? 'an HMAC key' : 'an access key');
@@ -33,7 +35,7 @@ export async function createDestination(config: DestinationConfig, secrets: Dest
       return new S3Destination(config, { ...tuning.s3, keys });
     }
     case 'azure': {
-      const { AzureDestination } = await import('./azureDestination.ts');
+      const { AzureDestination } = await importChunk(() => import('./azureDestination.ts'));
       return new AzureDestination(config, await azureAuth(config, secrets), tuning.azure);
     }
     case 'dir':
@@ -50,7 +52,7 @@ async function azureAuth(config: Extract<DestinationConfig, { type: 'azure' }>, 
       throw new ExportDestinationError('invalid_config', 'Azure destinations take no profile: leave it out, or store a key or SAS token in the keychain.');
     }
     // Loaded on demand: it is large, and only default-chain Azure destinations need it.
-    const { DefaultAzureCredential } = await import('@azure/identity');
+    const { DefaultAzureCredential } = await importChunk(() => import('@azure/identity'));
     return { kind: 'token', credential: new DefaultAzureCredential() };
   }
   const secret = await secrets.read(config.credentials.ref);

@@ -1,0 +1,85 @@
+// The built daemon loads its export backends from chunks beside the entry (dist/cli-chunks/, named by
+// content hash). Copied as an install would be, with no repository around it, it loads them; when an upgrade
+// removed them while it ran, the request that needs one fails with `daemon_outdated` and the daemon goes on
+// serving everything else.
+
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { cp, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { DaemonClient } from '../../daemon/client/daemonClient.ts';
+import { readDiscovery } from '../../daemon/client/daemonDiscovery.ts';
+import { AuditError, ErrorCodes } from '../../daemon/protocol/errors.ts';
+import { CLI } from '../support/daemonProcess.ts';
+import { startS3rver, type S3rverServer } from '../support/s3rverServer.ts';
+import { suiteTempDirs } from '../support/suiteTempDirs.ts';
+
+const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
+const BUCKET = 'chunk-test';
+const dir = suiteTempDirs('bundled-chunk');
+let s3: S3rverServer;
+let install: string;
+
+before(async () => {
+  s3 = await startS3rver({ buckets: [BUCKET] });
+  install = await dir('install');
+  await mkdir(join(install, 'dist'));
+  await cp(CLI, join(install, 'dist/cli.mjs'));
+  await cp(join(CLI, '../cli-chunks'), join(install, 'dist/cli-chunks'), { recursive: true });
+});
+after(() => s3.dispose());
+
+async function startInstalled(home: string): Promise<{ child: ChildProcess; client: DaemonClient; output: () => string }> {
+  const env = { ...process.env, AI_AUDIT_MASTER_KEY: MASTER_KEY, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_PROFILE: '' };
+  const child = spawn(process.execPath, [join(install, 'dist/cli.mjs'), 'daemon', '--home', home], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let output = '';
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  for (;;) {
+    const found = await readDiscovery(home);
+    if (found !== null && found.discovery.pid === child.pid) {
+      const client = await DaemonClient.connect({ port: found.discovery.port, token: found.token });
+      return { child, client, output: () => output };
+    }
+    assert.equal(child.exitCode, null, `the daemon exited:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function stop({ child, client }: { child: ChildProcess; client: DaemonClient }): Promise<void> {
+  await client.dispose();
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  assert.deepEqual(await exited, [0, null]);
+}
+
+const config = () => ({ type: 's3-compatible' as const, bucket: BUCKET, endpoint: s3.endpoint, region: 'us-east-1', credentials: { source: 'default' as const } });
+
+test('an installed daemon loads its S3 backend from its chunks', async () => {
+  const daemon = await startInstalled(await dir('intact'));
+  try {
+    const probe = await daemon.client.request('destinations.test', { config: config() });
+    assert.equal(probe.write, true, daemon.output());
+  } finally {
+    await stop(daemon);
+  }
+});
+
+test('a daemon whose chunks an upgrade removed answers daemon_outdated and keeps serving', async () => {
+  const daemon = await startInstalled(await dir('upgraded'));
+  try {
+    await rm(join(install, 'dist/cli-chunks'), { recursive: true });
+    const error = await daemon.client.request('destinations.test', { config: config() }).then(
+      () => assert.fail('destinations.test succeeded without its chunk'),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof AuditError, String(error));
+    assert.equal(error.code, ErrorCodes.DaemonOutdated);
+    const { acks } = await daemon.client.request('ingest', { events: [{ kind: 'chat.input', input: 'still here', actor: { user_id: 'ada' } }] });
+    assert.equal(acks.length, 1);
+    assert.ok('seq' in acks[0]!, JSON.stringify(acks));
+  } finally {
+    await stop(daemon);
+  }
+});
