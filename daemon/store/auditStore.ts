@@ -8,7 +8,7 @@ import { MAX_UNSIGNED_ENTRIES, MAX_UNSIGNED_MS, verifyStore } from './chainVerif
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { buildEntry, isWireError, parseEvent, type StorableEvent } from './entryBuilder.ts';
 import { compileFilter } from './entryFilter.ts';
-import { readLinesBackward, readLinesForward, readListedLinesBackward } from './segmentReader.ts';
+import { readLinesBackward, readLinesForward, readListedLinesBackward, type SegmentLine } from './segmentReader.ts';
 import { SegmentStore } from './segmentStore.ts';
 import { addToSummary, emptySummary, SPARSE_STEP, type SegmentSummary } from './segmentSummary.ts';
 import { GroupAccumulator } from './statsGroups.ts';
@@ -570,14 +570,25 @@ export class AuditStore {
       if (segment === undefined) break;
       if (end > 0 && compiled.mayMatch(segment)) {
         const path = join(this.options.home, segment.file);
-        // Only notable entries can match and the segment lists them: read just their lines.
-        const lines = compiled.notableOnly && Array.isArray(segment.notable) ? readListedLinesBackward(path, segment.notable, end) : readLinesBackward(path, end);
-        for await (const line of lines) {
+        /** Takes a line if it matches; the cursor once the page is full. */
+        const take = (line: SegmentLine): string | null => {
           const entry = parseLine(line.text);
-          if (entry === null || !compiled.matches(entry)) continue;
+          if (entry === null || !compiled.matches(entry)) return null;
           entries.push(entry);
-          if (entries.length === limit) {
-            return { entries, next_cursor: encodeCursor({ segment: segment.segment, offset: line.offset, seq: entry.seq }) };
+          return entries.length === limit ? encodeCursor({ segment: segment.segment, offset: line.offset, seq: entry.seq }) : null;
+        };
+        if (compiled.notableOnly && Array.isArray(segment.notable)) {
+          // Only notable entries can match and the segment lists them: read just their lines.
+          for await (const lines of readListedLinesBackward(path, segment.notable, end)) {
+            for (const line of lines) {
+              const next = take(line);
+              if (next !== null) return { entries, next_cursor: next };
+            }
+          }
+        } else {
+          for await (const line of readLinesBackward(path, end)) {
+            const next = take(line);
+            if (next !== null) return { entries, next_cursor: next };
           }
         }
       }
