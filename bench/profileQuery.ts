@@ -63,10 +63,12 @@ const pid = child.pid ?? 0;
 const since = new Date(meta.endMs - 30 * DAY_MS).toISOString();
 const wall: number[] = [];
 const cpu: number[] = [];
+const clientCpu: number[] = [];
 let pages = 0;
 let found0 = -1;
 for (let r = 0; r < rounds; r++) {
   const before = await cpuUs(pid);
+  const ownBefore = process.cpuUsage();
   const t = performance.now();
   let cursor: string | undefined;
   let count = 0;
@@ -78,11 +80,13 @@ for (let r = 0; r < rounds; r++) {
     cursor = page.next_cursor ?? undefined;
   } while (cursor !== undefined);
   wall.push(performance.now() - t);
+  const own = process.cpuUsage(ownBefore);
+  clientCpu.push((own.user + own.system) / 1000);
   cpu.push(((await cpuUs(pid)) - before) / 1000);
   if (found0 !== -1 && found0 !== count) throw new Error(`round ${r} found ${count}, round 0 ${found0}`);
   found0 = count;
 }
-console.log(JSON.stringify({ entries: meta.entries, found: found0, pages, wall_ms: wall.map(Math.round), median_ms: Math.round(median(wall)), daemon_cpu_ms: cpu.map(Math.round), median_cpu_ms: Math.round(median(cpu)) }));
+console.log(JSON.stringify({ entries: meta.entries, found: found0, pages, wall_ms: wall.map(Math.round), median_ms: Math.round(median(wall)), daemon_cpu_ms: cpu.map(Math.round), median_cpu_ms: Math.round(median(cpu)), client_cpu_ms: clientCpu.map(Math.round) }));
 await client.dispose();
 child.kill('SIGTERM');
 await exited;
