@@ -12,6 +12,7 @@ import type { AuditStore } from '../store/auditStore.ts';
 import { compileFilter } from '../store/entryFilter.ts';
 import type { KeyMaterial } from '../keys/keyMaterial.ts';
 import type { Actor } from '../protocol/entry.ts';
+import { SerializedResult } from './serializedResult.ts';
 import type { Connection } from './wsServer.ts';
 import type { ExportService } from '../export/exportService.ts';
 import { checkDestinationSecret, destinationSecretAccount, KeychainDestinationSecrets } from '../export/destinationSecrets.ts';
@@ -26,9 +27,15 @@ export interface HandlerContext {
   actor: Actor | undefined;
 }
 
+/** Methods whose handler may answer with its result serialized already ({@link SerializedResult}). */
+type SerializingMethod = 'query';
+
 /** One handler per method, typed by the protocol's method table. */
 export type HandlerTable = {
-  [M in MethodName]: (params: z.output<(typeof Methods)[M]['params']>, context: HandlerContext) => Promise<ResultOf<M>>;
+  [M in MethodName]: (
+    params: z.output<(typeof Methods)[M]['params']>,
+    context: HandlerContext,
+  ) => Promise<M extends SerializingMethod ? ResultOf<M> | SerializedResult<ResultOf<M>> : ResultOf<M>>;
 };
 
 export interface HandlerDeps {
@@ -91,7 +98,11 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
   return {
     ingest: async ({ events }) => ({ acks: await ingestWithinBounds(store, events) }),
 
-    query: async ({ filter, limit, cursor }) => store.query(filter, limit ?? DEFAULT_PAGE, cursor),
+    query: async ({ filter, limit, cursor }) => {
+      const page = await store.query(filter, limit ?? DEFAULT_PAGE, cursor);
+      // The stored lines of the entries, as they are: the same JSON values, without serializing them again.
+      return new SerializedResult(`{"entries":[${page.lines.join(',')}],"next_cursor":${JSON.stringify(page.next_cursor)}}`);
+    },
 
     get: async (target) => ({ entry: await store.get(target) }),
 

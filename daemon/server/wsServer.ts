@@ -20,6 +20,7 @@ import {
 } from '../protocol/messages.ts';
 import { ConnectionFlow, FlowBudget, type FlowLimits, type FlowTotals } from './connectionFlow.ts';
 import type { HandlerContext, HandlerTable } from './handlers.ts';
+import { SerializedResult } from './serializedResult.ts';
 
 /** One client connection as handlers see it. */
 export interface Connection {
@@ -245,7 +246,8 @@ export class WsServer {
     try {
       const handler = this.options.handlers[method] as (params: unknown, context: HandlerContext) => Promise<unknown>;
       const result = await handler(parsed.data, { connection, requestId: id, actor, flow: () => this.flowTotals() });
-      send({ id, result });
+      if (result instanceof SerializedResult) flow.send(`{"id":${JSON.stringify(id)},"result":${result.json}}`);
+      else send({ id, result });
     } catch (error: unknown) {
       if (error instanceof AuditError) return fail(id, error.toWire());
       this.options.log(`${method} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);

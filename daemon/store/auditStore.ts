@@ -8,7 +8,8 @@ import { MAX_UNSIGNED_ENTRIES, MAX_UNSIGNED_MS, verifyStore } from './chainVerif
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { buildEntry, isWireError, parseEvent, type StorableEvent } from './entryBuilder.ts';
 import { compileFilter } from './entryFilter.ts';
-import { readLinesBackward, readLinesForward, readListedLinesBackward } from './segmentReader.ts';
+import { QueryReadAhead, type QueryPage } from './queryReadAhead.ts';
+import { readLinesBackward, readLinesForward, readListedLinesBackward, type SegmentLine } from './segmentReader.ts';
 import { SegmentStore } from './segmentStore.ts';
 import { addToSummary, emptySummary, SPARSE_STEP, type SegmentSummary } from './segmentSummary.ts';
 import { GroupAccumulator } from './statsGroups.ts';
@@ -87,6 +88,7 @@ export class AuditStore {
   /** Queued or being written, by idempotency key: a resend waits for the original's outcome. */
   private readonly inflight = new Map<string, Pending>();
   private readonly listeners = new Set<EntriesListener>();
+  private readonly readAhead = new QueryReadAhead();
   private lastRecordedMs = 0;
   private diskFullSince: number | null = null;
   private lastCheckpointSeq = 0;
@@ -559,10 +561,23 @@ export class AuditStore {
     await this.withExclusive(() => this.signNow('checkpoint', seq, hash));
   }
 
-  /** Newest first, with a cursor for the next page; the cost grows with the page, not the store. */
-  async query(filter: EntryFilter | undefined, limit: number, cursor?: string): Promise<{ entries: Entry[]; next_cursor: string | null }> {
-    const compiled = compileFilter(filter);
+  /**
+   * Newest first, with a cursor for the next page; the cost grows with the page, not the store. A page asked
+   * for by cursor starts reading the one after it (see {@link QueryReadAhead}).
+   */
+  async query(filter: EntryFilter | undefined, limit: number, cursor?: string): Promise<QueryPage> {
     const list = this.segments.list();
+    const page = (cursor === undefined ? null : await this.readAhead.take(filter, limit, cursor, list, performance.now())) ?? (await this.readPage(filter, limit, cursor, list));
+    const next = page.next_cursor;
+    if (cursor !== undefined && next !== null && !this.closed) {
+      this.readAhead.start(filter, limit, next, list, performance.now(), () => this.readPage(filter, limit, next, list));
+    }
+    return page;
+  }
+
+  /** One page of `query`, read from the segments in `list`. */
+  private async readPage(filter: EntryFilter | undefined, limit: number, cursor: string | undefined, list: readonly SegmentSummary[]): Promise<QueryPage> {
+    const compiled = compileFilter(filter);
     let index = list.length - 1;
     let end = list[index]?.bytes ?? 0;
     if (cursor !== undefined) {
@@ -575,25 +590,38 @@ export class AuditStore {
       end = position.offset;
     }
     const entries: Entry[] = [];
+    const lines: string[] = [];
     for (; index >= 0; index--) {
       const segment = list[index];
       if (segment === undefined) break;
       if (end > 0 && compiled.mayMatch(segment)) {
         const path = join(this.options.home, segment.file);
-        // Only notable entries can match and the segment lists them: read just their lines.
-        const lines = compiled.notableOnly && Array.isArray(segment.notable) ? readListedLinesBackward(path, segment.notable, end) : readLinesBackward(path, end);
-        for await (const line of lines) {
+        /** Takes a line if it matches; the cursor once the page is full. */
+        const take = (line: SegmentLine): string | null => {
           const entry = parseLine(line.text);
-          if (entry === null || !compiled.matches(entry)) continue;
+          if (entry === null || !compiled.matches(entry)) return null;
           entries.push(entry);
-          if (entries.length === limit) {
-            return { entries, next_cursor: encodeCursor({ segment: segment.segment, offset: line.offset, seq: entry.seq }) };
+          lines.push(line.text);
+          return entries.length === limit ? encodeCursor({ segment: segment.segment, offset: line.offset, seq: entry.seq }) : null;
+        };
+        if (compiled.notableOnly && Array.isArray(segment.notable)) {
+          // Only notable entries can match and the segment lists them: read just their lines.
+          for await (const batch of readListedLinesBackward(path, segment.notable, end, () => limit - entries.length)) {
+            for (const line of batch) {
+              const next = take(line);
+              if (next !== null) return { entries, lines, next_cursor: next };
+            }
+          }
+        } else {
+          for await (const line of readLinesBackward(path, end)) {
+            const next = take(line);
+            if (next !== null) return { entries, lines, next_cursor: next };
           }
         }
       }
       end = list[index - 1]?.bytes ?? 0;
     }
-    return { entries, next_cursor: null };
+    return { entries, lines, next_cursor: null };
   }
 
   /** One entry by seq or id. */
@@ -705,6 +733,8 @@ export class AuditStore {
       if (count === 0 || lastDropped === undefined) return { dropped_segments: 0, dropped_entries: 0, anchor_seq: null };
       await this.signNow('anchor', lastDropped.last_seq, lastDropped.last_hash);
       const dropped = await this.segments.dropOldest(count);
+      // Pages read ahead may hold dropped entries (they are also refused by their segment list).
+      this.readAhead.clear();
       return {
         dropped_segments: dropped.length,
         dropped_entries: dropped.reduce((n, s) => n + s.count, 0),
@@ -722,6 +752,7 @@ export class AuditStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.readAhead.clear();
     if (this.checkpointTimer !== null) clearInterval(this.checkpointTimer);
     this.gathered?.();
     while (this.flushing !== null) await this.flushing;

@@ -9,6 +9,9 @@ import { startDaemonProcess, type DaemonProcess } from '../../support/daemonProc
 import { startDaemonSuite, type DaemonSuite } from '../../support/daemonSuite.ts';
 import { tempDir } from '../../support/tempDir.ts';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { listSegments } from '../../../daemon/store/segmentPaths.ts';
 
 /** Sends one raw text frame and resolves with the next frame the daemon sends back. */
 function rawExchange(port: number, token: string, frame: string): Promise<Record<string, unknown>> {
@@ -82,6 +85,42 @@ describe('the daemon WebSocket endpoint (real daemon process)', () => {
     assert.deepEqual(page.entries.map((e) => e.seq), [b.seq, a.seq]);
     const got = await client.request('get', { id: a.id });
     assert.equal(got.entry.seq, a.seq);
+  });
+
+  test('query pages carry the stored entries as they are on disk, on every page, under any request id', async () => {
+    const events = Array.from({ length: 9 }, (_, i) => ({
+      kind: 'chat.input',
+      decision: i % 2 === 0 ? 'blocked' : 'allowed',
+      actor: { user_id: 'stored-lines' },
+      // Keys that JSON.parse reorders (integer-like), non-ASCII text and nesting.
+      metadata: { '10': i, '9': 'neuf', é: 'ü\u2028 "quoted"', nested: { list: [1, 2.5, null, true] } },
+    }));
+    await client.request('ingest', { events });
+    const filter = { user: 'stored-lines', decision: 'blocked' as const };
+    const paged: Entry[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.request('query', { filter, limit: 2, ...(cursor === undefined ? {} : { cursor }) });
+      paged.push(...page.entries);
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined);
+    // What the segments hold for the same filter, newest first.
+    const stored: Entry[] = [];
+    for (const location of await listSegments(home.path)) {
+      for (const line of (await readFile(join(home.path, location.file), 'utf8')).split('\n')) {
+        if (line === '') continue;
+        const entry = JSON.parse(line) as Entry;
+        if (entry.actor?.user_id === 'stored-lines' && entry.decision === 'blocked') stored.unshift(entry);
+      }
+    }
+    assert.equal(stored.length, 5);
+    assert.deepEqual(paged, stored);
+    // The frame around the stored lines: the request's id (here a string) and a cursor.
+    const raw = await rawExchange(daemon.discovery.port, daemon.token, JSON.stringify({ id: 'q-1', method: 'query', params: { filter, limit: 3 } }));
+    assert.equal(raw.id, 'q-1');
+    const result = raw.result as { entries: Entry[]; next_cursor: string | null };
+    assert.deepEqual(result.entries, stored.slice(0, 3));
+    assert.equal(typeof result.next_cursor, 'string');
   });
 
   test('malformed JSON, non-request frames, unknown methods and bad params get typed errors; the connection stays', async () => {

@@ -252,6 +252,20 @@ describe('AuditStore', () => {
     assert.equal(report.first_seq, 31);
   });
 
+  test('a page read ahead before retention is not handed out after it', async () => {
+    const store = await open({ segmentMaxBytes: 1024 });
+    for (let i = 0; i < 30; i++) await store.ingest([{ kind: 'chat.input', ts: new Date(clock).toISOString() }]);
+    clock += 100 * DAY;
+    for (let i = 0; i < 10; i++) await store.ingest([{ kind: 'chat.input', ts: new Date(clock).toISOString() }]);
+    const first = await store.query({ kind: 'chat.input' }, 5);
+    // A page asked for by cursor starts reading the next one: old entries 30..26.
+    const second = await store.query({ kind: 'chat.input' }, 5, first.next_cursor ?? undefined);
+    assert.deepEqual(second.entries.map((e) => e.seq), [35, 34, 33, 32, 31]);
+    assert.equal((await store.runRetention(90)).dropped_entries, 30);
+    const third = await store.query({ kind: 'chat.input' }, 5, second.next_cursor ?? undefined);
+    assert.deepEqual(third, { entries: [], lines: [], next_cursor: null });
+  });
+
   test('persists across a restart and continues the chain', async () => {
     let store = await open();
     await store.ingest([{ kind: 'chat.input' }, { kind: 'chat.output' }]);

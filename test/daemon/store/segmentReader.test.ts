@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readLinesBackward, readLinesForward } from '../../../daemon/store/segmentReader.ts';
+import { readLinesBackward, readLinesForward, readListedLinesBackward } from '../../../daemon/store/segmentReader.ts';
 import { tempDir } from '../../support/tempDir.ts';
 
 test('reads the same lines forward and backward, across chunk boundaries, with their offsets', async () => {
@@ -46,6 +46,39 @@ test('a last line without its newline is not yielded but reported as torn', asyn
     for await (const line of readLinesForward(path, 0, Number.POSITIVE_INFINITY, (offset, bytes) => (torn = [offset, bytes]))) seen.push(line.text);
     assert.deepEqual(seen, ['one', 'two']);
     assert.deepEqual(torn, [8, 3]);
+  } finally {
+    await dir.dispose();
+  }
+});
+
+test('reads listed lines newest first, before a given end, across reads, never more lines than wanted per read', async () => {
+  const dir = await tempDir('reader-listed');
+  try {
+    // Lines of varied length (two longer than a 4 MiB read) and large gaps, so that reads are split.
+    const lines = Array.from({ length: 300 }, (_, i) => (i % 101 === 50 ? 'é'.repeat(2_200_000) : 'x'.repeat((i * 37) % 5000)) + `#${i}`);
+    const path = join(dir.path, 'segment.jsonl');
+    const text = lines.map((l) => `${l}\n`).join('');
+    await writeFile(path, text);
+    const all = [];
+    for await (const line of readLinesForward(path)) all.push(line);
+    const listed = all.filter((_, i) => i % 3 === 0 || i % 101 === 50);
+    const spans = listed.flatMap((l) => [l.offset, l.bytes]);
+    const collect = async (end: number, wanted?: () => number) => {
+      const reads: string[][] = [];
+      for await (const batch of readListedLinesBackward(path, spans, end, wanted)) reads.push(batch.map((l) => l.text));
+      return reads;
+    };
+    const whole = await collect(Buffer.byteLength(text));
+    assert.deepEqual(whole.flat(), listed.map((l) => l.text).reverse());
+    assert.ok(whole.length > 1, 'more than one read');
+    // From the offset of a listed line: only the lines before it.
+    const middle = listed[40];
+    assert.ok(middle);
+    assert.deepEqual((await collect(middle.offset)).flat(), listed.slice(0, 40).map((l) => l.text).reverse());
+    // A caller that needs 7 more lines gets at most 7 per read, and all of them in the end.
+    const sevens = await collect(Buffer.byteLength(text), () => 7);
+    assert.ok(sevens.every((read) => read.length <= 7));
+    assert.deepEqual(sevens.flat(), whole.flat());
   } finally {
     await dir.dispose();
   }
