@@ -126,16 +126,25 @@ async function walkChain(home: string, options: VerifyOptions, file: CheckpointF
   // Checked entries no signed record vouches for yet (at most MAX_UNSIGNED_ENTRIES, by the rule below). A
   // line's hash covers its bytes; the signature of a later record, through the chain, binds those bytes to
   // what the daemon wrote, which is canonical. Lines no signature reaches are checked for canonical form.
-  // Read by bytes, a line is kept without its parse (null): parsed here, if no signature comes.
-  const unconfirmed: Array<{ raw: Buffer; entry: Entry | null; seq: number; segment: string }> = [];
+  // Kept in parallel arrays, not an object per line: the buffer holding the line, where it starts and ends
+  // in it, its seq, its segment, and its parse (null when it was read by its bytes: parsed here if need be).
+  const unconfirmed = { data: [] as Buffer[], ranges: [] as number[], entries: [] as Array<Entry | null>, segments: [] as string[] };
+  const clearUnconfirmed = (): void => {
+    unconfirmed.data.length = 0;
+    unconfirmed.ranges.length = 0;
+    unconfirmed.entries.length = 0;
+    unconfirmed.segments.length = 0;
+  };
   const checkUnconfirmed = (): VerifyProblem | null => {
-    for (const { raw, entry, seq, segment } of unconfirmed) {
-      const parsed = entry ?? parseLine(raw);
+    for (let i = 0; i < unconfirmed.data.length; i++) {
+      const raw = (unconfirmed.data[i] as Buffer).subarray(unconfirmed.ranges[i * 3], unconfirmed.ranges[i * 3 + 1]);
+      const parsed = unconfirmed.entries[i] ?? parseLine(raw);
       if (parsed === null || !isCanonicalLine(raw, parsed)) {
-        return { seq, segment, code: 'hash_mismatch', reason: 'the line is not the canonical form of its entry: it was rewritten' };
+        const seq = unconfirmed.ranges[i * 3 + 2] ?? null;
+        return { seq, segment: unconfirmed.segments[i] ?? null, code: 'hash_mismatch', reason: 'the line is not the canonical form of its entry: it was rewritten' };
       }
     }
-    unconfirmed.length = 0;
+    clearUnconfirmed();
     return null;
   };
 
@@ -269,9 +278,12 @@ async function walkChain(home: string, options: VerifyOptions, file: CheckpointF
       }
       if (checkpoint !== undefined) {
         run = null;
-        unconfirmed.length = 0;
+        clearUnconfirmed();
       } else {
-        unconfirmed.push({ raw: data.subarray(start, end), entry: parsed, seq: entry.seq, segment: segmentFile });
+        unconfirmed.data.push(data);
+        unconfirmed.ranges.push(start, end, entry.seq);
+        unconfirmed.entries.push(parsed);
+        unconfirmed.segments.push(segmentFile);
       }
       report.first_seq ??= entry.seq;
       report.entries_checked++;
