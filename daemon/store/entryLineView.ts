@@ -78,13 +78,17 @@ export class EntryLineView {
             prevFound = true;
           } else if (forSummary && bytesAre(buf, keyStart, keyEnd, 'kind')) {
             if (first !== 34) return false;
-            f.kind = this.kind.of(buf, valueStart, valueEnd) as Entry['kind'];
+            const kind = this.kind.of(buf, valueStart, valueEnd);
+            if (kind === undefined) return false;
+            f.kind = kind as Entry['kind'];
           }
           break;
         case 11:
           if (bytesAre(buf, keyStart, keyEnd, 'recorded_at')) {
             if (first !== 34) return false;
-            f.recorded_at = this.recorded.of(buf, valueStart, valueEnd);
+            const recorded_at = this.recorded.of(buf, valueStart, valueEnd);
+            if (recorded_at === undefined) return false;
+            f.recorded_at = recorded_at;
             recordedFound = true;
           }
           break;
@@ -106,32 +110,42 @@ export class EntryLineView {
       case 2:
         if (bytesAre(buf, keyStart, keyEnd, 'ts')) {
           if (first !== 34) return false;
-          f.ts = this.ts.of(buf, valueStart, valueEnd);
+          const ts = this.ts.of(buf, valueStart, valueEnd);
+          if (ts === undefined) return false;
+          f.ts = ts;
         }
         return true;
       case 5:
         if (bytesAre(buf, keyStart, keyEnd, 'model')) {
           if (first !== 34) return false;
-          f.model = this.model.of(buf, valueStart, valueEnd);
+          const model = this.model.of(buf, valueStart, valueEnd);
+          if (model === undefined) return false;
+          f.model = model;
         }
         return true;
       case 7:
         if (bytesAre(buf, keyStart, keyEnd, 'scanner')) {
           if (first !== 123) return false;
           // Rare enough in the fields a summary counts (flagged, categories) to be parsed as it is.
-          f.scanner = JSON.parse(buf.toString('utf8', valueStart, valueEnd)) as Entry['scanner'];
+          const scanner = parseOrUndefined(buf.toString('utf8', valueStart, valueEnd));
+          if (scanner === undefined) return false;
+          f.scanner = scanner as Entry['scanner'];
         }
         return true;
       case 8:
         if (bytesAre(buf, keyStart, keyEnd, 'decision')) {
           if (first !== 34) return false;
-          f.decision = this.decision.of(buf, valueStart, valueEnd) as Entry['decision'];
+          const decision = this.decision.of(buf, valueStart, valueEnd);
+          if (decision === undefined) return false;
+          f.decision = decision as Entry['decision'];
         }
         return true;
       case 9:
         if (bytesAre(buf, keyStart, keyEnd, 'operation')) {
           if (first !== 34) return false;
-          f.operation = this.operation.of(buf, valueStart, valueEnd);
+          const operation = this.operation.of(buf, valueStart, valueEnd);
+          if (operation === undefined) return false;
+          f.operation = operation;
         }
         return true;
       case 10:
@@ -146,7 +160,9 @@ export class EntryLineView {
       case 15:
         if (bytesAre(buf, keyStart, keyEnd, 'idempotency_key')) {
           if (first !== 34) return false;
-          f.idempotency_key = decodeString(buf, valueStart, valueEnd);
+          const key = decodeString(buf, valueStart, valueEnd);
+          if (key === undefined) return false;
+          f.idempotency_key = key;
         }
         return true;
       default:
@@ -175,7 +191,7 @@ class RepeatedString {
   /** Whether `value` is ASCII without escapes, so that its bytes are its characters. */
   private plain = false;
 
-  of(buf: Buffer, valueStart: number, valueEnd: number): string {
+  of(buf: Buffer, valueStart: number, valueEnd: number): string | undefined {
     const length = valueEnd - valueStart - 2;
     const value = this.value;
     if (this.plain && length === value.length) {
@@ -183,22 +199,36 @@ class RepeatedString {
       while (k < length && buf[valueStart + 1 + k] === value.charCodeAt(k)) k++;
       if (k === length) return value;
     }
-    this.value = decodeString(buf, valueStart, valueEnd);
+    const decoded = decodeString(buf, valueStart, valueEnd);
+    if (decoded === undefined) return undefined;
+    this.value = decoded;
     // Escapes and UTF-8 sequences are longer than the characters they stand for.
-    this.plain = this.value.length === length;
-    return this.value;
+    this.plain = decoded.length === length;
+    return decoded;
   }
 }
 
-/** The string a quoted JSON string at `buf[valueStart, valueEnd)` stands for, exactly as `JSON.parse` reads it. */
-function decodeString(buf: Buffer, valueStart: number, valueEnd: number): string {
+/**
+ * The string a quoted JSON string at `buf[valueStart, valueEnd)` stands for, exactly as `JSON.parse` reads
+ * it; undefined when it is not valid JSON (an unknown escape, a raw control character after one).
+ */
+function decodeString(buf: Buffer, valueStart: number, valueEnd: number): string | undefined {
   let ascii = true;
   for (let i = valueStart + 1; i < valueEnd - 1; i++) {
     const c = buf[i] as number;
-    if (c === 92) return JSON.parse(buf.toString('utf8', valueStart, valueEnd)) as string;
+    if (c === 92) return parseOrUndefined(buf.toString('utf8', valueStart, valueEnd)) as string | undefined;
     if (c >= 128) ascii = false;
   }
   return buf.toString(ascii ? 'latin1' : 'utf8', valueStart + 1, valueEnd - 1);
+}
+
+/** `JSON.parse(text)`, or undefined when `text` is not JSON (the line is then parsed whole, and reported). */
+function parseOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A non-negative integer written as JSON.stringify writes it (no sign, fraction, exponent or leading zero); else -1. */

@@ -383,6 +383,8 @@ describe('lines read by their bytes report what lines parsed in full report', ()
     ['prev replaced by a nested one', 1, 3, (t) => rehashed(t.replace(/"prev":"[0-9a-f]{64}",/, ''))],
     ['a seq written as 4.0', 0, 3, (t) => rehashed(t.replace(/"seq":4,/, '"seq":4.0,'))],
     ['recorded_at a day later (the unsigned run too long)', 2, 5, (t) => rehashed(t.replace(/"recorded_at":"2026-11-22/, '"recorded_at":"2026-11-23'))],
+    ['invalid JSON inside the scanner object', 0, 1, (t) => t.replace('"flagged":true', '"flagged":tru')],
+    ['an unknown escape in a string the summary counts', 1, 1, (t) => rehashed(t.replace('"operation":"chat"', '"operation":"ch\\at"'))],
     ['a summary counter of a nested category', 0, 2, (t) => rehashed(t.replace('"a\\"b":3', '"a\\"b":0'))],
   ];
   for (const [name, file, line, change] of changes) {

@@ -67,6 +67,10 @@ test('an edited line still reads but does not hash to its hash', () => {
   const got = read(line.slice(0, -1).replace('"n":5', '"n":6'));
   assert.ok(got !== null);
   assert.equal(got.hashMatches, false);
+  // Not a validator: a nested value it only skips may be invalid JSON; its hash is what fails.
+  const invalid = read(line.slice(0, -1).replace('"n":5', '"n":tru'));
+  assert.ok(invalid !== null);
+  assert.equal(invalid.hashMatches, false);
 });
 
 test('lines not in the shape the daemon writes are left to JSON.parse', () => {
@@ -87,6 +91,11 @@ test('lines not in the shape the daemon writes are left to JSON.parse', () => {
     stored.replace(`"recorded_at":"${entry.recorded_at}",`, ''),
     stored.replace(`"kind":"chat.input"`, '"kind":5'),
     canonicalJson({ ...entry, decision: undefined }).replace('{', '{"zz":1,'),
+    // Not JSON inside values the scanner skips or decodes: refused, never thrown.
+    stored.replace('"decision":"warned"', '"decision":"war\\xned"'),
+    stored.replace('"kind":"chat.input"', '"kind":"chat\\.input"'),
+    stored.replace(',"seq":', ',"scanner":{"flagged":tru},"seq":'),
+    stored.replace(',"ts":', ',"idempotency_key":"\\q","ts":'),
     stored.slice(0, -1),
     stored + ' ',
     `${stored}\n${stored}`,
