@@ -8,6 +8,7 @@ import { checkCheckpointChain, readCheckpoints, type Checkpoint, type Checkpoint
 import { entryHash, isCanonicalLine, storedLineHashMatches } from './entryHash.ts';
 import { listSegments, summaryFileOf } from './segmentPaths.ts';
 import { readChunksForward } from './segmentReader.ts';
+import { EntryLineView, type EntryLineFields } from './entryLineView.ts';
 import { addToSummary, emptySummary } from './segmentSummary.ts';
 import { openSealedSummary } from './summarySeal.ts';
 
@@ -30,6 +31,8 @@ export interface VerifyOptions {
   onProgress?: (entriesChecked: number, lastSeq: number) => void;
   /** Bytes of each segment to read (the daemon passes its committed sizes; offline: the whole file). */
   committedBytes?: ReadonlyMap<number, number>;
+  /** Parse every line, as verify does once a problem is found (tests compare both ways of reading). */
+  parseEveryLine?: boolean;
 }
 
 const PROGRESS_EVERY = 50_000;
@@ -52,7 +55,32 @@ export const MAX_UNSIGNED_MS = 60_000;
  * their MAC and their segment. Stops at the first problem and names its seq, file and reason.
  */
 export async function verifyStore(home: string, options: VerifyOptions): Promise<VerifyReport> {
-  const report: VerifyReport = {
+  const file = options.checkedCheckpoints ?? (await readCheckpoints(home));
+  const chainProblem = options.checkedCheckpoints === undefined ? checkCheckpointChain(file, options.publicKeys) : null;
+  if (chainProblem !== null) {
+    const signature = /signature|unknown key|not a checkpoint record/.test(chainProblem.reason);
+    return {
+      ...emptyReport(),
+      ok: false,
+      problem: { seq: chainProblem.seq, segment: 'checkpoints.jsonl', code: signature ? 'checkpoint_signature' : 'checkpoint_chain', reason: chainProblem.reason },
+    };
+  }
+  // Lines are read by their bytes first. That walk makes every check, but proves a line only through its
+  // hash: a store it passes holds only lines a signature or a full parse vouches for, so the exact walk
+  // would pass it too, with the same report. Where it finds a problem, the exact walk (a JSON.parse per
+  // line) finds the first one and reports it as verify always did.
+  if (options.parseEveryLine === true) return walkChain(home, options, file, false);
+  const scanned = await walkChain(home, options, file, true);
+  if (scanned.ok) return scanned;
+  let reported = 0;
+  const onProgress = options.onProgress;
+  const exact = onProgress === undefined ? options : { ...options, onProgress: (n: number, seq: number) => void (n > reported && onProgress(n, seq)) };
+  if (onProgress !== undefined) reported = scanned.entries_checked - (scanned.entries_checked % PROGRESS_EVERY);
+  return walkChain(home, exact, file, false);
+}
+
+function emptyReport(): VerifyReport {
+  return {
     ok: true,
     entries_checked: 0,
     segments_checked: 0,
@@ -63,18 +91,16 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
     unsigned_tail: 0,
     problem: null,
   };
+}
+
+/** One walk over the chain; `byBytes` reads lines with {@link EntryLineView} where it can, else with JSON.parse. */
+async function walkChain(home: string, options: VerifyOptions, file: CheckpointFile, byBytes: boolean): Promise<VerifyReport> {
+  const report = emptyReport();
   const fail = (problem: VerifyProblem): VerifyReport => {
     report.ok = false;
     report.problem = problem;
     return report;
   };
-
-  const file = options.checkedCheckpoints ?? (await readCheckpoints(home));
-  const chainProblem = options.checkedCheckpoints === undefined ? checkCheckpointChain(file, options.publicKeys) : null;
-  if (chainProblem !== null) {
-    const signature = /signature|unknown key|not a checkpoint record/.test(chainProblem.reason);
-    return fail({ seq: chainProblem.seq, segment: 'checkpoints.jsonl', code: signature ? 'checkpoint_signature' : 'checkpoint_chain', reason: chainProblem.reason });
-  }
   const { checkpoints } = file;
   report.checkpoints_checked = checkpoints.length;
   // What each seq must hash to, by the checkpoints and anchors.
@@ -93,17 +119,32 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
   // The run of entries not (yet) covered by a signed record: its first seq and recorded_at.
   let run: { seq: number; recordedMs: number } | null = null;
   let expectedFound: string | null = null;
+  // recorded_at repeats within a batch: parsed once per value.
+  let recordedText = '';
+  let recordedMs = Number.NaN;
+  const view = byBytes ? new EntryLineView() : null;
   // Checked entries no signed record vouches for yet (at most MAX_UNSIGNED_ENTRIES, by the rule below). A
   // line's hash covers its bytes; the signature of a later record, through the chain, binds those bytes to
   // what the daemon wrote, which is canonical. Lines no signature reaches are checked for canonical form.
-  const unconfirmed: Array<{ raw: Buffer; entry: Entry; segment: string }> = [];
+  // Kept in parallel arrays, not an object per line: the buffer holding the line, where it starts and ends
+  // in it, its seq, its segment, and its parse (null when it was read by its bytes: parsed here if need be).
+  const unconfirmed = { data: [] as Buffer[], ranges: [] as number[], entries: [] as Array<Entry | null>, segments: [] as string[] };
+  const clearUnconfirmed = (): void => {
+    unconfirmed.data.length = 0;
+    unconfirmed.ranges.length = 0;
+    unconfirmed.entries.length = 0;
+    unconfirmed.segments.length = 0;
+  };
   const checkUnconfirmed = (): VerifyProblem | null => {
-    for (const { raw, entry, segment } of unconfirmed) {
-      if (!isCanonicalLine(raw, entry)) {
-        return { seq: entry.seq, segment, code: 'hash_mismatch', reason: 'the line is not the canonical form of its entry: it was rewritten' };
+    for (let i = 0; i < unconfirmed.data.length; i++) {
+      const raw = (unconfirmed.data[i] as Buffer).subarray(unconfirmed.ranges[i * 3], unconfirmed.ranges[i * 3 + 1]);
+      const parsed = unconfirmed.entries[i] ?? parseLine(raw);
+      if (parsed === null || !isCanonicalLine(raw, parsed)) {
+        const seq = unconfirmed.ranges[i * 3 + 2] ?? null;
+        return { seq, segment: unconfirmed.segments[i] ?? null, code: 'hash_mismatch', reason: 'the line is not the canonical form of its entry: it was rewritten' };
       }
     }
-    unconfirmed.length = 0;
+    clearUnconfirmed();
     return null;
   };
 
@@ -115,17 +156,29 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
     const summary = isClosed && options.summaryKeys !== undefined ? emptySummary(segment, segmentFile) : null;
     let segmentHadEntries = false;
     let stoppedEarly = false;
-    /** Checks one line; a problem, 'stop' past `toSeq`, or undefined to go on. */
-    const visit = (raw: Buffer, offset: number, bytes: number): VerifyProblem | 'stop' | undefined => {
-      const text = raw.toString('utf8');
-      let entry: Entry;
-      try {
-        entry = JSON.parse(text) as Entry;
-      } catch {
-        return { seq: prevSeq === null ? null : prevSeq + 1, segment: segmentFile, code: 'unparseable', reason: `line at byte ${offset} is not valid JSON` };
-      }
-      if (typeof entry !== 'object' || entry === null || typeof entry.seq !== 'number') {
-        return { seq: prevSeq === null ? null : prevSeq + 1, segment: segmentFile, code: 'unparseable', reason: `line at byte ${offset} is not an entry` };
+    /** Checks the line `data[start, end)`; a problem, 'stop' past `toSeq`, or undefined to go on. */
+    const visit = (data: Buffer, start: number, end: number, offset: number): VerifyProblem | 'stop' | undefined => {
+      const bytes = end + 1 - start;
+      let entry: EntryLineFields;
+      let parsed: Entry | null = null;
+      // Set when the line was read by its bytes; else the hash is checked on the parse, below.
+      let hashMatches: boolean | null = null;
+      let text = '';
+      // Only lines in the range are proven by their hash; the others are parsed, as the exact walk does.
+      if (view !== null && view.read(data, start, end, summary !== null) && view.fields.seq >= fromSeq && view.fields.seq <= toSeq) {
+        entry = view.fields;
+        hashMatches = view.hashMatches;
+      } else {
+        text = data.toString('utf8', start, end);
+        try {
+          parsed = JSON.parse(text) as Entry;
+        } catch {
+          return { seq: prevSeq === null ? null : prevSeq + 1, segment: segmentFile, code: 'unparseable', reason: `line at byte ${offset} is not valid JSON` };
+        }
+        if (typeof parsed !== 'object' || parsed === null || typeof parsed.seq !== 'number') {
+          return { seq: prevSeq === null ? null : prevSeq + 1, segment: segmentFile, code: 'unparseable', reason: `line at byte ${offset} is not an entry` };
+        }
+        entry = parsed;
       }
       segmentHadEntries = true;
       if (summary !== null) addToSummary(summary, entry, offset, bytes);
@@ -191,12 +244,12 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
           }
         }
       }
-      if (!storedLineHashMatches(raw, text, entry)) {
+      if (!(hashMatches ?? (parsed !== null && storedLineHashMatches(data.subarray(start, end), text, parsed)))) {
         return {
           seq: entry.seq,
           segment: segmentFile,
           code: 'hash_mismatch',
-          reason: entryHash(entry) === entry.hash ? 'the line is not the canonical form of its entry: it was rewritten' : 'the entry does not match its hash: it was edited',
+          reason: parsed !== null && entryHash(parsed) === parsed.hash ? 'the line is not the canonical form of its entry: it was rewritten' : 'the entry does not match its hash: it was edited',
         };
       }
       const checkpoint = expected.get(entry.seq);
@@ -208,7 +261,10 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
           reason: `the signed ${checkpoint.type} of ${checkpoint.ts} says entry ${entry.seq} had another hash: the chain was rewritten`,
         };
       }
-      const recordedMs = Date.parse(entry.recorded_at);
+      if (entry.recorded_at !== recordedText) {
+        recordedText = entry.recorded_at;
+        recordedMs = Date.parse(recordedText);
+      }
       run ??= { seq: entry.seq, recordedMs };
       if (entry.seq - run.seq + 1 > MAX_UNSIGNED_ENTRIES || recordedMs - run.recordedMs > MAX_UNSIGNED_MS) {
         return {
@@ -222,9 +278,12 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
       }
       if (checkpoint !== undefined) {
         run = null;
-        unconfirmed.length = 0;
+        clearUnconfirmed();
       } else {
-        unconfirmed.push({ raw, entry, segment: segmentFile });
+        unconfirmed.data.push(data);
+        unconfirmed.ranges.push(start, end, entry.seq);
+        unconfirmed.entries.push(parsed);
+        unconfirmed.segments.push(segmentFile);
       }
       report.first_seq ??= entry.seq;
       report.entries_checked++;
@@ -243,7 +302,7 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
       // Lines are checked synchronously within a chunk: no promise per line.
       let start = 0;
       for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10, start)) {
-        const result = visit(data.subarray(start, nl), offset + start, nl + 1 - start);
+        const result = visit(data, start, nl, offset + start);
         start = nl + 1;
         if (result === 'stop') {
           stoppedEarly = true;
@@ -332,4 +391,13 @@ function checkExpected(
     return missing(`entry ${expect.seq} has hash ${found}, not the ${expect.hash} kept elsewhere: the chain was rewritten`);
   }
   return null;
+}
+
+/** A line's parse for the canonical check, or null when it does not parse. */
+function parseLine(raw: Buffer): Entry | null {
+  try {
+    return JSON.parse(raw.toString('utf8')) as Entry;
+  } catch {
+    return null;
+  }
 }

@@ -45,12 +45,15 @@ export interface SegmentSummary {
   notable?: number[] | null;
 }
 
+/** The members of an entry a summary counts (verify reads just these from a line's bytes). */
+export type SummaryFields = Pick<Entry, 'seq' | 'prev' | 'hash' | 'ts' | 'recorded_at' | 'kind' | 'decision' | 'scanner' | 'idempotency_key' | 'risk_score' | 'model' | 'operation'>;
+
 /** Notable entries are listed while they are at most this share of a segment (past its first entries). */
 const NOTABLE_SHARE = 4;
 const NOTABLE_MIN = 256;
 
 /** Whether an entry is listed in {@link SegmentSummary.notable}. */
-export function isNotable(entry: Entry): boolean {
+export function isNotable(entry: SummaryFields): boolean {
   return entry.decision !== 'allowed' || entry.scanner?.flagged === true;
 }
 
@@ -84,7 +87,7 @@ export function emptySummary(segment: number, file: string): SegmentSummary {
 }
 
 /** Flagged categories of an entry: those whose value is `true` or a positive number. */
-export function flaggedCategories(entry: Entry): string[] {
+export function flaggedCategories(entry: SummaryFields): string[] {
   const categories = entry.scanner?.categories;
   if (categories === undefined) return [];
   const out: string[] = [];
@@ -95,7 +98,7 @@ export function flaggedCategories(entry: Entry): string[] {
 }
 
 /** Adds one entry, stored at byte `offset` with `lineBytes` bytes, to a summary (mutates it). */
-export function addToSummary(summary: SegmentSummary, entry: Entry, offset: number, lineBytes: number): void {
+export function addToSummary(summary: SegmentSummary, entry: SummaryFields, offset: number, lineBytes: number): void {
   if (summary.count === 0) {
     summary.first_seq = entry.seq;
     summary.first_prev = entry.prev;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { KeyMaterial } from '../../../daemon/keys/keyMaterial.ts';
 import type { Entry } from '../../../daemon/protocol/entry.ts';
+import type { VerifyReport } from '../../../daemon/protocol/messages.ts';
 import { AuditStore } from '../../../daemon/store/auditStore.ts';
 import { CHECKPOINTS_FILE } from '../../../daemon/store/checkpoints.ts';
 import { verifyStore } from '../../../daemon/store/chainVerifier.ts';
@@ -295,4 +296,104 @@ describe('signatures the daemon must have written', () => {
     const other = await verifyStore(home.path, { publicKeys: keys.signingPublicKeys, expect: { seq: 1, hash: last_hash } });
     assert.equal(other.problem?.code, 'expected_missing');
   });
+});
+
+describe('lines read by their bytes report what lines parsed in full report', () => {
+  let home: { path: string; dispose(): Promise<void> };
+  let keys: KeyMaterial;
+  let files: string[];
+  const DAY = 86_400_000;
+
+  // Entries whose nested values hold members named like the top-level ones verify checks, strings with
+  // escaped quotes, braces and unicode, and what the segment summary counts (scanner, risk, keys).
+  const hostile = (i: number) => ({
+    kind: 'chat.input' as const,
+    input: `prompt ${i}`,
+    idempotency_key: `key-${i}-é`,
+    model: i % 2 === 0 ? 'gpt-4o' : 'modèle "☃"',
+    operation: 'chat',
+    risk_score: i / 7,
+    decision: i % 3 === 0 ? ('blocked' as const) : ('allowed' as const),
+    reason: `}{"hash":"${'0'.repeat(64)}","prev":"\\`,
+    scanner: { name: 'lakera', flagged: i % 2 === 0, categories: { pii: true, 'a"b': i } },
+    metadata: { n: i, hash: 'f'.repeat(64), prev: { seq: 1, recorded_at: 'x' }, seq: [i, '"seq":1'], note: '\u2028\ud83d\ude00\\' },
+  });
+
+  beforeEach(async () => {
+    home = await tempDir('verify-bytes-vs-parse');
+    keys = testKeys();
+    let clock = Date.parse('2026-11-20T10:00:00.000Z');
+    const store = await AuditStore.open({ home: home.path, keys, contentMode: () => 'hash', log: () => undefined, now: () => clock });
+    // Three days: two closed segments with summaries, and the open one.
+    for (let day = 0; day < 3; day++) {
+      clock = Date.parse('2026-11-20T10:00:00.000Z') + day * DAY;
+      for (let i = 1; i <= 6; i++) await store.ingest([hostile(day * 10 + i)]);
+    }
+    await store.close();
+    files = (await listSegments(home.path)).map((s) => join(home.path, s.file));
+    assert.equal(files.length, 3);
+  });
+  afterEach(() => home.dispose());
+
+  const both = async (extra: { fromSeq?: number; toSeq?: number } = {}) => {
+    const options = { publicKeys: keys.signingPublicKeys, summaryKeys: keys.hmacKeys, ...extra };
+    // Both ways must agree, also where verify throws (an entry without `ts` in a closed segment does today).
+    const outcome = (run: Promise<VerifyReport>) => run.then((report) => ({ report }), (error: unknown) => ({ error: String(error) }));
+    const byBytes = await outcome(verifyStore(home.path, options));
+    const parsed = await outcome(verifyStore(home.path, { ...options, parseEveryLine: true }));
+    assert.deepEqual(byBytes, parsed);
+    return 'report' in byBytes ? byBytes.report : ({ ok: false } as VerifyReport);
+  };
+  const edit = async (file: number, line: number, change: (text: string) => string) => {
+    const path = files[file] ?? '';
+    const all = (await readFile(path, 'utf8')).split('\n');
+    const before = all[line] ?? '';
+    all[line] = change(before);
+    assert.notEqual(all[line], before);
+    await writeFile(path, all.join('\n'));
+  };
+  /** The line with its hash computed again over its own bytes, as a forger would. */
+  const rehashed = (text: string): string => {
+    const member = /,"hash":"[0-9a-f]{64}"/.exec(text)?.[0] ?? '';
+    const body = text.replace(member, '');
+    return text.replace(member, `,"hash":"${createHash('sha256').update(body).digest('hex')}"`);
+  };
+
+  test('the untouched store', async () => {
+    const report = await both();
+    assert.equal(report.ok, true);
+    assert.equal(report.entries_checked, 18);
+    assert.equal(report.segments_checked, 3);
+    assert.equal((await both({ fromSeq: 4, toSeq: 9 })).entries_checked, 6);
+  });
+
+  const changes: Array<[string, number, number, (text: string) => string]> = [
+    ['a nested value edited', 1, 2, (t) => t.replace('"n":13', '"n":14')],
+    ['a nested value edited, the hash recomputed', 1, 2, (t) => rehashed(t.replace('"n":13', '"n":14'))],
+    ['a nested "hash" member given the line\'s hash', 0, 1, (t) => t.replace(`"hash":"${'f'.repeat(64)}"`, `"hash":"${/"hash":"([0-9a-f]{64})"/.exec(t)?.[1] ?? ''}"`)],
+    ['a nested "seq" moved to the top level', 0, 3, (t) => rehashed(t.replace('"seq":[4,"\\"seq\\":1"]', '"seq":[4]').replace(/"seq":(\d+),"ts"/, '"seq":$1,"seq":4,"ts"'))],
+    ['a duplicate seq', 0, 3, (t) => t.replace(/"seq":(\d+),"ts"/, '"seq":$1,"seq":3,"ts"')],
+    ['an escaped quote unescaped', 1, 0, (t) => rehashed(t.replace('\\"seq\\":1', '"seq":1'))],
+    ['a key escaped', 2, 1, (t) => rehashed(t.replace('"kind"', '"\\u006bind"'))],
+    ['white space', 2, 5, (t) => rehashed(t.replace('"decision":', '"decision": '))],
+    ['members swapped', 2, 5, (t) => rehashed(t.replace(/("kind":"[^"]*"),("latency_ms|"metadata")/, '$2,$1'))],
+    ['a line cut short', 0, 4, (t) => t.slice(0, -30)],
+    ['a line cut short, the hash recomputed', 0, 4, (t) => rehashed(t.slice(0, t.lastIndexOf(',"ts"')) + '}')],
+    ['the hash member removed', 1, 5, (t) => t.replace(/,"hash":"[0-9a-f]{64}"/, '')],
+    ['prev replaced by a nested one', 1, 3, (t) => rehashed(t.replace(/"prev":"[0-9a-f]{64}",/, ''))],
+    ['a seq written as 4.0', 0, 3, (t) => rehashed(t.replace(/"seq":4,/, '"seq":4.0,'))],
+    ['recorded_at a day later (the unsigned run too long)', 2, 5, (t) => rehashed(t.replace(/"recorded_at":"2026-11-22/, '"recorded_at":"2026-11-23'))],
+    ['invalid JSON inside the scanner object', 0, 1, (t) => t.replace('"flagged":true', '"flagged":tru')],
+    ['an unknown escape in a string the summary counts', 1, 1, (t) => rehashed(t.replace('"operation":"chat"', '"operation":"ch\\at"'))],
+    ['a summary counter of a nested category', 0, 2, (t) => rehashed(t.replace('"a\\"b":3', '"a\\"b":0'))],
+  ];
+  for (const [name, file, line, change] of changes) {
+    test(name, async () => {
+      await edit(file, line, change);
+      const report = await both();
+      assert.equal(report.ok, false, JSON.stringify(report));
+      await both({ fromSeq: 5 });
+      await both({ toSeq: 3 });
+    });
+  }
 });
