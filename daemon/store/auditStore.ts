@@ -12,7 +12,7 @@ import { readLinesBackward, readLinesForward, readListedLinesBackward } from './
 import { SegmentStore } from './segmentStore.ts';
 import { addToSummary, emptySummary, SPARSE_STEP, type SegmentSummary } from './segmentSummary.ts';
 import { GroupAccumulator } from './statsGroups.ts';
-import { IdempotencyWindow } from './idempotencyWindow.ts';
+import { idempotencyDigest, IdempotencyWindow } from './idempotencyWindow.ts';
 import { uuidv7, uuidv7Time } from './uuidv7.ts';
 
 export interface AuditStoreOptions {
@@ -40,6 +40,8 @@ type Settle = (result: IngestAck | AuditError) => void;
 interface Pending {
   event: StorableEvent;
   settle: Settle;
+  /** `idempotencyDigest` of the event's key, computed once for the window's `get` and `set`. */
+  digest?: string;
   /** Resends of the same idempotency key that arrived while this event was queued or being written. */
   followers?: Settle[];
 }
@@ -311,8 +313,9 @@ export class AuditStore {
 
   private enqueue(event: StorableEvent, settle: Settle): void {
     const key = event.idempotency_key;
+    const digest = key === undefined ? undefined : idempotencyDigest(key);
     if (key !== undefined) {
-      const done = this.acked.get(key);
+      const done = this.acked.get(key, digest);
       if (done !== undefined) return settle({ ...done, duplicate: true });
       const running = this.inflight.get(key);
       if (running !== undefined) {
@@ -320,7 +323,7 @@ export class AuditStore {
         return;
       }
     }
-    const item: Pending = { event, settle };
+    const item: Pending = { event, settle, digest };
     this.pending.push(item);
     // The map entry goes once the outcome is known (see `settle`); a rejected write must not block a retry.
     if (key !== undefined) this.inflight.set(key, item);
@@ -332,7 +335,7 @@ export class AuditStore {
     const key = item.event.idempotency_key;
     if (key !== undefined) {
       this.inflight.delete(key);
-      if (!(result instanceof AuditError)) this.remember(key, result);
+      if (!(result instanceof AuditError)) this.remember(key, result, item.digest);
     }
     item.settle(result);
     if (item.followers !== undefined) {
@@ -341,8 +344,8 @@ export class AuditStore {
     }
   }
 
-  private remember(key: string, ack: IngestAck): void {
-    this.acked.set(key, ack);
+  private remember(key: string, ack: IngestAck, digest?: string): void {
+    this.acked.set(key, ack, digest);
   }
 
   private requestQueued(): void {
