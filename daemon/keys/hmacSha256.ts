@@ -45,6 +45,8 @@ export class HmacSha256 {
     // The inner digest as binary (latin1) text, one character per byte, and written back as such: `hash` makes a
     // string several times faster than a Buffer.
     this.outer.write(hash('sha256', inner.subarray(0, length), 'binary'), BLOCK, 'binary');
+    // The message is raw content (a prompt): not kept in a long-lived buffer after this call.
+    inner.fill(0, BLOCK, length);
     return hash('sha256', this.outer, 'hex');
   }
 }

@@ -60,3 +60,12 @@ test('HmacSha256 handles messages past its reused buffer, and keeps its own copy
   key.fill(0);
   assert.equal(hmac.hex('after'), reference(original, 'after'));
 });
+
+test('HmacSha256 does not keep the message in its reused buffer after the call', () => {
+  const hmac = new HmacSha256(randomBytes(32));
+  const secret = 'a prompt with a secret: sk-test-0123456789';
+  hmac.hex(secret);
+  const inner = (hmac as unknown as { inner: Buffer }).inner;
+  assert.equal(inner.includes(Buffer.from(secret)), false);
+  assert.equal(inner.includes(Buffer.from('sk-test')), false);
+});
