@@ -1,5 +1,6 @@
-import { createCipheriv, createDecipheriv, createHmac, randomFillSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import { AuditError, ErrorCodes } from '../protocol/errors.ts';
+import { HmacSha256 } from './hmacSha256.ts';
 
 /** AES-256 key size in bytes. */
 const KEY_BYTES = 32;
@@ -15,8 +16,19 @@ const BASE64URL = /^[A-Za-z0-9_-]*$/;
  * prompts cannot be recovered by guessing and hashing, as they can from a plain SHA-256.
  */
 export function hmacHex(key: Buffer, text: string): string {
-  return createHmac('sha256', key).update(text, 'utf8').digest('hex');
+  let hmac = hmacs.get(key);
+  if (hmac === undefined) {
+    hmac = new HmacSha256(key);
+    hmacs.set(key, hmac);
+  }
+  return hmac.hex(text);
 }
+
+/**
+ * The prepared HMAC of each key buffer in use (a store has one active HMAC key at a time). By identity:
+ * key buffers are not changed once loaded (docs/decisions.md, ingest performance).
+ */
+const hmacs = new WeakMap<Buffer, HmacSha256>();
 
 /**
  * Encrypts one content field with AES-256-GCM under a fresh random 96-bit IV.

@@ -4,7 +4,7 @@ import { Limits } from './entry.ts';
  * Shape limits of one JSON value, checked before schema validation. A schema library walks nested values
  * recursively: 3,000 levels of `metadata` overflowed the stack inside zod, and zod's recursion memo
  * (a module-level stack) kept every half-parsed value of each overflowed parse (~130 KB per frame).
- * This walk is iterative, touches each node once and stops at the first problem.
+ * This walk touches each node once, never goes deeper than `maxDepth` + 1 calls and stops at the first problem.
  */
 export interface JsonBounds {
   /** Most levels of objects and arrays (the value itself is level 1; scalars add none). */
@@ -40,44 +40,47 @@ export interface JsonBoundsProblem {
  */
 const FORBIDDEN_KEYS = new Set(['__proto__']);
 
-interface Visit {
-  value: unknown;
-  depth: number;
-  parent: Visit | null;
-  key: string | number;
-}
-
-/** The dotted path of a visited node, built only when a problem is reported. */
-function pathOf(visit: Visit, key?: string): string {
-  const parts: string[] = key === undefined ? [] : [key];
-  for (let at: Visit | null = visit; at !== null && at.parent !== null; at = at.parent) parts.push(String(at.key));
-  return parts.reverse().join('.');
-}
-
 /** Checks a parsed JSON value against {@link JsonBounds}; null when it keeps them all. */
 export function jsonBoundsProblem(value: unknown, bounds: JsonBounds): JsonBoundsProblem | null {
-  const stack: Visit[] = [{ value, depth: 0, parent: null, key: '' }];
-  for (let visit = stack.pop(); visit !== undefined; visit = stack.pop()) {
-    const node = visit.value;
-    if (typeof node === 'string') {
-      if (node.length > bounds.maxStringLength) return { path: pathOf(visit), message: `a string longer than ${bounds.maxStringLength} characters` };
-      continue;
+  return check(value, 0, bounds);
+}
+
+/**
+ * Depth-first, children last to first, each object's own bounds before its children: the order in which
+ * the first problem is found. Recursion, without an object per node: it runs for every event, and nesting
+ * stops at `maxDepth` (32) levels, so the stack stays shallow. The path is built only for a problem.
+ */
+function check(node: unknown, parentDepth: number, bounds: JsonBounds): JsonBoundsProblem | null {
+  if (typeof node === 'string') {
+    return node.length > bounds.maxStringLength ? { path: '', message: `a string longer than ${bounds.maxStringLength} characters` } : null;
+  }
+  if (typeof node !== 'object' || node === null) return null;
+  const depth = parentDepth + 1;
+  if (depth > bounds.maxDepth) return { path: '', message: `nested deeper than ${bounds.maxDepth} levels` };
+  if (Array.isArray(node)) {
+    if (node.length > bounds.maxItems) return { path: '', message: `an array of more than ${bounds.maxItems} items` };
+    for (let i = node.length - 1; i >= 0; i--) {
+      const problem = check(node[i], depth, bounds);
+      if (problem !== null) return under(String(i), problem);
     }
-    if (typeof node !== 'object' || node === null) continue;
-    const depth = visit.depth + 1;
-    if (depth > bounds.maxDepth) return { path: pathOf(visit), message: `nested deeper than ${bounds.maxDepth} levels` };
-    if (Array.isArray(node)) {
-      if (node.length > bounds.maxItems) return { path: pathOf(visit), message: `an array of more than ${bounds.maxItems} items` };
-      for (let i = 0; i < node.length; i++) stack.push({ value: node[i] as unknown, depth, parent: visit, key: i });
-      continue;
-    }
-    const keys = Object.keys(node);
-    if (keys.length > bounds.maxKeys) return { path: pathOf(visit), message: `an object with more than ${bounds.maxKeys} keys` };
-    for (const key of keys) {
-      if (key.length > bounds.maxKeyLength) return { path: pathOf(visit), message: `a key longer than ${bounds.maxKeyLength} characters` };
-      if (FORBIDDEN_KEYS.has(key)) return { path: pathOf(visit, key), message: `the key ${key} is not accepted` };
-      stack.push({ value: (node as Record<string, unknown>)[key], depth, parent: visit, key });
-    }
+    return null;
+  }
+  const keys = Object.keys(node);
+  if (keys.length > bounds.maxKeys) return { path: '', message: `an object with more than ${bounds.maxKeys} keys` };
+  for (const key of keys) {
+    if (key.length > bounds.maxKeyLength) return { path: '', message: `a key longer than ${bounds.maxKeyLength} characters` };
+    if (FORBIDDEN_KEYS.has(key)) return { path: key, message: `the key ${key} is not accepted` };
+  }
+  for (let i = keys.length - 1; i >= 0; i--) {
+    const key = keys[i] as string;
+    const problem = check((node as Record<string, unknown>)[key], depth, bounds);
+    if (problem !== null) return under(key, problem);
   }
   return null;
+}
+
+/** A child's problem as seen from its parent: the child's key in front of its path. */
+function under(key: string, problem: JsonBoundsProblem): JsonBoundsProblem {
+  problem.path = problem.path === '' ? key : `${key}.${problem.path}`;
+  return problem;
 }

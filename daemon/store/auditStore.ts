@@ -13,7 +13,7 @@ import { readLinesBackward, readLinesForward, readListedLinesBackward, type Segm
 import { SegmentStore } from './segmentStore.ts';
 import { addToSummary, emptySummary, SPARSE_STEP, type SegmentSummary } from './segmentSummary.ts';
 import { GroupAccumulator } from './statsGroups.ts';
-import { IdempotencyWindow } from './idempotencyWindow.ts';
+import { idempotencyDigest, IdempotencyWindow } from './idempotencyWindow.ts';
 import { uuidv7, uuidv7Time } from './uuidv7.ts';
 
 export interface AuditStoreOptions {
@@ -41,6 +41,8 @@ type Settle = (result: IngestAck | AuditError) => void;
 interface Pending {
   event: StorableEvent;
   settle: Settle;
+  /** `idempotencyDigest` of the event's key, computed once for the window's `get` and `set`. */
+  digest?: string;
   /** Resends of the same idempotency key that arrived while this event was queued or being written. */
   followers?: Settle[];
 }
@@ -320,8 +322,9 @@ export class AuditStore {
 
   private enqueue(event: StorableEvent, settle: Settle): void {
     const key = event.idempotency_key;
+    const digest = key === undefined ? undefined : idempotencyDigest(key);
     if (key !== undefined) {
-      const done = this.acked.get(key);
+      const done = this.acked.get(key, digest);
       if (done !== undefined) return settle({ ...done, duplicate: true });
       const running = this.inflight.get(key);
       if (running !== undefined) {
@@ -329,7 +332,7 @@ export class AuditStore {
         return;
       }
     }
-    const item: Pending = { event, settle };
+    const item: Pending = { event, settle, digest };
     this.pending.push(item);
     // The map entry goes once the outcome is known (see `settle`); a rejected write must not block a retry.
     if (key !== undefined) this.inflight.set(key, item);
@@ -341,7 +344,7 @@ export class AuditStore {
     const key = item.event.idempotency_key;
     if (key !== undefined) {
       this.inflight.delete(key);
-      if (!(result instanceof AuditError)) this.remember(key, result);
+      if (!(result instanceof AuditError)) this.remember(key, result, item.digest);
     }
     item.settle(result);
     if (item.followers !== undefined) {
@@ -350,8 +353,8 @@ export class AuditStore {
     }
   }
 
-  private remember(key: string, ack: IngestAck): void {
-    this.acked.set(key, ack);
+  private remember(key: string, ack: IngestAck, digest?: string): void {
+    this.acked.set(key, ack, digest);
   }
 
   private requestQueued(): void {

@@ -29,15 +29,20 @@ export function canonicalJson(value: unknown): string {
   }
 }
 
-/** Quoted object keys, cached: entries repeat the same few dozen keys millions of times. */
-const quotedKeys = new Map<string, string>();
-export function quoteKey(key: string): string {
-  let quoted = quotedKeys.get(key);
-  if (quoted === undefined) {
-    quoted = JSON.stringify(key);
-    if (quotedKeys.size < 10_000) quotedKeys.set(key, quoted);
+/**
+ * `"key":` and `,"key":` of object keys, cached: entries repeat the same few dozen keys millions of times,
+ * and appending the member's name in one piece makes one string (a rope node) per member fewer.
+ */
+const names = new Map<string, string>();
+const laterNames = new Map<string, string>();
+export function memberName(key: string, first: boolean): string {
+  const cache = first ? names : laterNames;
+  let name = cache.get(key);
+  if (name === undefined) {
+    name = (first ? '' : ',') + JSON.stringify(key) + ':';
+    if (cache.size < 10_000) cache.set(key, name);
   }
-  return quoted;
+  return name;
 }
 
 /** `{…}` of an object in canonical order, undefined values left out, and the member `skip` too. */
@@ -49,8 +54,8 @@ export function canonicalObject(record: Record<string, unknown>, skip?: string):
     if (key === skip) continue;
     const item = record[key];
     if (item === undefined) continue;
-    if (out.length > 1) out += ',';
-    out += quoteKey(key) + ':' + canonicalJson(item);
+    out += memberName(key, out.length === 1);
+    out += canonicalJson(item);
   }
   return out + '}';
 }

@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import type { Entry } from '../protocol/entry.ts';
-import { canonicalJson, canonicalObject, quoteKey } from './canonicalJson.ts';
+import { canonicalJson, canonicalObject, memberName } from './canonicalJson.ts';
 
 /** SHA-256 (hex) over the canonical serialization of the entry without its `hash` field. */
 export function entryHash(entry: Omit<Entry, 'hash'> | Entry): string {
@@ -20,9 +20,13 @@ export function sealEntry(entry: Omit<Entry, 'hash'>): { entry: Entry; line: str
   for (const key of keys) {
     const item = record[key];
     if (item === undefined || key === 'hash') continue;
-    const member = quoteKey(key) + ':' + canonicalJson(item);
-    if (key < 'hash') before = before === '' ? member : before + ',' + member;
-    else after = after === '' ? member : after + ',' + member;
+    if (key < 'hash') {
+      before += memberName(key, before === '');
+      before += canonicalJson(item);
+    } else {
+      after += memberName(key, after === '');
+      after += canonicalJson(item);
+    }
   }
   const digest = hash('sha256', '{' + before + (before !== '' && after !== '' ? ',' : '') + after + '}', 'hex');
   // The entry object is the builder's own: completing it in place saves a copy per event.

@@ -4,7 +4,6 @@ import type { IngestAck } from '../protocol/messages.ts';
 /** Bytes of SHA-256 kept per key: 128 bits, so two different keys of a store never meet by chance. */
 const DIGEST_BYTES = 16;
 const ID_BYTES = 16;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * The most recently acknowledged idempotency keys and their acks, at most `capacity`, the oldest dropped
@@ -44,9 +43,11 @@ export class IdempotencyWindow {
     return this.used;
   }
 
-  /** The ack of `key`, if it is among the remembered ones. */
-  get(key: string): IngestAck | undefined {
-    const digest = digestOf(key);
+  /**
+   * The ack of `key`, if it is among the remembered ones. `digest` is {@link idempotencyDigest} of `key`,
+   * when the caller has it already (it is computed once per event, for `get` and later `set`).
+   */
+  get(key: string, digest: string = idempotencyDigest(key)): IngestAck | undefined {
     const bucket = this.find(digest);
     if (bucket < 0) return undefined;
     const slot = (this.table[bucket] as number) - 1;
@@ -57,9 +58,8 @@ export class IdempotencyWindow {
    * Remembers `key` as the newest; the oldest key goes when the window is full. A key already remembered
    * gets the new ack. An ack whose id is not a UUID (never the daemon's) is not remembered.
    */
-  set(key: string, ack: IngestAck): void {
-    if (!UUID.test(ack.id)) return;
-    const digest = digestOf(key);
+  set(key: string, ack: IngestAck, digest: string = idempotencyDigest(key)): void {
+    if (!isUuid(ack.id)) return;
     const existing = this.find(digest);
     if (existing >= 0) {
       this.write((this.table[existing] as number) - 1, digest, ack);
@@ -69,34 +69,42 @@ export class IdempotencyWindow {
     const slot = (this.head + this.used) % this.capacity;
     this.used++;
     this.write(slot, digest, ack);
-    let bucket = this.bucketOf(digest, 0);
+    let bucket = this.bucketOfDigest(digest);
     while (this.table[bucket] !== 0) bucket = (bucket + 1) & this.mask;
     this.table[bucket] = slot + 1;
   }
 
-  private write(slot: number, digest: Uint8Array, ack: IngestAck): void {
-    this.digests.set(digest, slot * DIGEST_BYTES);
+  private write(slot: number, digest: string, ack: IngestAck): void {
+    const digestAt = slot * DIGEST_BYTES;
+    for (let i = 0; i < DIGEST_BYTES; i++) this.digests[digestAt + i] = digest.charCodeAt(i);
     this.seqs[slot] = ack.seq;
     const hex = ack.id;
     const at = slot * ID_BYTES;
-    // xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx: 32 hex digits around 4 dashes.
+    // xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx: 32 hex digits around 4 dashes (checked by isUuid).
     for (let i = 0, j = 0; i < ID_BYTES; i++, j += 2) {
       if (j === 8 || j === 13 || j === 18 || j === 23) j++;
-      this.ids[at + i] = Number.parseInt(hex.slice(j, j + 2), 16);
+      this.ids[at + i] = (hexValue(hex.charCodeAt(j)) << 4) | hexValue(hex.charCodeAt(j + 1));
     }
   }
 
   private dropOldest(): void {
     const slot = this.head;
-    const bucket = this.find(this.digests.subarray(slot * DIGEST_BYTES, slot * DIGEST_BYTES + DIGEST_BYTES));
-    if (bucket >= 0) this.removeBucket(bucket);
+    // The oldest slot's own bucket: the one in its probe run that holds it.
+    for (let bucket = this.bucketOf(this.digests, slot * DIGEST_BYTES); ; bucket = (bucket + 1) & this.mask) {
+      const entry = this.table[bucket] as number;
+      if (entry === 0) break;
+      if (entry - 1 === slot) {
+        this.removeBucket(bucket);
+        break;
+      }
+    }
     this.head = (this.head + 1) % this.capacity;
     this.used--;
   }
 
   /** The bucket holding `digest`, or -1. */
-  private find(digest: Uint8Array): number {
-    for (let bucket = this.bucketOf(digest, 0); ; bucket = (bucket + 1) & this.mask) {
+  private find(digest: string): number {
+    for (let bucket = this.bucketOfDigest(digest); ; bucket = (bucket + 1) & this.mask) {
       const entry = this.table[bucket] as number;
       if (entry === 0) return -1;
       if (this.sameDigest(entry - 1, digest)) return bucket;
@@ -124,15 +132,42 @@ export class IdempotencyWindow {
     return ((bytes[at] as number) | ((bytes[at + 1] as number) << 8) | ((bytes[at + 2] as number) << 16) | ((bytes[at + 3] as number) << 24)) & this.mask;
   }
 
-  private sameDigest(slot: number, digest: Uint8Array): boolean {
+  private bucketOfDigest(digest: string): number {
+    return (digest.charCodeAt(0) | (digest.charCodeAt(1) << 8) | (digest.charCodeAt(2) << 16) | (digest.charCodeAt(3) << 24)) & this.mask;
+  }
+
+  private sameDigest(slot: number, digest: string): boolean {
     const at = slot * DIGEST_BYTES;
-    for (let i = 0; i < DIGEST_BYTES; i++) if (this.digests[at + i] !== digest[i]) return false;
+    for (let i = 0; i < DIGEST_BYTES; i++) if (this.digests[at + i] !== digest.charCodeAt(i)) return false;
     return true;
   }
 }
 
-function digestOf(key: string): Uint8Array {
-  return hash('sha256', key, 'buffer').subarray(0, DIGEST_BYTES);
+/**
+ * The SHA-256 of an idempotency key as binary (latin1) text, one character per byte (the window keeps the first
+ * 16): `hash` returns a string several times faster than a Buffer, and the caller keeps it per event.
+ */
+export function idempotencyDigest(key: string): string {
+  return hash('sha256', key, 'binary');
+}
+
+/** Value of a lowercase hex digit's char code. */
+function hexValue(code: number): number {
+  return code <= 57 ? code - 48 : code - 87;
+}
+
+/** `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in lowercase hex: char checks, no regex per event. */
+function isUuid(id: string): boolean {
+  if (id.length !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    const code = id.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (code !== 45) return false;
+    } else if (!((code >= 48 && code <= 57) || (code >= 97 && code <= 102))) {
+      return false;
+    }
+  }
+  return true;
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { IdempotencyWindow } from '../../../daemon/store/idempotencyWindow.ts';
+import { idempotencyDigest, IdempotencyWindow } from '../../../daemon/store/idempotencyWindow.ts';
 import { uuidv7 } from '../../../daemon/store/uuidv7.ts';
 
 test('the window answers each remembered key with its seq and id, and drops the oldest first', () => {
@@ -28,8 +28,22 @@ test('a key remembered again gets its new ack; a long key is held like a short o
 test('an id that is not a UUID is not remembered (it could not be answered as it was)', () => {
   const window = new IdempotencyWindow(10);
   window.set('k', { seq: 1, id: 'not-a-uuid' });
+  const id = uuidv7();
+  for (const bad of [id.toUpperCase(), id.replace('-', 'x'), id.slice(1), `${id}0`, id.replace(/[0-9a-f]$/, 'g')]) window.set('k', { seq: 2, id: bad });
   assert.equal(window.get('k'), undefined);
   assert.equal(window.size, 0);
+});
+
+test('a digest computed once serves get and set, and answers like the key itself', () => {
+  const window = new IdempotencyWindow(10);
+  const key = 'clé-🔑';
+  const digest = idempotencyDigest(key);
+  assert.equal(window.get(key, digest), undefined);
+  const ack = { seq: 5, id: uuidv7() };
+  window.set(key, ack, digest);
+  assert.deepEqual(window.get(key), ack);
+  assert.deepEqual(window.get(key, digest), ack);
+  assert.equal(window.get('clé-🔒'), undefined);
 });
 
 test('the window agrees with a plain insertion-ordered map over many inserts and evictions', () => {
