@@ -106,8 +106,8 @@ describe('the daemon WebSocket endpoint (real daemon process)', () => {
     } while (cursor !== undefined);
     // What the segments hold for the same filter, newest first.
     const stored: Entry[] = [];
-    for (const location of await listSegments(home.path)) {
-      for (const line of (await readFile(join(home.path, location.file), 'utf8')).split('\n')) {
+    for (const location of await listSegments(suite!.home)) {
+      for (const line of (await readFile(join(suite!.home, location.file), 'utf8')).split('\n')) {
         if (line === '') continue;
         const entry = JSON.parse(line) as Entry;
         if (entry.actor?.user_id === 'stored-lines' && entry.decision === 'blocked') stored.unshift(entry);
