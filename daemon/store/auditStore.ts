@@ -11,7 +11,7 @@ import { compileFilter } from './entryFilter.ts';
 import { QueryReadAhead, type QueryPage } from './queryReadAhead.ts';
 import { readLinesBackward, readLinesForward, readListedLinesBackward, type SegmentLine } from './segmentReader.ts';
 import { SegmentStore } from './segmentStore.ts';
-import { addToSummary, emptySummary, SPARSE_STEP, type SegmentSummary } from './segmentSummary.ts';
+import { addToSummary, emptySummary, hasSummaryFields, SPARSE_STEP, type SegmentSummary } from './segmentSummary.ts';
 import { GroupAccumulator } from './statsGroups.ts';
 import { idempotencyDigest, IdempotencyWindow } from './idempotencyWindow.ts';
 import { uuidv7, uuidv7Time } from './uuidv7.ts';
@@ -789,12 +789,15 @@ export class AuditStore {
   }
 }
 
+/** A stored line's entry, or null for a line that is not JSON or lacks what summaries and filters read (a hand edit: verify reports it). */
 function parseLine(text: string): Entry | null {
+  let value: unknown;
   try {
-    return JSON.parse(text) as Entry;
+    value = JSON.parse(text);
   } catch {
     return null;
   }
+  return hasSummaryFields(value) ? (value as Entry) : null;
 }
 
 function distance(segment: SegmentSummary, time: number): number {

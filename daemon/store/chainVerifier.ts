@@ -9,7 +9,7 @@ import { entryHash, isCanonicalLine, storedLineHashMatches } from './entryHash.t
 import { listSegments, summaryFileOf } from './segmentPaths.ts';
 import { readChunksForward } from './segmentReader.ts';
 import { EntryLineView, type EntryLineFields } from './entryLineView.ts';
-import { addToSummary, emptySummary } from './segmentSummary.ts';
+import { addToSummary, emptySummary, hasSummaryFields } from './segmentSummary.ts';
 import { openSealedSummary } from './summarySeal.ts';
 
 export interface VerifyOptions {
@@ -175,7 +175,7 @@ async function walkChain(home: string, options: VerifyOptions, file: CheckpointF
         } catch {
           return { seq: prevSeq === null ? null : prevSeq + 1, segment: segmentFile, code: 'unparseable', reason: `line at byte ${offset} is not valid JSON` };
         }
-        if (typeof parsed !== 'object' || parsed === null || typeof parsed.seq !== 'number') {
+        if (!hasSummaryFields(parsed)) {
           return { seq: prevSeq === null ? null : prevSeq + 1, segment: segmentFile, code: 'unparseable', reason: `line at byte ${offset} is not an entry` };
         }
         entry = parsed;

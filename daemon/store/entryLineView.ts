@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import type { Entry } from '../protocol/entry.ts';
-import type { SummaryFields } from './segmentSummary.ts';
+import { isSummarizableScanner, type SummaryFields } from './segmentSummary.ts';
 import { bytesAre, MEMBER_SLOTS, scanMembers } from './jsonMemberScanner.ts';
 
 /** The members of a stored line that verify checks (seq, prev, hash, recorded_at) and a segment summary counts. */
@@ -128,7 +128,7 @@ export class EntryLineView {
           if (first !== 123) return false;
           // Rare enough in the fields a summary counts (flagged, categories) to be parsed as it is.
           const scanner = parseOrUndefined(buf.toString('utf8', valueStart, valueEnd));
-          if (scanner === undefined) return false;
+          if (scanner === undefined || !isSummarizableScanner(scanner)) return false;
           f.scanner = scanner as Entry['scanner'];
         }
         return true;

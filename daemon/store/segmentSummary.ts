@@ -48,6 +48,26 @@ export interface SegmentSummary {
 /** The members of an entry a summary counts (verify reads just these from a line's bytes). */
 export type SummaryFields = Pick<Entry, 'seq' | 'prev' | 'hash' | 'ts' | 'recorded_at' | 'kind' | 'decision' | 'scanner' | 'idempotency_key' | 'risk_score' | 'model' | 'operation'>;
 
+/**
+ * Whether a parsed line has the members a summary reads, with their types. Lines come from files an attacker
+ * may have edited: a line that parses but lacks `ts` or `kind`, or has `scanner.categories: null`, must be
+ * reported as not an entry, never crash the walk that reads it with a TypeError.
+ */
+export function hasSummaryFields(value: unknown): value is SummaryFields {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const entry = value as Record<string, unknown>;
+  if (typeof entry.seq !== 'number' || typeof entry.ts !== 'string' || typeof entry.kind !== 'string' || typeof entry.decision !== 'string') return false;
+  if (typeof entry.hash !== 'string' || typeof entry.prev !== 'string' || typeof entry.recorded_at !== 'string') return false;
+  return entry.scanner === undefined || isSummarizableScanner(entry.scanner);
+}
+
+/** Whether a `scanner` member is an object whose `categories`, if present, is one too (what summaries count). */
+export function isSummarizableScanner(scanner: unknown): boolean {
+  if (typeof scanner !== 'object' || scanner === null || Array.isArray(scanner)) return false;
+  const categories = (scanner as Record<string, unknown>).categories;
+  return categories === undefined || (typeof categories === 'object' && categories !== null);
+}
+
 /** Notable entries are listed while they are at most this share of a segment (past its first entries). */
 const NOTABLE_SHARE = 4;
 const NOTABLE_MIN = 256;
