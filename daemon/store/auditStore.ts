@@ -9,7 +9,7 @@ import { decodeCursor, encodeCursor } from './cursor.ts';
 import { buildEntry, isWireError, parseEvent, type StorableEvent } from './entryBuilder.ts';
 import { compileFilter } from './entryFilter.ts';
 import { readLinesBackward, readLinesForward, readListedLinesBackward } from './segmentReader.ts';
-import { readLineBlocks } from './lineBlockReader.ts';
+import { LineBlockReader } from './lineBlockReader.ts';
 import { SegmentStore } from './segmentStore.ts';
 import { addToSummary, emptySummary, SPARSE_STEP, type SegmentSummary } from './segmentSummary.ts';
 import { GroupAccumulator } from './statsGroups.ts';
@@ -553,12 +553,13 @@ export class AuditStore {
    * only until the next is asked for (the buffer is read into again): copy what must outlive it.
    */
   async *lineChunksBySeq(fromSeq: number, toSeq: number): AsyncGenerator<Buffer> {
+    const reader = new LineBlockReader();
     for (const segment of this.segments.list()) {
       if (segment.count === 0 || segment.last_seq < fromSeq) continue;
       if (segment.first_seq > toSeq) break;
       const step = Math.max(0, Math.floor((fromSeq - segment.first_seq) / SPARSE_STEP));
       const start = segment.first_seq >= fromSeq ? 0 : (segment.offsets[step] ?? 0);
-      yield* readLineBlocks(join(this.options.home, segment.file), start, segment.bytes);
+      yield* reader.blocks(join(this.options.home, segment.file), start, segment.bytes);
     }
   }
 
