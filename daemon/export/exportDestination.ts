@@ -34,6 +34,11 @@ export interface ExportDestination {
 export interface ObjectBody {
   /** A fresh stream of the whole body each call. */
   open(): Readable;
+  /**
+   * The whole body in one buffer, where the producer can give it cheaply (a file read at once): a backend
+   * sends a body that fits one request from this rather than from a stream (less CPU per object).
+   */
+  read?(): Promise<Buffer>;
   /** Size in bytes. */
   readonly size: number;
   /** Lowercase hex SHA-256 of the body, stored as object metadata (`sha256`) where the backend allows. */

@@ -3,6 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { KeyMaterial } from '../keys/keyMaterial.ts';
+import type { Entry } from '../protocol/entry.ts';
 import type { EntryFilter } from '../protocol/messages.ts';
 import type { ExportLayout, ExportManifest, ExportObject } from '../protocol/exports.ts';
 import type { AuditStore } from '../store/auditStore.ts';
@@ -14,6 +15,7 @@ import { signManifest } from './manifestSignature.ts';
 import { ObjectFile } from './objectFile.ts';
 import { withRetry } from './retry.ts';
 import { sha256OfStream } from './streamDigest.ts';
+import { storedLineFields, type StoredLineFields } from './storedLineFields.ts';
 
 /** Folder of the data dir where objects are rendered before upload; emptied at daemon start. */
 export const EXPORT_TMP_DIR = 'export-tmp';
@@ -146,27 +148,57 @@ async function renderChunk(
   };
   try {
     if (chunkEnd >= from) {
-      for await (const { entry, text } of store.entriesBySeq(from, chunkEnd)) {
+      // The stored lines' bytes are copied into the objects as they are (docs/exports.md: each line is the
+      // entry exactly as stored): without a filter only `seq` and `ts` are read, from each line's tail.
+      // The first line (its `prev`) and the last (its `hash`) are parsed; so is every line under a filter.
+      // The last scanned line, kept as text: the store's buffer is read into again for the next chunk.
+      let lastLine: string | null = null;
+      chunks: for await (const data of store.lineChunksBySeq(from, chunkEnd)) {
         if (hooks.signal?.aborted === true) break;
-        if (entry.seq !== scannedTo + 1) {
-          throw new ExportDestinationError('invalid_config', `the store has no entry ${scannedTo + 1} (retention removed it?): the export cannot continue without a gap`);
-        }
-        if (compiled.matches(entry)) {
-          const partition = partitionOf(plan.layout, entry.ts);
-          let file = open.get(partition);
-          if (file === undefined) {
-            if (open.size >= MAX_OPEN_OBJECTS) break;
-            file = new ObjectFile(join(tmp, `${++files.next}.part`), partition, plan.gzip);
-            open.set(partition, file);
+        let lineStart = 0;
+        let lastStart = -1;
+        let lastEnd = 0;
+        try {
+          for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10, lineStart)) {
+            const start = lineStart;
+            lineStart = nl + 1;
+            let entry: Entry | null = null;
+            let fields: StoredLineFields | null = complete ? storedLineFields(data, start, nl) : null;
+            if (fields === null) {
+              entry = parseStoredLine(data, start, nl);
+              if (entry === null) continue;
+              fields = entry;
+            }
+            const { seq, ts } = fields;
+            if (seq < from) continue;
+            if (seq > chunkEnd) break chunks;
+            if (seq !== scannedTo + 1) {
+              throw new ExportDestinationError('invalid_config', `the store has no entry ${scannedTo + 1} (retention removed it?): the export cannot continue without a gap`);
+            }
+            if (complete || compiled.matches(entry as Entry)) {
+              const partition = partitionOf(plan.layout, ts);
+              let file = open.get(partition);
+              if (file === undefined) {
+                if (open.size >= MAX_OPEN_OBJECTS) break chunks;
+                file = new ObjectFile(join(tmp, `${++files.next}.part`), partition, plan.gzip);
+                open.set(partition, file);
+              }
+              if (file.append(seq, ts, data, start, lineStart)) await file.flush();
+              if (minTs === null || ts < minTs) minTs = ts;
+              if (maxTs === null || ts > maxTs) maxTs = ts;
+            }
+            if (prevHash === null) prevHash = (entry ?? parsedStoredLine(data.toString('utf8', start, nl))).prev;
+            lastStart = start;
+            lastEnd = nl;
+            scannedTo = seq;
           }
-          if (file.append(entry.seq, entry.ts, text + '\n')) await file.flush();
-          if (minTs === null || entry.ts < minTs) minTs = entry.ts;
-          if (maxTs === null || entry.ts > maxTs) maxTs = entry.ts;
+        } finally {
+          // Before the next chunk is read into the same buffer (also when the walk stops here).
+          for (const file of open.values()) file.release();
+          if (lastStart !== -1) lastLine = data.toString('utf8', lastStart, lastEnd);
         }
-        if (prevHash === null) prevHash = entry.prev;
-        lastHash = entry.hash;
-        scannedTo = entry.seq;
       }
+      if (lastLine !== null) lastHash = parsedStoredLine(lastLine).hash;
       hooks.signal?.throwIfAborted();
       if (scannedTo < chunkEnd && open.size < MAX_OPEN_OBJECTS) {
         throw new ExportDestinationError('invalid_config', `the store ends at seq ${scannedTo}, before ${chunkEnd}`);
@@ -336,4 +368,25 @@ async function putManifest(deps: ExportRunnerDeps, key: string, manifest: Export
   if (!same) throw new ExportDestinationError('object_exists', `${key} exists with another content: another export writes to the same place`);
   deps.log(`export: adopted the manifest ${key} of an interrupted run`);
   return sha256OfStream(Readable.from([existingBytes]));
+}
+
+/** The entry of a stored line, or null when the line is not JSON (such a line is skipped, as by every reader). */
+function parseStoredLine(data: Buffer, start: number, end: number): Entry | null {
+  try {
+    return JSON.parse(data.toString('utf8', start, end)) as Entry;
+  } catch {
+    return null;
+  }
+}
+
+/** The entry of a line whose `seq` was read: one that is not JSON has no `prev` or `hash` to give. */
+function parsedStoredLine(text: string): Entry {
+  let entry: Entry | null = null;
+  try {
+    entry = JSON.parse(text) as Entry;
+  } catch {
+    // Named below.
+  }
+  if (entry === null) throw new ExportDestinationError('invalid_config', 'a stored line is not JSON: run `ai-audit verify`');
+  return entry;
 }

@@ -8,6 +8,7 @@ import { MAX_UNSIGNED_ENTRIES, MAX_UNSIGNED_MS, verifyStore } from './chainVerif
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { buildEntry, isWireError, parseEvent, type StorableEvent } from './entryBuilder.ts';
 import { compileFilter } from './entryFilter.ts';
+import { LineBlockReader } from './lineBlockReader.ts';
 import { QueryReadAhead, type QueryPage } from './queryReadAhead.ts';
 import { readLinesBackward, readLinesForward, readListedLinesBackward, type SegmentLine } from './segmentReader.ts';
 import { SegmentStore } from './segmentStore.ts';
@@ -556,6 +557,24 @@ export class AuditStore {
         if (entry.seq > toSeq) return;
         yield { entry, text: line.text };
       }
+    }
+  }
+
+  /**
+   * The committed bytes of the segments that hold `fromSeq ≤ seq ≤ toSeq`, oldest first, in chunks of whole
+   * lines (newlines included): for a reader that copies stored lines as they are (an export) without a
+   * string, a parse or a promise per line. A chunk may begin before `fromSeq` (from the sparse offset at
+   * or before it) and run past `toSeq`: the caller reads each line's seq and stops. Each chunk is valid
+   * only until the next is asked for (the buffer is read into again): copy what must outlive it.
+   */
+  async *lineChunksBySeq(fromSeq: number, toSeq: number): AsyncGenerator<Buffer> {
+    const reader = new LineBlockReader();
+    for (const segment of this.segments.list()) {
+      if (segment.count === 0 || segment.last_seq < fromSeq) continue;
+      if (segment.first_seq > toSeq) break;
+      const step = Math.max(0, Math.floor((fromSeq - segment.first_seq) / SPARSE_STEP));
+      const start = segment.first_seq >= fromSeq ? 0 : (segment.offsets[step] ?? 0);
+      yield* reader.blocks(join(this.options.home, segment.file), start, segment.bytes);
     }
   }
 

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { PutObjectCommandInput, S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { DestinationConfig, DestinationProbe } from '../../protocol/destinations.ts';
 import { ExportDestinationError } from '../exportDestination.ts';
 import type { ExportDestination, ObjectBody, ObjectInfo, PutResult } from '../exportDestination.ts';
@@ -16,7 +16,7 @@ import type { ExistingObject } from './existingObject.ts';
 import { folderPrefix, joinKey } from './objectKeys.ts';
 import { runProbe } from './probeRun.ts';
 import { isAccessDenied, isAlreadyExists, isObjectNotFound, storageError } from './storageErrors.ts';
-import { BodyMismatchError, verifiedStream } from './verifiedBody.ts';
+import { BodyMismatchError, verifiedBytes, verifiedStream } from './verifiedBody.ts';
 
 export type S3LikeConfig = Extract<DestinationConfig, { type: 's3' | 's3-compatible' | 'gcs' }>;
 
@@ -195,10 +195,13 @@ export class S3Destination implements ExportDestination {
 
   private async uploadOnce(fullKey: string, body: ObjectBody, signal: AbortSignal | undefined): Promise<{ etag?: string; versionId?: string }> {
     const config = this.config;
+    // A body that fits one request goes as bytes when it can be read at once: lib-storage sends those as
+    // they are, where a stream is collected into a part first (a copy, and the stream's own costs).
+    const read = body.read?.bind(body);
     const params: PutObjectCommandInput = {
       Bucket: this.bucket,
       Key: fullKey,
-      Body: verifiedStream(body),
+      Body: read !== undefined && body.size <= this.partSize ? await verifiedBytes({ ...body, read }) : verifiedStream(body),
       // Lets lib-storage check that every part arrived (and size single puts without buffering twice).
       ContentLength: body.size,
       ContentType: body.contentType,
@@ -237,7 +240,7 @@ export class S3Destination implements ExportDestination {
       return { etag: result.ETag, versionId: result.VersionId };
     } finally {
       signal?.removeEventListener('abort', onAbort);
-      (params.Body as Readable).destroy();
+      if (params.Body instanceof Readable) params.Body.destroy();
     }
   }
 }

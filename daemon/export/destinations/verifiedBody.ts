@@ -40,6 +40,16 @@ export function verifiedStream(body: ObjectBody): Readable {
   return pipeline(body.open(), check, () => undefined);
 }
 
+/** The body's bytes read at once (`body.read()`), refused like {@link verifiedStream} when they do not match. */
+export async function verifiedBytes(body: ObjectBody & { read(): Promise<Buffer> }): Promise<Buffer> {
+  const bytes = await body.read();
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (bytes.length !== body.size || sha256 !== body.sha256) {
+    throw new BodyMismatchError(`The object body (${bytes.length} bytes, SHA-256 ${sha256}) does not match its declared size and SHA-256.`);
+  }
+  return bytes;
+}
+
 /** An {@link ObjectBody} over bytes in memory (probe objects, tests). */
 export function bufferBody(content: Buffer, contentType: ObjectBody['contentType'] = 'application/json'): ObjectBody {
   return {
