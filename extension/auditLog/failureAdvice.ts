@@ -15,6 +15,7 @@ const ADVICE: Partial<Record<ErrorCode, string>> = {
   [ErrorCodes.BadCursor]: 'Retention removed the entries this view was paging through; refresh the view.',
   [ErrorCodes.ShuttingDown]: 'The daemon is restarting; try again in a few seconds.',
   [ErrorCodes.InvalidParams]: 'This is a bug in the extension; please report it with the daemon log.',
+  [ErrorCodes.DaemonOutdated]: 'An upgrade replaced the files of the running daemon: run "AI Audit Trail: Restart Daemon" and try again.',
   [ErrorCodes.UnknownMethod]: 'The running daemon is older than the extension: run "AI Audit Trail: Restart Daemon".',
   [ErrorCodes.Internal]: 'Run "AI Audit Trail: Show Daemon Log" for the details.',
   [ErrorCodes.ReadOnly]: 'The daemon found its store damaged and only reads: run "AI Audit Trail: Verify Audit Log Integrity", then `ai-audit repair` (see the daemon log).',

@@ -15,6 +15,7 @@ test('the errors a palette command or the viewer can meet each have their own ne
     ErrorCodes.Busy, ErrorCodes.DiskFull, ErrorCodes.StorageError, ErrorCodes.ReadOnly, ErrorCodes.KeychainUnavailable, ErrorCodes.DecryptFailed,
     ErrorCodes.NotEncrypted, ErrorCodes.NotFound, ErrorCodes.BadCursor, ErrorCodes.ShuttingDown, ErrorCodes.Conflict,
     ErrorCodes.DestinationError, ErrorCodes.Cancelled, ErrorCodes.ExportRunning, ErrorCodes.UnknownMethod, ErrorCodes.InvalidParams,
+    ErrorCodes.DaemonOutdated,
   ];
   const advice = new Map(reachable.map((code) => [code, describeFailure('x', new AuditError(code, 'why')).slice('x: why. '.length)]));
   for (const [code, text] of advice) assert.notEqual(text, GENERIC, `${code} has advice of its own`);
