@@ -1,6 +1,8 @@
 /** `,"seq":` and `,"ts":"`: a member key after another member (in canonical JSON, every key but the first). */
 const SEQ_KEY = Buffer.from(',"seq":');
 const TS_KEY = Buffer.from(',"ts":"');
+/** `,"ts":` with any value: a second `ts` member. */
+const TS_MEMBER = Buffer.from(',"ts":');
 const CLOSE_BRACE = 0x7d;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -39,6 +41,14 @@ export function storedLineFields(data: Buffer, start: number, end: number): Stor
   const tsFrom = tsKey + TS_KEY.length;
   const tsTo = data.indexOf(QUOTE, tsFrom);
   if (tsTo === -1 || tsTo >= end) return null;
-  for (let i = tsFrom; i < tsTo; i++) if (data[i] === BACKSLASH) return null;
+  // An edited line may repeat a key after these (JSON.parse keeps the last): spelled with an escape or
+  // after white space it would not be found by its bytes, so a tail with either is parsed, and so is one
+  // where `ts` comes again.
+  for (let i = key; i < end; i++) {
+    const c = data[i] as number;
+    if (c === BACKSLASH || c <= 0x20) return null;
+  }
+  const again = data.indexOf(TS_MEMBER, tsTo);
+  if (again !== -1 && again < end) return null;
   return { seq, ts: data.toString('utf8', tsFrom, tsTo) };
 }
