@@ -48,7 +48,7 @@ export function storedLineFields(data: Buffer, start: number, end: number): Stor
     const c = data[i] as number;
     if (c === BACKSLASH || c <= 0x20) return null;
   }
-  const again = data.indexOf(TS_MEMBER, tsTo);
-  if (again !== -1 && again < end) return null;
+  // Within the line only (a search of the buffer would run on into the next lines).
+  for (let i = tsTo + 1; i + TS_MEMBER.length <= end; i++) if (data[i] === 0x2c && data.compare(TS_MEMBER, 0, TS_MEMBER.length, i, i + TS_MEMBER.length) === 0) return null;
   return { seq, ts: data.toString('utf8', tsFrom, tsTo) };
 }
