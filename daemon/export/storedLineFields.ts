@@ -1,8 +1,6 @@
 /** `,"seq":` and `,"ts":"`: a member key after another member (in canonical JSON, every key but the first). */
 const SEQ_KEY = Buffer.from(',"seq":');
 const TS_KEY = Buffer.from(',"ts":"');
-/** `,"ts":` with any value: a second `ts` member. */
-const TS_MEMBER = Buffer.from(',"ts":');
 const CLOSE_BRACE = 0x7d;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -48,7 +46,9 @@ export function storedLineFields(data: Buffer, start: number, end: number): Stor
     const c = data[i] as number;
     if (c === BACKSLASH || c <= 0x20) return null;
   }
-  // Within the line only (a search of the buffer would run on into the next lines).
-  for (let i = tsTo + 1; i + TS_MEMBER.length <= end; i++) if (data[i] === 0x2c && data.compare(TS_MEMBER, 0, TS_MEMBER.length, i, i + TS_MEMBER.length) === 0) return null;
+  // A second `,"ts":` member, searched within the line only (a search of the buffer would run on into the next lines).
+  for (let i = tsTo + 1; i + 6 <= end; i++) {
+    if (data[i] === 0x2c && data[i + 1] === QUOTE && data[i + 2] === 0x74 && data[i + 3] === 0x73 && data[i + 4] === QUOTE && data[i + 5] === 0x3a) return null;
+  }
   return { seq, ts: data.toString('utf8', tsFrom, tsTo) };
 }
