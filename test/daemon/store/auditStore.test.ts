@@ -168,7 +168,9 @@ describe('AuditStore', () => {
 
   test('forged cursors: a typed error or a page of the filter asked for, never a page read ahead for another', async () => {
     const store = await open({ segmentMaxBytes: 4096 });
-    for (let i = 0; i < 60; i++) await store.ingest([{ kind: i % 2 === 0 ? 'chat.output' : 'chat.input', model: i % 3 === 0 ? 'gpt' : 'llama' }]);
+    for (let i = 0; i < 60; i++) {
+      await store.ingest([{ kind: i % 2 === 0 ? 'chat.output' : 'chat.input', model: i % 3 === 0 ? 'gpt' : 'llama', decision: i % 4 === 0 ? 'blocked' : 'allowed' }]);
+    }
     const forged = (text: string) => Buffer.from(text).toString('base64url');
     const first = await store.query({ kind: 'chat.output' }, 5);
     const cursor = first.next_cursor ?? '';
@@ -197,9 +199,13 @@ describe('AuditStore', () => {
       await assert.rejects(store.query(undefined, 5, forged(text)), { code: 'bad_cursor' }, text);
     }
     // Inside a line: a typed page of whole entries (the cut line is not one), never a crash.
-    for (let cut = 1; cut < 40; cut += 7) {
-      const page = await store.query(undefined, 5, forged(`${segment}.${Number(offset) - cut}.1`));
-      assert.deepEqual(page.lines.map((l) => (JSON.parse(l) as Entry).seq), page.entries.map((e) => e.seq));
+    // Also where only the segment's listed (notable) lines are read.
+    for (const filter of [undefined, { decision: 'blocked' as const }]) {
+      for (let cut = 1; cut < 40; cut += 7) {
+        const page = await store.query(filter, 5, forged(`${segment}.${Number(offset) - cut}.1`));
+        assert.deepEqual(page.lines.map((l) => (JSON.parse(l) as Entry).seq), page.entries.map((e) => e.seq));
+        assert.ok(page.entries.every((e) => compileFilter(filter).matches(e)));
+      }
     }
   });
 
