@@ -39,6 +39,16 @@ export function storedLineFields(data: Buffer, start: number, end: number): Stor
   const tsFrom = tsKey + TS_KEY.length;
   const tsTo = data.indexOf(QUOTE, tsFrom);
   if (tsTo === -1 || tsTo >= end) return null;
-  for (let i = tsFrom; i < tsTo; i++) if (data[i] === BACKSLASH) return null;
+  // An edited line may repeat a key after these (JSON.parse keeps the last): spelled with an escape or
+  // after white space it would not be found by its bytes, so a tail with either is parsed, and so is one
+  // where `ts` comes again.
+  for (let i = key; i < end; i++) {
+    const c = data[i] as number;
+    if (c === BACKSLASH || c <= 0x20) return null;
+  }
+  // A second `,"ts":` member, searched within the line only (a search of the buffer would run on into the next lines).
+  for (let i = tsTo + 1; i + 6 <= end; i++) {
+    if (data[i] === 0x2c && data[i + 1] === QUOTE && data[i + 2] === 0x74 && data[i + 3] === 0x73 && data[i + 4] === QUOTE && data[i + 5] === 0x3a) return null;
+  }
   return { seq, ts: data.toString('utf8', tsFrom, tsTo) };
 }

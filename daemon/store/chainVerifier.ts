@@ -138,8 +138,11 @@ async function walkChain(home: string, options: VerifyOptions, file: CheckpointF
   const checkUnconfirmed = (): VerifyProblem | null => {
     for (let i = 0; i < unconfirmed.data.length; i++) {
       const raw = (unconfirmed.data[i] as Buffer).subarray(unconfirmed.ranges[i * 3], unconfirmed.ranges[i * 3 + 1]);
-      const parsed = unconfirmed.entries[i] ?? parseLine(raw);
-      if (parsed === null || !isCanonicalLine(raw, parsed)) {
+      const read = unconfirmed.entries[i] ?? null;
+      const parsed = read ?? parseLine(raw);
+      // A line read by its bytes had only the members verify reads checked; canonical is not enough where no
+      // signature vouches for it: it must also be an entry, as the parsing walk requires (ts, kind, decision).
+      if (parsed === null || (read === null && !hasSummaryFields(parsed)) || !isCanonicalLine(raw, parsed)) {
         const seq = unconfirmed.ranges[i * 3 + 2] ?? null;
         return { seq, segment: unconfirmed.segments[i] ?? null, code: 'hash_mismatch', reason: 'the line is not the canonical form of its entry: it was rewritten' };
       }

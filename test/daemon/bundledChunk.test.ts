@@ -79,6 +79,22 @@ test('a daemon whose chunks an upgrade removed answers daemon_outdated and keeps
     const { acks } = await daemon.client.request('ingest', { events: [{ kind: 'chat.input', input: 'still here', actor: { user_id: 'ada' } }] });
     assert.equal(acks.length, 1);
     assert.ok('seq' in acks[0]!, JSON.stringify(acks));
+    // An export run (also an Azure one) fails the same way, is recorded as failed, and the store goes on:
+    // query, verify and the runs list answer, and the daemon stops cleanly.
+    for (const destination of [config(), { type: 'azure' as const, account: 'acct1', container: 'con', endpoint: 'http://127.0.0.1:1/acct1', credentials: { source: 'default' as const } }]) {
+      const failed = await daemon.client.request('export.run', { destination, layout: 'hive', gzip: false }).then(
+        () => assert.fail('export.run succeeded without its chunk'),
+        (e: unknown) => e,
+      );
+      assert.ok(failed instanceof AuditError, String(failed));
+      assert.equal(failed.code, ErrorCodes.DaemonOutdated, failed.message);
+    }
+    const runs = await daemon.client.request('export.runs', {});
+    assert.ok(runs.runs.length >= 2 && runs.runs.every((r) => r.status === 'failed' && r.error?.code === ErrorCodes.DaemonOutdated), JSON.stringify(runs));
+    const page = await daemon.client.request('query', { limit: 5 });
+    assert.ok(page.entries.some((e) => e.kind === 'chat.input'));
+    assert.equal((await daemon.client.request('verify', {})).ok, true);
+    assert.equal(daemon.child.exitCode, null, daemon.output());
   } finally {
     await stop(daemon);
   }

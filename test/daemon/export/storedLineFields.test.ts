@@ -53,4 +53,32 @@ describe('seq and ts read from a stored line without parsing it', () => {
     const torn = Buffer.from('{"seq":1,"ts":"x"');
     assert.equal(storedLineFields(torn, 0, torn.length), null);
   });
+
+  test('an edited line: what a parse reads, or null, never another seq or ts (a wrong partition)', () => {
+    const line = canonicalJson({ ...base, source_id: 'src-1' });
+    const edits: Array<[string, string]> = [
+      ['ts repeated after it', line.replace('"v":1', '"ts":"2026-12-25T00:00:00.000Z","v":1')],
+      ['ts repeated, not a string', line.replace('"v":1', '"ts":5,"v":1')],
+      ['ts repeated with an escaped key', line.replace('"v":1', '"t\\u0073":"2026-12-25T00:00:00.000Z","v":1')],
+      ['ts repeated after white space', line.replace('"v":1', ' "ts":"2026-12-25T00:00:00.000Z","v":1')],
+      ['seq repeated with an escaped key', line.replace('"v":1', '"s\\u0065q":7,"v":1')],
+      ['seq repeated after white space', line.replace('"v":1', '"v":1, "seq":7')],
+      ['seq repeated', line.replace('"v":1', '"v":1,"seq":7')],
+      ['seq as 1e3', line.replace('"seq":1000', '"seq":1e3')],
+      ['seq as a string', line.replace('"seq":1000', '"seq":"1000"')],
+      ['seq with a leading zero', line.replace('"seq":1000', '"seq":01000')],
+      ['seq negative zero', line.replace('"seq":1000', '"seq":-0')],
+      ['a nested seq near the end', line.replace('"v":1', '"v":1,"z":{"a":",\\"seq\\":7"}')],
+      ['a string holding a tail', line.replace('"src-1"', '"x\\",\\"seq\\":7,\\"ts\\":\\"2026-12-25\\"}"')],
+      ['bytes after the closing brace', line + ' '],
+    ];
+    for (const [name, edited] of edits) {
+      assert.notEqual(edited, line, name);
+      const data = Buffer.from(edited);
+      const fields = storedLineFields(data, 0, data.length);
+      if (fields === null) continue;
+      const parsed = JSON.parse(edited) as { seq: unknown; ts: unknown };
+      assert.deepEqual(fields, { seq: parsed.seq, ts: parsed.ts }, name);
+    }
+  });
 });

@@ -166,6 +166,49 @@ describe('AuditStore', () => {
     assert.equal((await store.verify({})).ok, true);
   });
 
+  test('forged cursors: a typed error or a page of the filter asked for, never a page read ahead for another', async () => {
+    const store = await open({ segmentMaxBytes: 4096 });
+    for (let i = 0; i < 60; i++) {
+      await store.ingest([{ kind: i % 2 === 0 ? 'chat.output' : 'chat.input', model: i % 3 === 0 ? 'gpt' : 'llama', decision: i % 4 === 0 ? 'blocked' : 'allowed' }]);
+    }
+    const forged = (text: string) => Buffer.from(text).toString('base64url');
+    const first = await store.query({ kind: 'chat.output' }, 5);
+    const cursor = first.next_cursor ?? '';
+    // Asked for by cursor: the page after it is read ahead for this filter and limit.
+    const second = await store.query({ kind: 'chat.output' }, 5, cursor);
+    const next = second.next_cursor ?? '';
+    for (const [filter, limit] of [[{ kind: 'chat.input' }, 5], [{ model: 'gpt' }, 5], [undefined, 5], [{ kind: 'chat.output' }, 3]] as const) {
+      const page = await store.query(filter, limit, next);
+      assert.ok(page.entries.length > 0 && page.entries.length <= limit);
+      assert.ok(page.entries.every((e) => compileFilter(filter).matches(e)), JSON.stringify(filter));
+      assert.deepEqual(page.lines.map((l) => (JSON.parse(l) as Entry).seq), page.entries.map((e) => e.seq));
+    }
+    const [segment, offset] = Buffer.from(next, 'base64url').toString('utf8').split('.');
+    for (const text of [
+      `${'9'.repeat(400)}.0.1`,
+      `${segment}.${'9'.repeat(400)}.1`,
+      `${segment}.${Number(offset) + 1_000_000}.1`,
+      '999.0.1',
+      `${segment}.${offset}`,
+      `${segment}.${offset}.1.2`,
+      `${segment}.-1.1`,
+      `${segment}.1e3.1`,
+      '..',
+      '',
+    ]) {
+      await assert.rejects(store.query(undefined, 5, forged(text)), { code: 'bad_cursor' }, text);
+    }
+    // Inside a line: a typed page of whole entries (the cut line is not one), never a crash.
+    // Also where only the segment's listed (notable) lines are read.
+    for (const filter of [undefined, { decision: 'blocked' as const }]) {
+      for (let cut = 1; cut < 40; cut += 7) {
+        const page = await store.query(filter, 5, forged(`${segment}.${Number(offset) - cut}.1`));
+        assert.deepEqual(page.lines.map((l) => (JSON.parse(l) as Entry).seq), page.entries.map((e) => e.seq));
+        assert.ok(page.entries.every((e) => compileFilter(filter).matches(e)));
+      }
+    }
+  });
+
   test('a top-level null means not set; customer, conversation and MCP server filters', async () => {
     const store = await open();
     const results = await store.ingest([

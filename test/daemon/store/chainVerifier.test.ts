@@ -384,6 +384,12 @@ describe('lines read by their bytes report what lines parsed in full report', ()
     ['the hash member removed', 1, 5, (t) => t.replace(/,"hash":"[0-9a-f]{64}"/, '')],
     ['prev replaced by a nested one', 1, 3, (t) => rehashed(t.replace(/"prev":"[0-9a-f]{64}",/, ''))],
     ['a seq written as 4.0', 0, 3, (t) => rehashed(t.replace(/"seq":4,/, '"seq":4.0,'))],
+    ['a seq written as 4e0', 0, 3, (t) => rehashed(t.replace(/"seq":4,/, '"seq":4e0,'))],
+    ['a seq written as 04', 0, 3, (t) => rehashed(t.replace(/"seq":4,/, '"seq":04,'))],
+    ['a seq written as a string', 0, 3, (t) => rehashed(t.replace(/"seq":4,/, '"seq":"4",'))],
+    ['a duplicate prev, the hash recomputed', 0, 3, (t) => rehashed(t.replace(/("prev":"[0-9a-f]{64}")/, '$1,$1'))],
+    ['a second hash member', 0, 3, (t) => t.replace(/("hash":"[0-9a-f]{64}")/, '$1,$1')],
+    ['a NUL in a string, the hash recomputed', 0, 3, (t) => rehashed(t.replace('"operation":"chat"', '"operation":"ch\u0000at"'))],
     ['recorded_at a day later (the unsigned run too long)', 2, 5, (t) => rehashed(t.replace(/"recorded_at":"2026-11-22/, '"recorded_at":"2026-11-23'))],
     ['invalid JSON inside the scanner object', 0, 1, (t) => t.replace('"flagged":true', '"flagged":tru')],
     ['an unknown escape in a string the summary counts', 1, 1, (t) => rehashed(t.replace('"operation":"chat"', '"operation":"ch\\at"'))],
@@ -392,6 +398,74 @@ describe('lines read by their bytes report what lines parsed in full report', ()
     ['kind removed in a closed segment, the hash recomputed', 1, 2, (t) => rehashed(t.replace(/,"kind":"[^"]*"/, ''))],
     ['scanner categories null in a closed segment, the hash recomputed', 0, 2, (t) => rehashed(t.replace(/"categories":\{[^}]*\}/, '"categories":null'))],
   ];
+  // The newest entries left unsigned: the last signed record dropped (only a witness catches that), so the
+  // edited tail is proven by its canonical form instead of a signature.
+  const unsignTail = async () => {
+    const path = join(home.path, CHECKPOINTS_FILE);
+    const records = (await readFile(path, 'utf8')).split('\n').filter((l) => l !== '');
+    await writeFile(path, records.slice(0, -1).map((l) => `${l}\n`).join(''));
+  };
+  const last = (t: string) => t;
+  // Edits of the open segment's last line with the newest signature dropped, the hash recomputed. Canonical
+  // lines that are not entries once passed the walk by bytes (it read only seq, prev, hash, recorded_at there).
+  const tailChanges: Array<[string, (text: string) => string]> = [
+    ['ts removed', (t) => rehashed(t.replace(/,"ts":"[^"]*"/, ''))],
+    ['kind removed', (t) => rehashed(t.replace(/,"kind":"[^"]*"/, ''))],
+    ['kind a number', (t) => rehashed(t.replace(/"kind":"[^"]*"/, '"kind":5'))],
+    ['decision removed', (t) => rehashed(t.replace(/"decision":"[^"]*",/, ''))],
+    ['ts a number', (t) => rehashed(t.replace(/"ts":"[^"]*"/, '"ts":5'))],
+    ['scanner categories null', (t) => rehashed(t.replace(/"categories":\{[^}]*\}/, '"categories":null'))],
+    ['scanner an array', (t) => rehashed(t.replace(/"scanner":\{"categories":\{[^}]*\},[^}]*\}/, '"scanner":[1]'))],
+    ['seq as a string', (t) => rehashed(t.replace(/"seq":(\d+),/, '"seq":"$1",'))],
+    ['seq as 1e1-style', (t) => rehashed(t.replace(/"seq":(\d+),/, '"seq":$1e0,'))],
+    ['seq with a leading zero', (t) => rehashed(t.replace(/"seq":(\d+),/, '"seq":0$1,'))],
+    ['a raw NUL in a string', (t) => rehashed(t.replace('"operation":"chat"', '"operation":"ch\u0000at"'))],
+    ['a BOM before the line', (t) => rehashed('\ufeff' + t)],
+    ['a CR after the line', (t) => rehashed(t + '\r')],
+    ['bytes after the closing brace', (t) => rehashed(t + '{}')],
+    ['a very long nested string', (t) => rehashed(t.replace('"n":', `"long":"${'x\\"'.repeat(60_000)}","n":`))],
+    ['unchanged', last],
+  ];
+  // Canonical entries still: without a signature, only a witness catches these (docs/entry.md §7.3).
+  const undetectable = new Set(['unchanged', 'a very long nested string']);
+  for (const [name, change] of tailChanges) {
+    test(`the unsigned tail: ${name}`, async () => {
+      await unsignTail();
+      if (change !== last) await edit(2, 5, change);
+      const report = await both();
+      assert.equal(report.ok, undetectable.has(name), JSON.stringify(report));
+      await both({ fromSeq: 17 });
+      await both({ toSeq: 18 });
+    });
+  }
+  // Bytes the text of a line cannot hold: invalid UTF-8 and encoded surrogate halves inside a string.
+  const byteChanges: Array<[string, Buffer]> = [
+    ['an invalid UTF-8 byte', Buffer.from([0xff])],
+    ['an encoded surrogate half', Buffer.from([0xed, 0xa0, 0x80])],
+    ['a truncated sequence', Buffer.from([0xe2, 0x98])],
+  ];
+  for (const [name, bytes] of byteChanges) {
+    for (const unsigned of [false, true]) {
+      test(`${name} in a string, the hash recomputed${unsigned ? ' (unsigned tail)' : ''}`, async () => {
+        if (unsigned) await unsignTail();
+        const file = unsigned ? 2 : 0;
+        const path = files[file] ?? '';
+        const all = (await readFile(path)).toString('latin1').split('\n');
+        const line = unsigned ? 5 : 2;
+        const text = all[line] ?? '';
+        const at = text.indexOf('"operation":"chat"') + '"operation":"ch'.length;
+        const edited = Buffer.concat([Buffer.from(text.slice(0, at), 'latin1'), bytes, Buffer.from(text.slice(at), 'latin1')]);
+        const member = /,"hash":"[0-9a-f]{64}"/.exec(text)?.[0] ?? '';
+        const body = Buffer.from(edited.toString('latin1').replace(member, ''), 'latin1');
+        all[line] = edited.toString('latin1').replace(member, `,"hash":"${createHash('sha256').update(body).digest('hex')}"`);
+        await writeFile(path, Buffer.from(all.join('\n'), 'latin1'));
+        const report = await both();
+        assert.equal(report.ok, false, JSON.stringify(report));
+        await both({ fromSeq: 5 });
+        await both({ toSeq: 3 });
+      });
+    }
+  }
   for (const [name, file, line, change] of changes) {
     test(name, async () => {
       await edit(file, line, change);
