@@ -6,7 +6,8 @@ import { startErrorTracking } from './errorTracking.ts';
 import type { KeyMaterial } from './keys/keyMaterial.ts';
 import { openKeyStore } from './keys/openKeyStore.ts';
 import { PROTOCOL_VERSION } from './protocol/messages.ts';
-import { createHandlers } from './server/handlers.ts';
+import { createHandlers, type HandlerTable } from './server/handlers.ts';
+import { deferredStart } from './deferredStart.ts';
 import { acquireInstanceLock } from './server/instanceLock.ts';
 import { removeDiscovery, writeDiscovery, writeToken } from './server/discovery.ts';
 import { WsServer } from './server/wsServer.ts';
@@ -64,6 +65,23 @@ export interface RunningDaemon {
 }
 
 const DAY_MS = 86_400_000;
+/** How long after listening the export service and the start-up retention run begin (issue 8). */
+const BACKGROUND_START_DELAY_MS = 500;
+/** The methods served by the export service: they wait until it has started. */
+const EXPORT_METHOD = /^(export|schedules|destinations)\./;
+
+/** The handlers, with the export service's methods waiting until `started` (which starts it if need be). */
+function withExportsStarted(handlers: HandlerTable, started: () => Promise<void>): HandlerTable {
+  const gated: Record<string, unknown> = { ...handlers };
+  for (const [method, handler] of Object.entries(handlers) as Array<[string, (...args: unknown[]) => Promise<unknown>]>) {
+    if (!EXPORT_METHOD.test(method)) continue;
+    gated[method] = async (...args: unknown[]) => {
+      await started();
+      return handler(...args);
+    };
+  }
+  return gated as HandlerTable;
+}
 
 /**
  * Starts a daemon on a data dir. The order matters: the lock first (one writer), then keys (a clear error
@@ -113,14 +131,31 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       ...schedulerClockFromEnv(options.env),
     });
     const keepFromSeq = (): number => exports.retentionFloor();
+    let retentionStarted = false;
     const retention = setInterval(() => {
       store.runRetention(state.settings.retention_days, { keepFromSeq }).catch((error: unknown) => log(`retention failed: ${String(error)}`));
     }, DAY_MS);
     retention.unref();
     disposers.push(async () => clearInterval(retention));
 
+    // Scheduled exports (and the recovery of runs a stop interrupted) and the retention of segments that
+    // expired while the daemon was down only need to happen soon: they start a moment after the daemon
+    // listens, so they do not compete with its first requests (issue 8), or at once when a request needs
+    // the export service.
+    const background = deferredStart(
+      BACKGROUND_START_DELAY_MS,
+      async () => {
+        if (!retentionStarted) {
+          retentionStarted = true;
+          // Expired segments from while the daemon was down go now, not a day from now.
+          void store.runRetention(state.settings.retention_days, { keepFromSeq }).catch((error: unknown) => log(`retention failed: ${String(error)}`));
+        }
+        await exports.start();
+      },
+      (error: unknown) => log(`export service start failed (retried on the next export request): ${String(error)}`),
+    );
     const token = await writeToken(home);
-    const handlers = createHandlers({
+    const handlers = withExportsStarted(createHandlers({
       store,
       state,
       keyStore,
@@ -132,7 +167,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       version: DAEMON_VERSION,
       startedAt: Date.now(),
       exports,
-    });
+    }), () => background.now());
     const server = await WsServer.start({ token, port: options.port, handlers, log, ...(errorTracker === null ? {} : { reportError: (error: unknown) => errorTracker.capture(error) }) });
     disposers.push(() => server.dispose());
     await writeDiscovery(home, {
@@ -145,10 +180,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     });
     disposers.push(() => removeDiscovery(home));
     log(`daemon ${DAEMON_VERSION} listening on 127.0.0.1:${server.port} for ${home} (keys: ${keys.source}, ${store.entryCount} entries)`);
-    // Expired segments from while the daemon was down go now, not a day from now.
-    await exports.start();
-    disposers.push(() => exports.dispose());
-    void store.runRetention(state.settings.retention_days, { keepFromSeq }).catch((error: unknown) => log(`retention failed: ${String(error)}`));
+    disposers.push(async () => {
+      background.cancel();
+      await background.settled();
+      await exports.dispose();
+    });
     return { port: server.port, home, log, dispose };
   } catch (error: unknown) {
     await dispose();

@@ -230,49 +230,72 @@ const seqOrId = z.union([
   z.strictObject({ id: z.string().min(1).max(64) }),
 ]);
 
+/**
+ * A method's params schema is built on its first use, then kept: most methods are rare, and building zod
+ * schemas was a large part of the daemon's start (issue 8).
+ */
+function builtOnce<T>(holder: object, schema: T): T {
+  Object.defineProperty(holder, 'params', { value: schema, enumerable: true });
+  return schema;
+}
+
 /** The method table: params schema + result type per method. */
 export const Methods = {
   /** Store events. Acks arrive only after the bytes are fsync'ed; one result item per event, in order. */
   ingest: {
-    params: z.strictObject({ events: z.array(z.unknown()).min(1).max(MAX_BATCH_EVENTS) }),
+    get params() {
+      return builtOnce(this, z.strictObject({ events: z.array(z.unknown()).min(1).max(MAX_BATCH_EVENTS) }));
+    },
     result: undefined as unknown as { acks: Array<IngestAck | IngestRejected> },
   },
   /** Newest first; pass `next_cursor` back as `cursor` for the next page. */
   query: {
-    params: z.strictObject({
-      filter: EntryFilter.optional(),
-      limit: z.number().int().min(1).max(MAX_PAGE).optional(),
-      cursor: z.string().max(512).optional(),
-    }),
+    get params() {
+      return builtOnce(this, z.strictObject({
+        filter: EntryFilter.optional(),
+        limit: z.number().int().min(1).max(MAX_PAGE).optional(),
+        cursor: z.string().max(512).optional(),
+      }));
+    },
     result: undefined as unknown as { entries: Entry[]; next_cursor: string | null },
   },
   /** One entry by seq or id. */
   get: {
-    params: seqOrId,
+    get params() {
+      return builtOnce(this, seqOrId);
+    },
     result: undefined as unknown as { entry: Entry },
   },
   /** Live entries matching the filter arrive as `tail.entries` notifications. */
   'tail.subscribe': {
-    params: z.strictObject({ filter: EntryFilter.optional() }),
+    get params() {
+      return builtOnce(this, z.strictObject({ filter: EntryFilter.optional() }));
+    },
     result: undefined as unknown as { subscription: string },
   },
   'tail.unsubscribe': {
-    params: z.strictObject({ subscription: z.string().max(64) }),
+    get params() {
+      return builtOnce(this, z.strictObject({ subscription: z.string().max(64) }));
+    },
     result: undefined as unknown as { ok: true },
   },
   /** Aggregates for charts over the filter (default: the last 30 days). */
   stats: {
-    params: z.strictObject({ filter: EntryFilter.optional(), top: z.number().int().min(1).max(100).optional(), by: StatsGroupBy.optional() }),
+    get params() {
+      return builtOnce(this, z.strictObject({ filter: EntryFilter.optional(), top: z.number().int().min(1).max(100).optional(), by: StatsGroupBy.optional() }));
+    },
     result: undefined as unknown as Stats,
   },
   /** Check the hash chain and the signed checkpoints; progress arrives as `verify.progress`. */
   verify: {
-    params: z.strictObject({
-      from_seq: z.number().int().positive().optional(),
-      to_seq: z.number().int().positive().optional(),
-      /** A checkpoint kept elsewhere: the store must hold entry `seq` with hash `hash`. */
-      expect: z.strictObject({ seq: z.number().int().positive(), hash: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
-    }),
+    get params() {
+      return builtOnce(this, z.strictObject({
+        from_seq: z.number().int().positive().optional(),
+        to_seq: z.number().int().positive().optional(),
+        /** A checkpoint kept elsewhere: the store must hold entry `seq` with hash `hash`. */
+        expect: z.strictObject({ seq: z.number().int().positive(), hash: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
+      }));
+    },
     result: undefined as unknown as VerifyReport,
   },
   /**
@@ -280,98 +303,128 @@ export const Methods = {
    * records it as an `audit.witness` entry with decision `error`.
    */
   'witness.report': {
-    params: z.strictObject({
-      remembered: z.strictObject({ seq: z.number().int().positive(), hash: z.string().regex(/^[0-9a-f]{64}$/), ts: z.string().max(64) }),
-      observed: z.strictObject({
-        checkpoint_seq: z.number().int().nonnegative().nullable(),
-        checkpoint_hash: z.string().max(64).nullable(),
-        last_seq: z.number().int().nonnegative(),
-        hash_at_remembered_seq: z.string().max(64).nullable(),
-      }),
-      reason: z.string().min(1).max(4096),
-      witness: z.string().min(1).max(512),
-    }),
+    get params() {
+      return builtOnce(this, z.strictObject({
+        remembered: z.strictObject({ seq: z.number().int().positive(), hash: z.string().regex(/^[0-9a-f]{64}$/), ts: z.string().max(64) }),
+        observed: z.strictObject({
+          checkpoint_seq: z.number().int().nonnegative().nullable(),
+          checkpoint_hash: z.string().max(64).nullable(),
+          last_seq: z.number().int().nonnegative(),
+          hash_at_remembered_seq: z.string().max(64).nullable(),
+        }),
+        reason: z.string().min(1).max(4096),
+        witness: z.string().min(1).max(512),
+      }));
+    },
     result: undefined as unknown as { seq: number },
   },
   /** The newest signed checkpoint (null before the first) and the chain's end: what a witness remembers. */
   'checkpoints.latest': {
-    params: z.strictObject({}),
+    get params() {
+      return builtOnce(this, z.strictObject({}));
+    },
     result: undefined as unknown as { checkpoint: SignedCheckpoint | null; last_seq: number; last_hash: string },
   },
   /** Drop whole segments older than the retention period, leaving a signed anchor. */
   'retention.run': {
-    params: z.strictObject({
-      older_than_days: z.number().int().min(0).max(36_500).optional(),
-      /** Also drop entries that a schedule has not exported yet. */
-      force: z.boolean().optional(),
-    }),
+    get params() {
+      return builtOnce(this, z.strictObject({
+        older_than_days: z.number().int().min(0).max(36_500).optional(),
+        /** Also drop entries that a schedule has not exported yet. */
+        force: z.boolean().optional(),
+      }));
+    },
     result: undefined as unknown as { dropped_segments: number; dropped_entries: number; anchor_seq: number | null },
   },
   'keys.status': {
-    params: z.strictObject({}),
+    get params() {
+      return builtOnce(this, z.strictObject({}));
+    },
     result: undefined as unknown as KeyStatus,
   },
   /** New active HMAC and encryption keys (old ones are kept for reading) and a new signing key. */
   'keys.rotate': {
-    params: z.strictObject({}),
+    get params() {
+      return builtOnce(this, z.strictObject({}));
+    },
     result: undefined as unknown as KeyStatus,
   },
   /** Decrypt the content of an encrypted entry. Recorded first as an `audit.decrypt` entry. */
   decrypt: {
-    params: z.intersection(seqOrId, z.strictObject({ reason: z.string().max(4096).optional() }).partial()),
+    get params() {
+      return builtOnce(this, z.intersection(seqOrId, z.strictObject({ reason: z.string().max(4096).optional() }).partial()));
+    },
     result: undefined as unknown as { seq: number; input?: string; output?: string; audit_seq: number },
   },
   'settings.get': {
-    params: z.strictObject({}),
+    get params() {
+      return builtOnce(this, z.strictObject({}));
+    },
     result: undefined as unknown as Settings,
   },
   /** Change settings; each change is recorded as an `audit.settings` entry. */
   'settings.set': {
-    params: Settings.partial(),
+    get params() {
+      return builtOnce(this, Settings.partial());
+    },
     result: undefined as unknown as Settings,
   },
   health: {
-    params: z.strictObject({}),
+    get params() {
+      return builtOnce(this, z.strictObject({}));
+    },
     result: undefined as unknown as Health,
   },
   /** One entry with what a reviewer needs beside it: the checkpoint that covers it and its reviews. */
   'entry.detail': {
-    params: z.strictObject({ seq: z.number().int().positive() }),
+    get params() {
+      return builtOnce(this, z.strictObject({ seq: z.number().int().positive() }));
+    },
     result: undefined as unknown as { entry: Entry; checkpoint: CheckpointRef | null; reviews: Entry[] },
   },
   /** Record a reviewer's verdict on an entry as an `audit.review` entry. */
   'review.add': {
-    params: z.strictObject({
-      seq: z.number().int().positive(),
-      reviewer: z.string().min(1).max(512),
-      verdict: ReviewVerdict,
-      note: z.string().max(4096),
-    }),
+    get params() {
+      return builtOnce(this, z.strictObject({
+        seq: z.number().int().positive(),
+        reviewer: z.string().min(1).max(512),
+        verdict: ReviewVerdict,
+        note: z.string().max(4096),
+      }));
+    },
     result: undefined as unknown as { audit_seq: number },
   },
   /** Record what a viewer looked at (a batch: opening, filter sets applied, entries opened) as `audit.access`. */
   'access.record': {
-    params: z.strictObject({
-      viewer: z.string().min(1).max(512),
-      since: isoTime,
-      until: isoTime,
-      opened: z.number().int().min(0).max(MAX_ACCESS_ITEMS),
-      filters: z.array(EntryFilter).max(MAX_ACCESS_ITEMS),
-      entries: z.array(z.number().int().positive()).max(MAX_ACCESS_ITEMS),
-    }),
+    get params() {
+      return builtOnce(this, z.strictObject({
+        viewer: z.string().min(1).max(512),
+        since: isoTime,
+        until: isoTime,
+        opened: z.number().int().min(0).max(MAX_ACCESS_ITEMS),
+        filters: z.array(EntryFilter).max(MAX_ACCESS_ITEMS),
+        entries: z.array(z.number().int().positive()).max(MAX_ACCESS_ITEMS),
+      }));
+    },
     result: undefined as unknown as { audit_seq: number },
   },
   /** Add a named destination (no secrets: credentials come from the default chain or a keychain ref). */
   'destinations.add': {
-    params: NamedDestination.extend({ replace: z.boolean().optional() }),
+    get params() {
+      return builtOnce(this, NamedDestination.extend({ replace: z.boolean().optional() }));
+    },
     result: undefined as unknown as NamedDestination & { location: string },
   },
   'destinations.list': {
-    params: z.strictObject({}),
+    get params() {
+      return builtOnce(this, z.strictObject({}));
+    },
     result: undefined as unknown as { destinations: Array<NamedDestination & { location: string }> },
   },
   'destinations.remove': {
-    params: z.strictObject({ name: z.string().min(1).max(128) }),
+    get params() {
+      return builtOnce(this, z.strictObject({ name: z.string().min(1).max(128) }));
+    },
     result: undefined as unknown as { ok: true },
   },
   /**
@@ -380,82 +433,108 @@ export const Methods = {
    * logged, echoed or kept in state. Recorded as an `audit.credentials` entry naming the ref and kind only.
    */
   'credentials.set': {
-    params: z.strictObject({
-      ref: z.string().min(1).max(128),
-      kind: DestinationSecretKind,
-      values: z.record(z.string().max(64), z.string().max(8192)),
-    }),
+    get params() {
+      return builtOnce(this, z.strictObject({
+        ref: z.string().min(1).max(128),
+        kind: DestinationSecretKind,
+        values: z.record(z.string().max(64), z.string().max(8192)),
+      }));
+    },
     result: undefined as unknown as { ok: true; audit_seq: number },
   },
   /** Delete the keys stored under `ref`; `removed` is false when there were none. Recorded as `audit.credentials`. */
   'credentials.remove': {
-    params: z.strictObject({ ref: z.string().min(1).max(128) }),
+    get params() {
+      return builtOnce(this, z.strictObject({ ref: z.string().min(1).max(128) }));
+    },
     result: undefined as unknown as { removed: boolean; audit_seq: number },
   },
   /** Write, read back and delete a probe object; write-only is a valid setup. */
   'destinations.test': {
-    params: z.union([z.strictObject({ name: z.string().min(1).max(128) }), z.strictObject({ config: DestinationConfig })]),
+    get params() {
+      return builtOnce(this, z.union([z.strictObject({ name: z.string().min(1).max(128) }), z.strictObject({ config: DestinationConfig })]));
+    },
     result: undefined as unknown as DestinationProbe & { location: string },
   },
   /** One-time export; answers when done. Progress arrives as `export.progress`. */
   'export.run': {
-    params: z.strictObject({
-      ...ExportShape,
-      name: ExportName.optional(),
-      filter: EntryFilter.optional(),
-    }),
+    get params() {
+      return builtOnce(this, z.strictObject({
+        ...ExportShape,
+        name: ExportName.optional(),
+        filter: EntryFilter.optional(),
+      }));
+    },
     result: undefined as unknown as ExportRun,
   },
   /** Recorded runs, newest first. */
   'export.runs': {
-    params: z.strictObject({
-      schedule: z.string().max(64).optional(),
-      limit: z.number().int().min(1).max(MAX_PAGE).optional(),
-    }),
+    get params() {
+      return builtOnce(this, z.strictObject({
+        schedule: z.string().max(64).optional(),
+        limit: z.number().int().min(1).max(MAX_PAGE).optional(),
+      }));
+    },
     result: undefined as unknown as { runs: ExportRun[] },
   },
   /** Stops a running export at the next object; the run ends `cancelled` and its watermark stays. */
   'export.cancel': {
-    params: z.strictObject({ run_id: z.string().max(64) }),
+    get params() {
+      return builtOnce(this, z.strictObject({ run_id: z.string().max(64) }));
+    },
     result: undefined as unknown as { ok: true },
   },
   'schedules.add': {
-    params: z.strictObject({ ...ScheduleShape, filter: ScheduleFilter.optional() }),
+    get params() {
+      return builtOnce(this, z.strictObject({ ...ScheduleShape, filter: ScheduleFilter.optional() }));
+    },
     result: undefined as unknown as Schedule,
   },
   'schedules.list': {
-    params: z.strictObject({}),
+    get params() {
+      return builtOnce(this, z.strictObject({}));
+    },
     result: undefined as unknown as { schedules: Schedule[] },
   },
   /** Change a schedule; the watermark and the manifest chain stay. */
   'schedules.edit': {
-    params: z.strictObject({
-      name: ExportName,
-      destination: ExportShape.destination.optional(),
-      prefix: ExportShape.prefix,
-      layout: ExportShape.layout.unwrap().optional(),
-      gzip: z.boolean().optional(),
-      timing: ScheduleTiming.optional(),
-      time_zone: ScheduleShape.time_zone.unwrap().optional(),
-      filter: ScheduleFilter.optional(),
-    }),
+    get params() {
+      return builtOnce(this, z.strictObject({
+        name: ExportName,
+        destination: ExportShape.destination.optional(),
+        prefix: ExportShape.prefix,
+        layout: ExportShape.layout.unwrap().optional(),
+        gzip: z.boolean().optional(),
+        timing: ScheduleTiming.optional(),
+        time_zone: ScheduleShape.time_zone.unwrap().optional(),
+        filter: ScheduleFilter.optional(),
+      }));
+    },
     result: undefined as unknown as Schedule,
   },
   'schedules.enable': {
-    params: z.strictObject({ name: ExportName }),
+    get params() {
+      return builtOnce(this, z.strictObject({ name: ExportName }));
+    },
     result: undefined as unknown as Schedule,
   },
   'schedules.disable': {
-    params: z.strictObject({ name: ExportName }),
+    get params() {
+      return builtOnce(this, z.strictObject({ name: ExportName }));
+    },
     result: undefined as unknown as Schedule,
   },
   /** Run a schedule now (as its next tick would); answers when done. */
   'schedules.run': {
-    params: z.strictObject({ name: ExportName }),
+    get params() {
+      return builtOnce(this, z.strictObject({ name: ExportName }));
+    },
     result: undefined as unknown as ExportRun,
   },
   'schedules.remove': {
-    params: z.strictObject({ name: ExportName }),
+    get params() {
+      return builtOnce(this, z.strictObject({ name: ExportName }));
+    },
     result: undefined as unknown as { ok: true },
   },
 } as const;

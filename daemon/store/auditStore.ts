@@ -175,6 +175,8 @@ export class AuditStore {
       publicKeys: this.keys.signingPublicKeys,
       committedBytes: this.segments.committedBytes(),
       checkedCheckpoints: file,
+      // The store just listed them at open, and cut off or removed whatever a crash left after the end.
+      segments: list.map(({ segment, file: path }) => ({ segment, file: path })),
       ...(newest === undefined ? {} : { fromSeq }),
       ...(from === undefined || newest === undefined ? {} : { fromSegment: from.segment, fromOffset: from.offsets[Math.floor(Math.max(0, fromSeq - from.first_seq) / SPARSE_STEP)] ?? 0 }),
     });

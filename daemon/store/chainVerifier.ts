@@ -6,7 +6,7 @@ import type { VerifyProblem, VerifyReport } from '../protocol/messages.ts';
 import { canonicalJson } from './canonicalJson.ts';
 import { checkCheckpointChain, readCheckpoints, type Checkpoint, type CheckpointFile } from './checkpoints.ts';
 import { entryHash, isCanonicalLine, storedLineHashMatches } from './entryHash.ts';
-import { listSegments, summaryFileOf } from './segmentPaths.ts';
+import { listSegments, summaryFileOf, type SegmentLocation } from './segmentPaths.ts';
 import { readChunksForward } from './segmentReader.ts';
 import { EntryLineView, type EntryLineFields } from './entryLineView.ts';
 import { addToSummary, emptySummary, hasSummaryFields } from './segmentSummary.ts';
@@ -33,6 +33,8 @@ export interface VerifyOptions {
   committedBytes?: ReadonlyMap<number, number>;
   /** Parse every line, as verify does once a problem is found (tests compare both ways of reading). */
   parseEveryLine?: boolean;
+  /** The segments as the caller just listed them (the daemon's start, after its store opened): not listed again. */
+  segments?: readonly SegmentLocation[];
 }
 
 const PROGRESS_EVERY = 50_000;
@@ -111,7 +113,7 @@ async function walkChain(home: string, options: VerifyOptions, file: CheckpointF
   const repairs = new Map<number, Checkpoint>();
   for (const c of checkpoints) if (c.type === 'repair' && c.lost_after !== undefined) repairs.set(c.lost_after, c);
 
-  const segments = await listSegments(home);
+  const segments = options.segments ?? (await listSegments(home));
   const fromSeq = options.fromSeq ?? 1;
   const toSeq = options.toSeq ?? Number.POSITIVE_INFINITY;
   let prevHash: string | null = null;

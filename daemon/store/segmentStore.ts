@@ -5,7 +5,7 @@ import type { Entry } from '../protocol/entry.ts';
 import { listSegments, segmentFile, summaryFileOf, type SegmentLocation } from './segmentPaths.ts';
 import { readLinesForward } from './segmentReader.ts';
 import { addToSummary, emptySummary, type SegmentSummary } from './segmentSummary.ts';
-import { openSealedSummary, sealSummary, type SummaryKeys } from './summarySeal.ts';
+import { openSealedSummary, sealedSummaryText, type SummaryKeys } from './summarySeal.ts';
 
 /** Default size at which a segment is closed and the next one opened (bytes). */
 export const DEFAULT_SEGMENT_MAX_BYTES = 32 * 1024 * 1024;
@@ -298,7 +298,7 @@ export class SegmentStore {
 
   private async writeSidecar(summary: SegmentSummary): Promise<void> {
     const path = join(this.home, summaryFileOf(summary.file));
-    await writeFileDurable(`${path}.tmp`, JSON.stringify(sealSummary(summary, this.summaryKeys)));
+    await writeFileDurable(`${path}.tmp`, sealedSummaryText(summary, this.summaryKeys));
     await rename(`${path}.tmp`, path);
     await fsyncDir(dirname(path));
   }
