@@ -18,6 +18,7 @@ import { tempDir } from '../test/support/tempDir.ts';
 import { startS3rver } from '../test/support/s3rverServer.ts';
 import { emptyPrefix, EXPORT_BUCKET, exportedObjects, S3RVER_DAEMON_ENV, timeExport, timeUpload } from './exportBench.ts';
 import { benchEvents, type BenchEvent } from './benchEvents.ts';
+import { cpuUs, rssMb } from './processFigures.ts';
 import { median, percentile } from './benchStats.ts';
 import { generateStore } from './generateStore.ts';
 import { viewerScroll, viewerScrollNotRun } from './viewerScroll.ts';
@@ -45,20 +46,6 @@ const fmtMs = (n: number): string => (n >= 100 ? `${Math.round(n)} ms` : `${n.to
 const fmtRatio = (n: number): string => `${n.toFixed(2)}×`;
 let runCounter = 0;
 const runName = (): string => `r${process.pid}-${runCounter++}`;
-
-async function rssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-}
-
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-/** CPU time (user + system, µs) a process has used so far. */
-async function cpuUs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
-}
 
 /** The daemon's CPU time per event while `work` stores `events` events: on a loaded machine wall time measures the other jobs. */
 async function daemonCpu<T>(pid: number, events: number, work: () => Promise<T>): Promise<{ result: T; cpuPerEvent: number }> {

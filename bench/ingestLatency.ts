@@ -16,21 +16,15 @@ import type { DaemonClient } from '../daemon/client/daemonClient.ts';
 import { startDaemonProcess } from '../test/support/daemonProcess.ts';
 import { tempDir } from '../test/support/tempDir.ts';
 import { benchEvents } from './benchEvents.ts';
+import { CLOCK_TICKS, cpuUs, rssMb } from './processFigures.ts';
 import { median, percentile } from './benchStats.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const rounds = Number(option('rounds') ?? 3);
 const only = new Set((option('only') ?? 'singles,steady,fair,rss').split(','));
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 let runs = 0;
 const runName = (): string => `l${process.pid}-${runs++}`;
-
-async function cpuUs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
-}
 
 /** CPU µs (user and system) of the main thread and of the other threads of `pid`. */
 async function threadCpu(pid: number): Promise<Map<string, number>> {
@@ -46,11 +40,6 @@ async function threadCpu(pid: number): Promise<Map<string, number>> {
     }
   }
   return totals;
-}
-
-async function rssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
 async function singles(clients: readonly DaemonClient[], total: number): Promise<number> {

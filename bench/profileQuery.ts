@@ -14,6 +14,7 @@ import { readDiscovery } from '../daemon/client/daemonDiscovery.ts';
 import { CLI } from '../test/support/daemonProcess.ts';
 import { median } from './benchStats.ts';
 import { generateStore } from './generateStore.ts';
+import { cpuUs } from './processFigures.ts';
 
 const DAY_MS = 86_400_000;
 const [storeDir, entriesArg, roundsArg, profileDir] = process.argv.slice(2);
@@ -23,12 +24,6 @@ const rounds = Number(roundsArg ?? 3);
 const home = join(storeDir, 'home');
 const metaPath = join(storeDir, 'meta.json');
 
-/** CPU time (user + system, µs) of a process, assuming the usual 100 clock ticks per second. */
-async function cpuUs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 1e4;
-}
 
 let meta: { key: string; endMs: number; entries: number };
 try {

@@ -10,16 +10,16 @@
 // before and after in the same minute. On a loaded machine compare counts and CPU, not wall time.
 // Build first (`npm run build`).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DaemonClient } from '../daemon/client/daemonClient.ts';
-import { readDiscovery } from '../daemon/client/daemonDiscovery.ts';
 import { CLI } from '../test/support/daemonProcess.ts';
 import { tempDir } from '../test/support/tempDir.ts';
 import { benchEvents } from './benchEvents.ts';
+import { spawnFlaggedDaemon } from './flaggedDaemon.ts';
+import { cpuUs } from './processFigures.ts';
 import { percentile } from './benchStats.ts';
 
 const args = process.argv.slice(2);
@@ -32,11 +32,6 @@ const elu = args.includes('--elu');
 // Another build of the CLI (a copy of dist/cli.mjs from before a change), for before/after in the same minute.
 const cli = args.find((a) => a.startsWith('--cli='))?.slice('--cli='.length) ?? CLI;
 
-async function cpuUs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 1e4;
-}
 
 const home = await tempDir('profile-singles');
 const flags = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
@@ -59,18 +54,7 @@ if (elu) {
   );
   flags.push(`--import=${preload}`);
 }
-const child = spawn(process.execPath, [...flags, cli, 'daemon', '--home', home.path], {
-  env: { ...process.env, AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64') },
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
-const exited = once(child, 'exit');
-let found = await readDiscovery(home.path);
-for (; found === null || found.discovery.pid !== child.pid; found = await readDiscovery(home.path)) {
-  if (child.exitCode !== null) throw new Error(`the daemon exited with ${child.exitCode}`);
-  await new Promise((resolve) => setTimeout(resolve, 25));
-}
-const { port } = found.discovery;
-const { token } = found;
+const { child, exited, port, token } = await spawnFlaggedDaemon(cli, home.path, flags);
 const clients = await Promise.all(Array.from({ length: 8 }, () => DaemonClient.connect({ port, token })));
 const main = clients[0] as DaemonClient;
 // A warm-up in the same shape, so that the figure is of optimized code.
