@@ -19,6 +19,7 @@ import { startS3rver } from '../test/support/s3rverServer.ts';
 import { emptyPrefix, EXPORT_BUCKET, exportedObjects, S3RVER_DAEMON_ENV, timeExport, timeUpload } from './exportBench.ts';
 import { benchEvents, type BenchEvent } from './benchEvents.ts';
 import { cpuUs, rssMb } from './processFigures.ts';
+import { steadyLatency } from './steadyLatency.ts';
 import { median, percentile } from './benchStats.ts';
 import { generateStore } from './generateStore.ts';
 import { viewerScroll, viewerScrollNotRun } from './viewerScroll.ts';
@@ -116,27 +117,6 @@ async function daemonSingles(clients: readonly DaemonClient[], total: number): P
     }),
   );
   return total / ((performance.now() - started) / 1000);
-}
-
-/** Ack latency of single-event requests sent at a steady `perSecond` (10 every 10 ms) for `seconds`. */
-async function steadyLatency(client: DaemonClient, perSecond: number, seconds: number): Promise<number[]> {
-  const run = runName();
-  const perTick = Math.max(1, Math.round(perSecond / 100));
-  const ticks = Math.round(seconds * 100);
-  const latencies: number[] = [];
-  const waits: Array<Promise<void>> = [];
-  const start = performance.now();
-  for (let t = 0; t < ticks; t++) {
-    const due = start + t * 10;
-    const delay = due - performance.now();
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    for (const event of benchEvents(run, t * perTick, perTick)) {
-      const sent = performance.now();
-      waits.push(client.request('ingest', { events: [event] }).then(() => void latencies.push(performance.now() - sent)));
-    }
-  }
-  await Promise.all(waits);
-  return latencies;
 }
 
 /** `clients` connections at full speed with batches of 100 for `seconds`: request latencies and per-client counts. */
@@ -248,7 +228,7 @@ try {
       const rawEvent = baseline('raw-event', work.path, size.rawSingle, 1);
       add('rawEvent', rawEvent.rate);
       add('rawEventCpu', rawEvent.cpuPerEvent);
-      const steady = await steadyLatency(main, 1000, size.steadySeconds);
+      const steady = await steadyLatency(main, runName(), 1000, size.steadySeconds);
       add('steadyP99', percentile(steady, 99));
       const fair = await fairness(clients, size.fairSeconds);
       add('fairP99', percentile(fair.latencies, 99));

@@ -13,10 +13,18 @@ export interface FlaggedDaemon {
   token: string;
 }
 
-/** Starts `node FLAGS CLI daemon --home HOME` with a fresh master key and waits for its discovery file. */
-export async function spawnFlaggedDaemon(cli: string, home: string, flags: readonly string[]): Promise<FlaggedDaemon> {
+/**
+ * Starts `node FLAGS CLI daemon --home HOME` and waits for its discovery file. `env` adds to this process's
+ * environment; by default it is a fresh master key.
+ */
+export async function spawnFlaggedDaemon(
+  cli: string,
+  home: string,
+  flags: readonly string[],
+  env: NodeJS.ProcessEnv = { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64') },
+): Promise<FlaggedDaemon> {
   const child = spawn(process.execPath, [...flags, cli, 'daemon', '--home', home], {
-    env: { ...process.env, AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64') },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = once(child, 'exit');

@@ -17,6 +17,7 @@ import { startDaemonProcess } from '../test/support/daemonProcess.ts';
 import { tempDir } from '../test/support/tempDir.ts';
 import { benchEvents } from './benchEvents.ts';
 import { CLOCK_TICKS, cpuUs, rssMb } from './processFigures.ts';
+import { steadyLatency } from './steadyLatency.ts';
 import { median, percentile } from './benchStats.ts';
 
 const args = process.argv.slice(2);
@@ -52,23 +53,6 @@ async function singles(clients: readonly DaemonClient[], total: number): Promise
     }),
   );
   return total / ((performance.now() - started) / 1000);
-}
-
-async function steady(client: DaemonClient, seconds: number): Promise<number[]> {
-  const run = runName();
-  const latencies: number[] = [];
-  const waits: Array<Promise<void>> = [];
-  const start = performance.now();
-  for (let t = 0; t < seconds * 100; t++) {
-    const delay = start + t * 10 - performance.now();
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    for (const event of benchEvents(run, t * 10, 10)) {
-      const sent = performance.now();
-      waits.push(client.request('ingest', { events: [event] }).then(() => void latencies.push(performance.now() - sent)));
-    }
-  }
-  await Promise.all(waits);
-  return latencies;
 }
 
 async function fair(clients: readonly DaemonClient[], seconds: number): Promise<{ latencies: number[]; ratio: number; rate: number }> {
@@ -146,7 +130,7 @@ try {
       add('singles ratio', (rows['singles /s']?.at(-1) ?? 0) / raw.rate);
     }
     if (only.has('steady')) {
-      const latencies = await steady(main, 5);
+      const latencies = await steadyLatency(main, runName(), 1000, 5);
       add('steady p50 ms', percentile(latencies, 50));
       add('steady p99 ms', percentile(latencies, 99));
     }

@@ -5,16 +5,15 @@
 // bytes. Prints { export_ms, upload_ms, ratio, daemon_cpu_us_per_row, upload_cpu_us_per_row } (medians; the
 // upload's CPU is this process's, the SDK's share of the comparison).
 import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { DaemonClient } from '../daemon/client/daemonClient.ts';
-import { readDiscovery } from '../daemon/client/daemonDiscovery.ts';
 import { CLI, startDaemonProcess } from '../test/support/daemonProcess.ts';
 import { startS3rver } from '../test/support/s3rverServer.ts';
 import { tempDir } from '../test/support/tempDir.ts';
 import { median } from './benchStats.ts';
 import { emptyPrefix, EXPORT_BUCKET, exportedObjects, S3RVER_DAEMON_ENV, timeExport, timeUpload } from './exportBench.ts';
 import { generateStore } from './generateStore.ts';
+import { spawnFlaggedDaemon } from './flaggedDaemon.ts';
+import { cpuUs } from './processFigures.ts';
 
 const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const entries = Number(positional[0] ?? 200_000);
@@ -30,11 +29,7 @@ try {
   // Node 20 refuses --cpu-prof in NODE_OPTIONS: a profiled daemon is spawned here with the flag.
   const daemon = profileDir === undefined ? await startDaemonProcess(home.path, env) : await profiledDaemon(home.path, profileDir);
   const client = await daemon.connect();
-  const cpu = async (): Promise<number> => {
-    const { readFile } = await import('node:fs/promises');
-    const fields = (await readFile(`/proc/${daemon.discovery.pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
-  };
+  const cpu = (): Promise<number> => cpuUs(daemon.discovery.pid);
   const exportMs: number[] = [];
   const uploadMs: number[] = [];
   const cpuPerRow: number[] = [];
@@ -70,21 +65,13 @@ try {
 }
 
 async function profiledDaemon(dir: string, profiles: string) {
-  const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profiles}`, CLI, 'daemon', '--home', dir], { env: { ...process.env, ...env }, stdio: 'ignore' });
-  for (;;) {
-    const found = await readDiscovery(dir);
-    if (found !== null && found.discovery.pid === child.pid) {
-      const { discovery, token } = found;
-      return {
-        discovery,
-        connect: () => DaemonClient.connect({ port: discovery.port, token }),
-        stop: async () => {
-          const exited = once(child, 'exit');
-          child.kill('SIGTERM');
-          await exited;
-        },
-      };
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  const daemon = await spawnFlaggedDaemon(CLI, dir, ['--cpu-prof', `--cpu-prof-dir=${profiles}`], env);
+  return {
+    discovery: { pid: daemon.child.pid ?? 0 },
+    connect: () => DaemonClient.connect({ port: daemon.port, token: daemon.token }),
+    stop: async () => {
+      daemon.child.kill('SIGTERM');
+      await daemon.exited;
+    },
+  };
 }

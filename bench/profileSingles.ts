@@ -20,6 +20,7 @@ import { tempDir } from '../test/support/tempDir.ts';
 import { benchEvents } from './benchEvents.ts';
 import { spawnFlaggedDaemon } from './flaggedDaemon.ts';
 import { cpuUs } from './processFigures.ts';
+import { steadyLatency } from './steadyLatency.ts';
 import { percentile } from './benchStats.ts';
 
 const args = process.argv.slice(2);
@@ -90,17 +91,7 @@ if (shape === 'singles') {
     }),
   );
 } else {
-  const waits: Array<Promise<void>> = [];
-  const run = `t${process.pid}`;
-  for (let t = 0; t < total / 10; t++) {
-    const delay = started + t * 10 - performance.now();
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    for (const event of benchEvents(run, t * 10, 10)) {
-      const sent = performance.now();
-      waits.push(main.request('ingest', { events: [event] }).then(() => void latencies.push(performance.now() - sent)));
-    }
-  }
-  await Promise.all(waits);
+  latencies.push(...(await steadyLatency(main, `t${process.pid}`, 1000, total / 1000)));
 }
 const seconds = (performance.now() - started) / 1000;
 gcObserver.disconnect();
