@@ -10,13 +10,22 @@ export async function importChunk<T>(load: () => Promise<T>): Promise<T> {
   try {
     return await load();
   } catch (error: unknown) {
-    if ((error as NodeJS.ErrnoException | null)?.code !== 'ERR_MODULE_NOT_FOUND') throw error;
-    throw new AuditError(
-      ErrorCodes.DaemonOutdated,
-      'this audit daemon was upgraded or removed while it ran, and a part it loads on first use is gone: restart it ' +
-        '(in VS Code: "AI Audit Trail: Restart Daemon"; else stop `ai-audit daemon` and start it again)',
-      undefined,
-      { cause: error },
-    );
+    throw missingChunkError(error) ?? error;
   }
+}
+
+/**
+ * `daemon_outdated` for a module that could not be found, else null. Also for the `import()`s that code inside
+ * a chunk makes itself (the SDKs load a few of their parts on first use, each a chunk of its own): a chunk
+ * loaded before an upgrade can still ask for a sibling that the upgrade removed.
+ */
+export function missingChunkError(error: unknown): AuditError | null {
+  if ((error as NodeJS.ErrnoException | null)?.code !== 'ERR_MODULE_NOT_FOUND') return null;
+  return new AuditError(
+    ErrorCodes.DaemonOutdated,
+    'this audit daemon was upgraded or removed while it ran, and a part it loads on first use is gone: restart it ' +
+      '(in VS Code: "AI Audit Trail: Restart Daemon"; else stop `ai-audit daemon` and start it again)',
+    undefined,
+    { cause: error },
+  );
 }

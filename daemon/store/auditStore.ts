@@ -34,6 +34,11 @@ export interface AuditStoreOptions {
   checkpointEveryMs?: number;
   /** Clock, for tests. */
   now?: () => number;
+  /**
+   * For tests: awaited before a reader (query, get, stats, verify, an export's walk) opens a segment it
+   * listed, so that a test can run retention between the listing and the read (docs/decisions.md).
+   */
+  beforeSegmentRead?: (segment: number) => Promise<void>;
 }
 
 /** The outcome of one queued event: its ack once durable, or why it was not stored. */
@@ -544,25 +549,6 @@ export class AuditStore {
   }
 
   /**
-   * Committed entries with `fromSeq ≤ seq ≤ toSeq`, oldest first, with their stored line (without the
-   * newline), read segment by segment: an export streams through this, never holding the range in memory.
-   */
-  async *entriesBySeq(fromSeq: number, toSeq: number): AsyncGenerator<{ entry: Entry; text: string }> {
-    for (const segment of this.segments.list()) {
-      if (segment.count === 0 || segment.last_seq < fromSeq) continue;
-      if (segment.first_seq > toSeq) break;
-      const step = Math.max(0, Math.floor((fromSeq - segment.first_seq) / SPARSE_STEP));
-      const start = segment.first_seq >= fromSeq ? 0 : (segment.offsets[step] ?? 0);
-      for await (const line of readLinesForward(join(this.options.home, segment.file), start, segment.bytes)) {
-        const entry = parseLine(line.text);
-        if (entry === null || entry.seq < fromSeq) continue;
-        if (entry.seq > toSeq) return;
-        yield { entry, text: line.text };
-      }
-    }
-  }
-
-  /**
    * The committed bytes of the segments that hold `fromSeq ≤ seq ≤ toSeq`, oldest first, in chunks of whole
    * lines (newlines included): for a reader that copies stored lines as they are (an export) without a
    * string, a parse or a promise per line. A chunk may begin before `fromSeq` (from the sparse offset at
@@ -576,7 +562,13 @@ export class AuditStore {
       if (segment.first_seq > toSeq) break;
       const step = Math.max(0, Math.floor((fromSeq - segment.first_seq) / SPARSE_STEP));
       const start = segment.first_seq >= fromSeq ? 0 : (segment.offsets[step] ?? 0);
-      yield* reader.blocks(join(this.options.home, segment.file), start, segment.bytes);
+      await this.beforeRead(segment);
+      try {
+        yield* reader.blocks(join(this.options.home, segment.file), start, segment.bytes);
+      } catch (error: unknown) {
+        // Its entries are gone: the caller sees the seqs jump (an export refuses a gap with a typed error).
+        if (!this.removedByRetention(error, segment)) throw error;
+      }
     }
   }
 
@@ -619,6 +611,7 @@ export class AuditStore {
       const segment = list[index];
       if (segment === undefined) break;
       if (end > 0 && compiled.mayMatch(segment)) {
+        await this.beforeRead(segment);
         const path = join(this.options.home, segment.file);
         /** Takes a line if it matches; the cursor once the page is full. */
         const take = (line: SegmentLine): string | null => {
@@ -628,19 +621,24 @@ export class AuditStore {
           lines.push(line.text);
           return entries.length === limit ? encodeCursor({ segment: segment.segment, offset: line.offset, seq: entry.seq }) : null;
         };
-        if (compiled.notableOnly && Array.isArray(segment.notable)) {
-          // Only notable entries can match and the segment lists them: read just their lines.
-          for await (const batch of readListedLinesBackward(path, segment.notable, end, () => limit - entries.length)) {
-            for (const line of batch) {
+        try {
+          if (compiled.notableOnly && Array.isArray(segment.notable)) {
+            // Only notable entries can match and the segment lists them: read just their lines.
+            for await (const batch of readListedLinesBackward(path, segment.notable, end, () => limit - entries.length)) {
+              for (const line of batch) {
+                const next = take(line);
+                if (next !== null) return { entries, lines, next_cursor: next };
+              }
+            }
+          } else {
+            for await (const line of readLinesBackward(path, end)) {
               const next = take(line);
               if (next !== null) return { entries, lines, next_cursor: next };
             }
           }
-        } else {
-          for await (const line of readLinesBackward(path, end)) {
-            const next = take(line);
-            if (next !== null) return { entries, lines, next_cursor: next };
-          }
+        } catch (error: unknown) {
+          // Retention removed it after the list was taken: it and every older segment hold expired entries.
+          if (!this.removedByRetention(error, segment)) throw error;
         }
       }
       end = list[index - 1]?.bytes ?? 0;
@@ -656,10 +654,16 @@ export class AuditStore {
       if (segment !== undefined) {
         const step = Math.floor((target.seq - segment.first_seq) / SPARSE_STEP);
         const start = segment.offsets[step] ?? 0;
-        for await (const line of readLinesForward(join(this.options.home, segment.file), start, segment.bytes)) {
-          const entry = parseLine(line.text);
-          if (entry?.seq === target.seq) return entry;
-          if (entry !== null && entry.seq > target.seq) break;
+        await this.beforeRead(segment);
+        try {
+          for await (const line of readLinesForward(join(this.options.home, segment.file), start, segment.bytes)) {
+            const entry = parseLine(line.text);
+            if (entry?.seq === target.seq) return entry;
+            if (entry !== null && entry.seq > target.seq) break;
+          }
+        } catch (error: unknown) {
+          // Removed by retention meanwhile: not found, as after it.
+          if (!this.removedByRetention(error, segment)) throw error;
         }
       }
       throw new AuditError(ErrorCodes.NotFound, `no entry with seq ${target.seq}`);
@@ -672,10 +676,15 @@ export class AuditStore {
         : [...list].sort((a, b) => distance(a, time) - distance(b, time));
     for (const segment of ordered) {
       if (segment.count === 0) continue;
-      for await (const line of readLinesForward(join(this.options.home, segment.file), 0, segment.bytes)) {
-        if (!line.text.includes(target.id)) continue;
-        const entry = parseLine(line.text);
-        if (entry?.id === target.id) return entry;
+      await this.beforeRead(segment);
+      try {
+        for await (const line of readLinesForward(join(this.options.home, segment.file), 0, segment.bytes)) {
+          if (!line.text.includes(target.id)) continue;
+          const entry = parseLine(line.text);
+          if (entry?.id === target.id) return entry;
+        }
+      } catch (error: unknown) {
+        if (!this.removedByRetention(error, segment)) throw error;
       }
     }
     throw new AuditError(ErrorCodes.NotFound, `no entry with id ${target.id}`);
@@ -697,11 +706,18 @@ export class AuditStore {
         mergeSummary(total, segment);
         continue;
       }
-      for await (const line of readLinesForward(join(this.options.home, segment.file), 0, segment.bytes)) {
-        const entry = parseLine(line.text);
-        if (entry === null || !compiled.matches(entry)) continue;
-        addToSummary(total, entry, 0, 0);
-        groups?.add(entry);
+      await this.beforeRead(segment);
+      try {
+        for await (const line of readLinesForward(join(this.options.home, segment.file), 0, segment.bytes)) {
+          const entry = parseLine(line.text);
+          if (entry === null || !compiled.matches(entry)) continue;
+          addToSummary(total, entry, 0, 0);
+          groups?.add(entry);
+        }
+      } catch (error: unknown) {
+        // Retention removed it meanwhile: the figures are those of the entries still stored. (A segment it
+        // removed after it was read still counts: the answer is the store as it was when the read began.)
+        if (!this.removedByRetention(error, segment)) throw error;
       }
     }
     const per_day = Object.entries(total.days)
@@ -725,13 +741,25 @@ export class AuditStore {
 
   /** Verifies the chain and the checkpoints over the committed bytes. */
   async verify(range: { fromSeq?: number; toSeq?: number; expect?: { seq: number; hash: string } }, onProgress?: (checked: number, lastSeq: number) => void): Promise<VerifyReport> {
-    return verifyStore(this.options.home, {
-      publicKeys: this.keys.signingPublicKeys,
-      summaryKeys: this.keys.hmacKeys,
-      committedBytes: this.segments.committedBytes(),
-      ...range,
-      ...(onProgress === undefined ? {} : { onProgress }),
-    });
+    for (;;) {
+      const dropped = this.segments.lastDropped;
+      const hook = this.options.beforeSegmentRead;
+      const walk = verifyStore(this.options.home, {
+        publicKeys: this.keys.signingPublicKeys,
+        summaryKeys: this.keys.hmacKeys,
+        committedBytes: this.segments.committedBytes(),
+        ...range,
+        ...(onProgress === undefined ? {} : { onProgress }),
+        ...(hook === undefined ? {} : { beforeSegmentRead: hook }),
+      });
+      // A walk that retention overlapped may miss a segment (a missing file) or the anchor it signed (read
+      // before it was written): it is redone on the store as it is now. Retention runs daily at most.
+      const report = await walk.catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT' && this.segments.lastDropped !== dropped) return null;
+        throw error;
+      });
+      if (report !== null && (report.ok || this.segments.lastDropped === dropped)) return report;
+    }
   }
 
   /**
@@ -770,6 +798,16 @@ export class AuditStore {
       await this.appendAudit('audit.retention', { older_than_days: days, cutoff: new Date(cutoff).toISOString(), ...result }, options.actor);
     }
     return result;
+  }
+
+  private async beforeRead(segment: SegmentSummary): Promise<void> {
+    const hook = this.options.beforeSegmentRead;
+    if (hook !== undefined) await hook(segment.segment);
+  }
+
+  /** Whether `error` is the missing file of a segment that retention removed after the reader listed it. */
+  private removedByRetention(error: unknown, segment: SegmentSummary): boolean {
+    return (error as NodeJS.ErrnoException | null)?.code === 'ENOENT' && this.segments.wasDropped(segment.segment);
   }
 
   /** Waits for queued events, writes a final checkpoint and closes the files. */

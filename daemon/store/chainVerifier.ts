@@ -35,6 +35,8 @@ export interface VerifyOptions {
   parseEveryLine?: boolean;
   /** The segments as the caller just listed them (the daemon's start, after its store opened): not listed again. */
   segments?: readonly SegmentLocation[];
+  /** For tests: awaited before each segment is opened (see AuditStoreOptions.beforeSegmentRead). */
+  beforeSegmentRead?: (segment: number) => Promise<void>;
 }
 
 const PROGRESS_EVERY = 50_000;
@@ -300,6 +302,7 @@ async function walkChain(home: string, options: VerifyOptions, file: CheckpointF
       return undefined;
     };
     const readFrom = summary === null && segment === options.fromSegment ? (options.fromOffset ?? 0) : 0;
+    if (options.beforeSegmentRead !== undefined) await options.beforeSegmentRead(segment);
     const chunks = readChunksForward(join(home, segmentFile), readFrom, end, (offset) => {
       torn = { offset };
     });

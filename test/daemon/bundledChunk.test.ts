@@ -66,6 +66,26 @@ test('an installed daemon loads its S3 backend from its chunks', async () => {
   }
 });
 
+test('a daemon that loaded its S3 backend before an upgrade removed the chunks goes on exporting with it', async () => {
+  // The SDK inside the chunk loads a few parts of its own on first use (event streams, a browser user-agent
+  // parser: chunks of their own). None is on the export's path, so a loaded backend needs no other chunk;
+  // if one ever were, its failure is daemon_outdated (storageError), never internal.
+  const daemon = await startInstalled(await dir('loaded'));
+  try {
+    await daemon.client.request('ingest', { events: [{ kind: 'chat.input', input: 'before', actor: { user_id: 'ada' } }] });
+    const first = await daemon.client.request('export.run', { destination: config(), prefix: 'before-upgrade', layout: 'hive', gzip: false });
+    assert.equal(first.status, 'succeeded', daemon.output());
+    await rm(join(install, 'dist/cli-chunks'), { recursive: true });
+    await daemon.client.request('ingest', { events: [{ kind: 'chat.input', input: 'after', actor: { user_id: 'ada' } }] });
+    const second = await daemon.client.request('export.run', { destination: config(), prefix: 'after-upgrade', layout: 'hive', gzip: true });
+    assert.equal(second.status, 'succeeded', daemon.output());
+    assert.equal((await daemon.client.request('destinations.test', { config: config() })).write, true);
+  } finally {
+    await stop(daemon);
+    await cp(join(CLI, '../cli-chunks'), join(install, 'dist/cli-chunks'), { recursive: true });
+  }
+});
+
 test('a daemon whose chunks an upgrade removed answers daemon_outdated and keeps serving', async () => {
   const daemon = await startInstalled(await dir('upgraded'));
   try {
