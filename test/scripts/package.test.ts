@@ -34,6 +34,7 @@ const SHIPPED = [
   'extension/docs/audit-log-charts-light.png',
   'extension/dist/extension.cjs',
   'extension/dist/cli.mjs',
+  'extension/dist/cli-main.cjs',
   'extension/dist/webview/chat.js',
   'extension/dist/webview/chat.css',
   'extension/dist/webview/auditLog.js',
