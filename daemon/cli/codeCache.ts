@@ -15,11 +15,13 @@ import vm from 'node:vm';
  *   owned by the bundle's owner and writable by no one else (on POSIX): whoever could write it could replace
  *   the bundle itself, so it gives no one a way to run code they could not run before;
  * - its header names the SHA-256 of exactly these bundle bytes: a cache of another build (an upgrade, a
- *   rebuild of the same length) is never handed to V8.
+ *   rebuild of the same length) is never handed to V8;
+ * - its header holds the SHA-256 of the rest: V8 does not check its data in release builds, and a damaged
+ *   cache (a bad disk, a cut write) would run damaged code or crash.
  * V8 then rejects a cache of another V8 version or other flags (`cachedDataRejected`); any other outcome than
  * `accepted` compiles from the source, as without a cache, and the caller may write a new one.
  */
-export type CodeCacheStatus = 'accepted' | 'missing' | 'stale' | 'untrusted' | 'rejected' | 'unreadable';
+export type CodeCacheStatus = 'accepted' | 'missing' | 'stale' | 'damaged' | 'untrusted' | 'rejected' | 'unreadable';
 
 export interface CachedBundle {
   status: CodeCacheStatus;
@@ -28,8 +30,9 @@ export interface CachedBundle {
 }
 
 /** The first bytes of a cache file: format and version of this header. */
-const MAGIC = Buffer.from('AIAUDV8\u0001', 'latin1');
-const HEADER = MAGIC.length + 32;
+const MAGIC = Buffer.from('AIAUDV8\u0002', 'latin1');
+/** Format, SHA-256 of the bundle, SHA-256 of V8's data that follows. */
+const HEADER = MAGIC.length + 64;
 
 /** The file name for the cache of `bundlePath` made by this V8 for `mode` (runtimes and flags keep their own). */
 export function codeCachePath(bundlePath: string, mode: string): string {
@@ -44,7 +47,7 @@ export function codeCachePath(bundlePath: string, mode: string): string {
  */
 export function runCachedBundle(bundlePath: string, cachePath: string): CachedBundle {
   const bytes = readFileSync(bundlePath);
-  const digest = createHash('sha256').update(bytes).digest();
+  const digest = sha256(bytes);
   const found = readCache(cachePath, statSync(bundlePath).uid, digest);
   // Parenthesized: V8 compiles an immediately used function eagerly instead of pre-parsing it first.
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${bytes.toString('utf8')}\n})`;
@@ -59,6 +62,10 @@ export function runCachedBundle(bundlePath: string, cachePath: string): CachedBu
   const save = (): boolean => writeCache(cachePath, digest, script);
   run.call(module.exports, module.exports, createRequire(bundlePath), module, bundlePath, dirname(bundlePath));
   return { status, save };
+}
+
+function sha256(bytes: Buffer): Buffer {
+  return createHash('sha256').update(bytes).digest();
 }
 
 function readCache(path: string, ownerUid: number, digest: Buffer): { status: CodeCacheStatus; data?: Buffer } {
@@ -76,8 +83,10 @@ function readCache(path: string, ownerUid: number, digest: Buffer): { status: Co
     // On Windows the folder's ACL (the user's extension or install folder) is what guards both files.
     if (process.platform !== 'win32' && (stat.uid !== ownerUid || (stat.mode & 0o022) !== 0)) return { status: 'untrusted' };
     const data = readFileSync(fd);
-    if (data.length <= HEADER || !data.subarray(0, MAGIC.length).equals(MAGIC) || !data.subarray(MAGIC.length, HEADER).equals(digest)) return { status: 'stale' };
-    return { status: 'accepted', data: data.subarray(HEADER) };
+    if (data.length <= HEADER || !data.subarray(0, MAGIC.length).equals(MAGIC) || !data.subarray(MAGIC.length, MAGIC.length + 32).equals(digest)) return { status: 'stale' };
+    const payload = data.subarray(HEADER);
+    if (!sha256(payload).equals(data.subarray(MAGIC.length + 32, HEADER))) return { status: 'damaged' };
+    return { status: 'accepted', data: payload };
   } catch {
     return { status: 'unreadable' };
   } finally {
@@ -89,7 +98,8 @@ function readCache(path: string, ownerUid: number, digest: Buffer): { status: Co
 function writeCache(path: string, digest: Buffer, script: vm.Script): boolean {
   const temporary = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(temporary, Buffer.concat([MAGIC, digest, script.createCachedData()]), { mode: 0o644, flag: 'wx' });
+    const data = script.createCachedData();
+    writeFileSync(temporary, Buffer.concat([MAGIC, digest, sha256(data), data]), { mode: 0o644, flag: 'wx' });
     renameSync(temporary, path);
     return true;
   } catch {
