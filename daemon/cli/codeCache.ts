@@ -45,7 +45,7 @@ export function codeCachePath(bundlePath: string, mode: string): string {
  * when that one can be trusted (see above). Exceptions of the bundle's top level propagate as they would from
  * `require`.
  */
-export function runCachedBundle(bundlePath: string, cachePath: string): CachedBundle {
+export function runCachedBundle(bundlePath: string, cachePath: string, options: { afterCompile?: () => void } = {}): CachedBundle {
   const bytes = readFileSync(bundlePath);
   const digest = sha256(bytes);
   const found = readCache(cachePath, statSync(bundlePath).uid, digest);
@@ -57,6 +57,7 @@ export function runCachedBundle(bundlePath: string, cachePath: string): CachedBu
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
   const status: CodeCacheStatus = found.data === undefined ? found.status : script.cachedDataRejected === true ? 'rejected' : 'accepted';
+  options.afterCompile?.();
   const module = { exports: {} };
   const run = script.runInThisContext() as (...args: unknown[]) => void;
   const save = (): boolean => writeCache(cachePath, digest, script);
