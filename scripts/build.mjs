@@ -97,6 +97,9 @@ await build({
   outdir: 'dist',
   outExtension: { '.js': '.cjs' },
   format: 'cjs',
+  // `import()` of the native and optional packages becomes `require()`: a script compiled from a code cache has
+  // no dynamic-import hook on Node 20 ("A dynamic import callback was not specified").
+  supported: { 'dynamic-import': false },
   plugins: [englishZodOnly, sdkFromGroups],
 });
 // The executable: small, an ES module (the package is `"type": "module"`), no cache of its own needed.

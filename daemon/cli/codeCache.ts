@@ -51,11 +51,9 @@ export function runCachedBundle(bundlePath: string, cachePath: string, options: 
   const found = readCache(cachePath, statSync(bundlePath).uid, digest);
   // Parenthesized: V8 compiles an immediately used function eagerly instead of pre-parsing it first.
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${bytes.toString('utf8')}\n})`;
-  const script = new vm.Script(wrapped, {
-    filename: bundlePath,
-    ...(found.data !== undefined && { cachedData: found.data }),
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  // No `importModuleDynamically`: a script compiled from a cache loses it on Node 20, so the bundle may hold no
+  // `import()` (scripts/build.mjs turns them into `require`).
+  const script = new vm.Script(wrapped, { filename: bundlePath, ...(found.data !== undefined && { cachedData: found.data }) });
   const status: CodeCacheStatus = found.data === undefined ? found.status : script.cachedDataRejected === true ? 'rejected' : 'accepted';
   options.afterCompile?.();
   const module = { exports: {} };

@@ -121,3 +121,27 @@ test('the built CLI replaces a corrupt cache and runs', async () => {
   assert.equal((await run(process.execPath, [join(install, 'cli.mjs'), '--version'])).stdout.trim(), version);
   assert.notDeepEqual(await readFile(cache), damaged, 'rewritten');
 });
+
+test('the built CLI run from its cache still loads its native keychain module (no dynamic import in the bundle)', async () => {
+  const root = await dir('install-keychain');
+  const install = join(root, 'dist');
+  await mkdir(install);
+  // The native module beside the install, as in the .vsix.
+  await symlink(join(CLI, '../../node_modules'), join(root, 'node_modules'));
+  await copyFile(CLI, join(install, 'cli.mjs'));
+  await copyFile(join(CLI, '../cli-main.cjs'), join(install, 'cli-main.cjs'));
+  const home = await dir('keychain-home');
+  // The OS keychain of the test session (scripts/test.mjs), not a master key: `verify` loads @napi-rs/keyring.
+  const env = { ...process.env };
+  delete env.AI_AUDIT_MASTER_KEY;
+  const verify = () =>
+    run(process.execPath, [join(install, 'cli.mjs'), 'verify', '--json', '--home', home], { env }).then(
+      (r) => ({ code: 0, stderr: r.stderr }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
+  const first = await verify();
+  assert.equal((await readFile(codeCachePath(join(install, 'cli-main.cjs'), 'cli'))).length > 1000, true, 'a cache was written');
+  const second = await verify();
+  for (const result of [first, second]) assert.ok(!result.stderr.includes('keychain_unavailable') && result.code !== 2, result.stderr);
+  assert.equal(second.code, first.code);
+});
