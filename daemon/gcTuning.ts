@@ -16,3 +16,14 @@ export const DAEMON_GC_FLAGS = ['--heap-growing-percent=50'] as const;
 export function tuneGcForDaemon(): void {
   for (const flag of DAEMON_GC_FLAGS) setFlagsFromString(flag);
 }
+
+/**
+ * V8's defaults for the flags above (`node --v8-options`, the same in Node 20's V8 11.3 and Node 24's 13.6). Only
+ * dist/cli.mjs uses them: it compiles the daemon's bundle under the daemon's flags (V8 accepts a code cache only
+ * under the flags it was made with), then starts it under these until the daemon tunes them again, as before.
+ */
+export const V8_DEFAULT_GC_FLAGS = ['--semi-space-growth-factor=2', '--heap-growing-percent=0'] as const;
+
+export function untuneGc(): void {
+  for (const flag of V8_DEFAULT_GC_FLAGS) setFlagsFromString(flag);
+}

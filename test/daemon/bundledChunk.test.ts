@@ -1,4 +1,4 @@
-// The built daemon loads its export backends from chunks beside the entry (dist/cli-chunks/, named by
+// The built daemon loads its export SDKs from chunks beside the entry (dist/cli-chunks/, named by
 // content hash). Copied as an install would be, with no repository around it, it loads them; when an upgrade
 // removed them while it ran, the request that needs one fails with `daemon_outdated` and the daemon goes on
 // serving everything else.
@@ -27,6 +27,7 @@ before(async () => {
   install = await dir('install');
   await mkdir(join(install, 'dist'));
   await cp(CLI, join(install, 'dist/cli.mjs'));
+  await cp(join(CLI, '../cli-main.cjs'), join(install, 'dist/cli-main.cjs'));
   await cp(join(CLI, '../cli-chunks'), join(install, 'dist/cli-chunks'), { recursive: true });
 });
 after(() => s3.dispose());
