@@ -16,6 +16,7 @@ import { addToSummary, emptySummary, hasSummaryFields, SPARSE_STEP, type Segment
 import { GroupAccumulator } from './statsGroups.ts';
 import { idempotencyDigest, IdempotencyWindow } from './idempotencyWindow.ts';
 import { uuidv7, uuidv7Time } from './uuidv7.ts';
+import { ingestTrace } from '../ingestTrace.ts';
 
 export interface AuditStoreOptions {
   home: string;
@@ -102,6 +103,8 @@ export class AuditStore {
   /** When (store clock, ms) the last batch was acknowledged: the start of an idle period (GROUP_IDLE_MS). */
   private lastBatchAt = Number.NEGATIVE_INFINITY;
   private readonly counts: GroupCommitCounts = { batches: 0, waits: 0, waitsTimedOut: 0 };
+  /** With AI_AUDIT_TRACE_INGEST: [flush turn started, wait ended, ms waited] of the batch being committed. */
+  private traced: number[] = [];
   /** Recent write + fdatasync duration of a batch (ms, moving average): the linger's bound. */
   private syncMs = GROUP_LINGER_MIN_MS;
   /** Ends the linger before a batch, once enough requests are queued. */
@@ -402,7 +405,10 @@ export class AuditStore {
       // together) go into the first batch; events arriving during an fsync form the next batch.
       await new Promise<void>((resolve) => setImmediate(resolve));
       while (this.pending.length > 0) {
+        const turn = ingestTrace === null ? 0 : performance.now();
+        const waitsBefore = this.counts.waits;
         await this.gather();
+        if (ingestTrace !== null) this.traced = [turn, performance.now(), this.counts.waits > waitsBefore ? performance.now() - turn : 0];
         // At most as many as may go unsigned in a row (docs/entry.md §7.3).
         const batch = this.pending.length <= MAX_UNSIGNED_ENTRIES ? this.pending : this.pending.slice(0, MAX_UNSIGNED_ENTRIES);
         this.pending = batch === this.pending ? [] : this.pending.slice(MAX_UNSIGNED_ENTRIES);
@@ -452,6 +458,7 @@ export class AuditStore {
   }
 
   private async commit(batch: Pending[]): Promise<void> {
+    const commitStarted = ingestTrace === null ? 0 : performance.now();
     const entries: Entry[] = [];
     const chunks: string[] = [];
     const lineBytes: number[] = [];
@@ -496,7 +503,10 @@ export class AuditStore {
     try {
       const started = performance.now();
       await this.segments.append(entries, Buffer.from(chunks.join('')), lineBytes);
-      this.syncMs += (performance.now() - started - this.syncMs) / 8;
+      const synced = performance.now();
+      this.syncMs += (synced - started - this.syncMs) / 8;
+      const [turn = 0, gathered = 0, waited = 0] = this.traced;
+      ingestTrace?.batch([turn, gathered, commitStarted, started, synced, entries.length, waited]);
     } catch (error: unknown) {
       const wire = this.writeError(error);
       for (const item of built) this.settle(item, wire);
