@@ -505,8 +505,10 @@ export class AuditStore {
       await this.segments.append(entries, Buffer.from(chunks.join('')), lineBytes);
       const synced = performance.now();
       this.syncMs += (synced - started - this.syncMs) / 8;
-      const [turn = 0, gathered = 0, waited = 0] = this.traced;
-      ingestTrace?.batch([turn, gathered, commitStarted, started, synced, entries.length, waited]);
+      if (ingestTrace !== null) {
+        const [turn = 0, gathered = 0, waited = 0] = this.traced;
+        ingestTrace.batch([turn, gathered, commitStarted, started, synced, entries.length, waited]);
+      }
     } catch (error: unknown) {
       const wire = this.writeError(error);
       for (const item of built) this.settle(item, wire);
