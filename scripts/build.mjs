@@ -11,6 +11,7 @@
 import { build } from 'esbuild';
 import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 
 const root = new URL('..', import.meta.url).pathname;
 process.chdir(root);
@@ -37,6 +38,13 @@ const englishZodOnly = {
 // the very bytes it was built with or none, never another version's (docs/decisions.md, "Start-up").
 // Chunks of earlier builds are removed: a running daemon of an earlier build then answers `daemon_outdated`.
 await rm('dist/cli-chunks', { recursive: true, force: true });
+// The encryption worker's body (daemon/keys/contentCipherWorker.ts) is a file of its own, named by content hash
+// like the chunks; the daemon learns its name from CONTENT_CIPHER_WORKER (daemon/keys/contentEncryptor.ts).
+const workerBuild = await build({ ...node, entryPoints: ['daemon/keys/contentCipherWorker.ts'], format: 'esm', sourcemap: false, write: false });
+const workerCode = workerBuild.outputFiles[0].contents;
+const workerFile = `cli-chunks/contentCipherWorker-${createHash('sha256').update(workerCode).digest('hex').slice(0, 8).toUpperCase()}.mjs`;
+await mkdir('dist/cli-chunks', { recursive: true });
+await writeFile(`dist/${workerFile}`, workerCode);
 await build({
   ...node,
   entryPoints: { cli: 'daemon/cli/aiAudit.ts' },
@@ -46,6 +54,7 @@ await build({
   splitting: true,
   chunkNames: 'cli-chunks/[name]-[hash]',
   plugins: [englishZodOnly],
+  define: { CONTENT_CIPHER_WORKER: JSON.stringify(`./${workerFile}`) },
   banner: {
     js: "#!/usr/bin/env node\nimport { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
   },

@@ -6,7 +6,8 @@ import type { KeyMaterial } from '../keys/keyMaterial.ts';
 import { appendCheckpoint, checkCheckpointChain, checkpointLink, readCheckpoints, repairCheckpointsTail, signCheckpoint, type Checkpoint } from './checkpoints.ts';
 import { MAX_UNSIGNED_ENTRIES, MAX_UNSIGNED_MS, verifyStore } from './chainVerifier.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import { buildEntry, isWireError, parseEvent, type StorableEvent } from './entryBuilder.ts';
+import { buildEntry, contentModeOf, isWireError, parseEvent, type StorableEvent } from './entryBuilder.ts';
+import { ContentEncryptor } from '../keys/contentEncryptor.ts';
 import { compileFilter } from './entryFilter.ts';
 import { LineBlockReader } from './lineBlockReader.ts';
 import { QueryReadAhead, type QueryPage } from './queryReadAhead.ts';
@@ -91,6 +92,8 @@ export class AuditStore {
   /** Queued or being written, by idempotency key: a resend waits for the original's outcome. */
   private readonly inflight = new Map<string, Pending>();
   private readonly listeners = new Set<EntriesListener>();
+  /** Encrypts the content of large encrypted-mode batches on a worker thread. */
+  private readonly encryptor: ContentEncryptor;
   private readonly readAhead = new QueryReadAhead();
   private lastRecordedMs = 0;
   private diskFullSince: number | null = null;
@@ -114,6 +117,7 @@ export class AuditStore {
     this.maxPending = options.maxPendingEvents ?? 200_000;
     this.idempotencyWindow = options.idempotencyWindow ?? 100_000;
     this.acked = new IdempotencyWindow(this.idempotencyWindow);
+    this.encryptor = new ContentEncryptor(options.log);
   }
 
   static async open(options: AuditStoreOptions): Promise<AuditStore> {
@@ -432,14 +436,28 @@ export class AuditStore {
         return;
       }
     }
+    const mode = this.options.contentMode();
+    // One key set for the whole batch, also across the await for the encryption worker.
+    const keys = this.keys;
+    const ids = batch.map(() => uuidv7(recordedMs));
+    const offloaded = this.sealOnWorker(batch, ids, mode, keys);
+    const sealed = offloaded === null ? null : await offloaded;
+    let next = 0;
     let seq = this.lastSeq;
     let prev = this.lastHash;
-    const mode = this.options.contentMode();
     const built: Pending[] = [];
-    for (const item of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      const item = batch[i] as Pending;
+      let sealedInput: string | undefined;
+      let sealedOutput: string | undefined;
+      if (sealed !== null && contentModeOf(item.event, mode) === 'encrypted') {
+        if (item.event.input !== undefined) sealedInput = sealed[next++];
+        if (item.event.output !== undefined) sealedOutput = sealed[next++];
+      }
       try {
         seq += 1;
-        const { entry, line } = buildEntry(item.event, { seq, id: uuidv7(recordedMs), recordedAt, prev, defaultMode: mode, keys: this.keys });
+        const stamp = { seq, id: ids[i] as string, recordedAt, prev, defaultMode: mode, keys, sealedInput, sealedOutput };
+        const { entry, line } = buildEntry(item.event, stamp);
         entries.push(entry);
         chunks.push(line);
         lineBytes.push(Buffer.byteLength(line));
@@ -483,6 +501,22 @@ export class AuditStore {
         this.options.log(`checkpoint at seq ${this.lastSeq} failed (retried later): ${String(error)}`),
       );
     }
+  }
+
+  /**
+   * Hands the batch's encrypted-mode fields (with their AAD, `<entry id>:input|output`) to the encryption
+   * worker; `null` when the batch is small or the worker is out of use, and `buildEntry` encrypts them here.
+   */
+  private sealOnWorker(batch: Pending[], ids: string[], mode: ContentMode, keys: KeyMaterial): Promise<string[] | null> | null {
+    let fields: string[] | null = null;
+    for (let i = 0; i < batch.length; i++) {
+      const { event } = batch[i] as Pending;
+      if ((event.input === undefined && event.output === undefined) || contentModeOf(event, mode) !== 'encrypted') continue;
+      fields ??= [];
+      if (event.input !== undefined) fields.push(event.input, `${ids[i] as string}:input`);
+      if (event.output !== undefined) fields.push(event.output, `${ids[i] as string}:output`);
+    }
+    return fields === null ? null : this.encryptor.seal(keys.encryption.key, fields);
   }
 
   private get checkpointEvery(): number {
@@ -782,6 +816,7 @@ export class AuditStore {
     while (this.flushing !== null) await this.flushing;
     await this.writeCheckpoint().catch((error: unknown) => this.options.log(`final checkpoint failed: ${String(error)}`));
     await this.exclusive;
+    await this.encryptor.dispose();
     await this.segments.close();
   }
 
