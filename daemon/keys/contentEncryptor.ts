@@ -11,6 +11,12 @@ declare const CONTENT_CIPHER_WORKER: string | undefined;
 export const MIN_FIELDS_FOR_WORKER = 32;
 
 /**
+ * The worker (its own V8 heap: ~20–25 MB of RSS) is stopped after this long without a batch, so that an idle
+ * daemon stays within its memory bound; the next large batch starts it again (tens of ms, once).
+ */
+const IDLE_STOP_MS = 30_000;
+
+/**
  * Encrypts the content fields of a batch on one worker thread, with the same `encryptField` (Node's
  * AES-256-GCM): on 2 cores the ingest thread is the bottleneck in encrypted mode, and each field costs it
  * ~15 µs of OpenSSL context set-up there against ~1 µs to hand it over (docs/decisions.md, "Performance:
@@ -23,10 +29,12 @@ export class ContentEncryptor {
   private broken = false;
   private nextId = 0;
   private readonly pending = new Map<number, { count: number; resolve: (sealed: string[] | null) => void }>();
+  private idleTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly log: (line: string) => void,
     private readonly minFields = MIN_FIELDS_FOR_WORKER,
+    private readonly idleStopMs = IDLE_STOP_MS,
   ) {}
 
   /**
@@ -39,6 +47,7 @@ export class ContentEncryptor {
     const worker = this.worker ?? this.start();
     if (worker === null) return null;
     const id = this.nextId++;
+    this.stopIdleTimer();
     return new Promise((resolve) => {
       if (this.pending.size === 0) worker.ref();
       this.pending.set(id, { count, resolve });
@@ -51,6 +60,7 @@ export class ContentEncryptor {
   /** Stops the worker; batches still waiting resolve to `null`. */
   async dispose(): Promise<void> {
     this.broken = true;
+    this.stopIdleTimer();
     const worker = this.worker;
     this.worker = null;
     this.settleAll();
@@ -63,8 +73,13 @@ export class ContentEncryptor {
       // Kept referenced only while a batch waits, so an idle worker never holds the process open.
       worker.unref();
       worker.on('message', (reply: EncryptReply) => this.answer(reply));
-      worker.on('error', (error: unknown) => this.fail(`encryption worker failed (encrypting in the ingest thread from now on): ${String(error)}`));
-      worker.on('exit', () => this.fail('encryption worker stopped (encrypting in the ingest thread from now on)'));
+      // Only the current worker's end is a failure: one stopped for idleness has been replaced already.
+      worker.on('error', (error: unknown) => {
+        if (this.worker === worker) this.fail(`encryption worker failed (encrypting in the ingest thread from now on): ${String(error)}`);
+      });
+      worker.on('exit', () => {
+        if (this.worker === worker) this.fail('encryption worker stopped (encrypting in the ingest thread from now on)');
+      });
       this.worker = worker;
       return worker;
     } catch (error: unknown) {
@@ -77,7 +92,10 @@ export class ContentEncryptor {
     const waiting = this.pending.get(reply.id);
     if (waiting === undefined) return;
     this.pending.delete(reply.id);
-    if (this.pending.size === 0) this.worker?.unref();
+    if (this.pending.size === 0) {
+      this.worker?.unref();
+      this.armIdleTimer();
+    }
     const { sealed } = reply;
     // A worker file from another build (replaced by an upgrade while the daemon ran) could answer in another
     // shape: anything but one `v1.` field per request field goes back to the calling thread.
@@ -97,6 +115,28 @@ export class ContentEncryptor {
     this.worker = null;
     this.settleAll();
     void worker?.terminate();
+  }
+
+  private armIdleTimer(): void {
+    this.stopIdleTimer();
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      const worker = this.worker;
+      if (worker === null || this.pending.size > 0) return;
+      this.worker = null;
+      void worker.terminate();
+    }, this.idleStopMs);
+    this.idleTimer.unref();
+  }
+
+  private stopIdleTimer(): void {
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+
+  /** Whether a worker thread is running now (for tests). */
+  get running(): boolean {
+    return this.worker !== null;
   }
 
   private settleAll(): void {

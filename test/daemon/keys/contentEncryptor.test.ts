@@ -77,3 +77,23 @@ test('a batch still waiting when the worker stops resolves to null (the caller e
   assert.equal(await waiting, null);
   assert.equal(encryptor.seal(key, fields(MIN_FIELDS_FOR_WORKER)), null);
 });
+
+test('an idle worker is stopped, and the next large batch starts a new one without counting the stop as a failure', async () => {
+  const logged: string[] = [];
+  const encryptor = new ContentEncryptor((line) => logged.push(line), MIN_FIELDS_FOR_WORKER, 20);
+  try {
+    const key = randomBytes(32);
+    assert.ok((await encryptor.seal(key, fields(MIN_FIELDS_FOR_WORKER))) !== null);
+    assert.equal(encryptor.running, true);
+    while (encryptor.running) await new Promise((resolve) => setTimeout(resolve, 10));
+    // Give the stopped worker's exit event its turn before the next batch.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const input = fields(MIN_FIELDS_FOR_WORKER, 'again');
+    const sealed = await encryptor.seal(key, input);
+    assert.ok(sealed !== null, 'a new worker sealed the batch');
+    assert.equal(decryptField(key, sealed[3] as string, input[7] as string), input[6]);
+    assert.deepEqual(logged, []);
+  } finally {
+    await encryptor.dispose();
+  }
+});
