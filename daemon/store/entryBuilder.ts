@@ -92,7 +92,8 @@ export function contentModeOf(event: StorableEvent, defaultMode: ContentMode): C
 
 /**
  * Turns a normalized event into an entry: stamps it, converts `input`/`output` to the content mode (the
- * raw text goes no further than this function), computes its hash and serializes its stored line.
+ * raw text goes no further than this function and, for large encrypted batches, the encryption worker thread
+ * in this process), computes its hash and serializes its stored line.
  */
 export function buildEntry(event: StorableEvent, stamp: Stamp): { entry: Entry; line: string } {
   const { input, output, file, message_length, ts } = event;
