@@ -7,7 +7,8 @@ import { appendCheckpoint, checkCheckpointChain, checkpointLink, readCheckpoints
 import { MAX_UNSIGNED_ENTRIES, MAX_UNSIGNED_MS, verifyStore } from './chainVerifier.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { buildEntry, contentModeOf, isWireError, parseEvent, type StorableEvent } from './entryBuilder.ts';
-import { ContentEncryptor } from '../keys/contentEncryptor.ts';
+import { ContentEncryptor, MIN_FIELDS_FOR_WORKER } from '../keys/contentEncryptor.ts';
+import { encryptField } from '../keys/contentCipher.ts';
 import { compileFilter } from './entryFilter.ts';
 import { LineBlockReader } from './lineBlockReader.ts';
 import { QueryReadAhead, type QueryPage } from './queryReadAhead.ts';
@@ -117,7 +118,8 @@ export class AuditStore {
     this.maxPending = options.maxPendingEvents ?? 200_000;
     this.idempotencyWindow = options.idempotencyWindow ?? 100_000;
     this.acked = new IdempotencyWindow(this.idempotencyWindow);
-    this.encryptor = new ContentEncryptor(options.log);
+    // The batch's minimum for the worker is applied by sealContent, which hands it half of the fields.
+    this.encryptor = new ContentEncryptor(options.log, 1);
   }
 
   static async open(options: AuditStoreOptions): Promise<AuditStore> {
@@ -440,8 +442,7 @@ export class AuditStore {
     // One key set for the whole batch, also across the await for the encryption worker.
     const keys = this.keys;
     const ids = batch.map(() => uuidv7(recordedMs));
-    const offloaded = this.sealOnWorker(batch, ids, mode, keys);
-    const sealed = offloaded === null ? null : await offloaded;
+    const sealed = await this.sealContent(batch, ids, mode, keys);
     let next = 0;
     let seq = this.lastSeq;
     let prev = this.lastHash;
@@ -504,10 +505,12 @@ export class AuditStore {
   }
 
   /**
-   * Hands the batch's encrypted-mode fields (with their AAD, `<entry id>:input|output`) to the encryption
-   * worker; `null` when the batch is small or the worker is out of use, and `buildEntry` encrypts them here.
+   * Encrypts the batch's encrypted-mode fields (AAD `<entry id>:input|output`) in order: the first half on the
+   * encryption worker while this thread does the second half, so that the commit waits for half the work on
+   * each core. `null` when the batch is small (under the worker's minimum), and `buildEntry` encrypts; a field
+   * left undefined (the worker out of use) is encrypted by `buildEntry` too.
    */
-  private sealOnWorker(batch: Pending[], ids: string[], mode: ContentMode, keys: KeyMaterial): Promise<string[] | null> | null {
+  private async sealContent(batch: Pending[], ids: string[], mode: ContentMode, keys: KeyMaterial): Promise<Array<string | undefined> | null> {
     let fields: string[] | null = null;
     for (let i = 0; i < batch.length; i++) {
       const { event } = batch[i] as Pending;
@@ -516,7 +519,21 @@ export class AuditStore {
       if (event.input !== undefined) fields.push(event.input, `${ids[i] as string}:input`);
       if (event.output !== undefined) fields.push(event.output, `${ids[i] as string}:output`);
     }
-    return fields === null ? null : this.encryptor.seal(keys.encryption.key, fields);
+    if (fields === null || fields.length / 2 < MIN_FIELDS_FOR_WORKER) return null;
+    const count = fields.length / 2;
+    const toWorker = Math.ceil(count / 2);
+    const key = keys.encryption.key;
+    const offloaded = this.encryptor.seal(key, fields.slice(0, 2 * toWorker));
+    if (offloaded === null) return null;
+    const sealed = new Array<string | undefined>(count);
+    try {
+      for (let f = toWorker; f < count; f++) sealed[f] = encryptField(key, fields[2 * f] as string, fields[2 * f + 1] as string);
+    } catch {
+      // Left undefined: buildEntry encrypts again and reports the failure for its event alone, as before.
+    }
+    const theirs = await offloaded;
+    if (theirs !== null) for (let f = 0; f < toWorker; f++) sealed[f] = theirs[f];
+    return sealed;
   }
 
   private get checkpointEvery(): number {
