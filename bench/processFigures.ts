@@ -8,7 +8,16 @@ export const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encodin
 
 /** CPU time (user + system, µs) a process has used so far, all its threads together. */
 export async function cpuUs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return statCpuUs(`/proc/${pid}/stat`);
+}
+
+/** CPU time of a process's main thread alone (its JavaScript thread), µs: what bounds its throughput. */
+export async function mainThreadCpuUs(pid: number): Promise<number> {
+  return statCpuUs(`/proc/${pid}/task/${pid}/stat`);
+}
+
+async function statCpuUs(file: string): Promise<number> {
+  const stat = await readFile(file, 'utf8');
   // Fields after the command name, which is in parentheses and may itself hold spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;

@@ -1,6 +1,7 @@
 // The real daemon (dist/cli.mjs, as `npm run bench` starts it) under the bench's first figure: batches of
 // 100 events, 8 requests outstanding over one connection. Prints the daemon's CPU time per event (from
-// /proc, as bench/benchSuite.ts measures it), so the server part (frames, parse, validation, acks) counts.
+// /proc, as bench/benchSuite.ts measures it), so the server part (frames, parse, validation, acks) counts,
+// and that of its main thread alone (the rest is fdatasync and the encryption worker).
 // `node --import tsx bench/profileDaemon.ts [EVENTS] [hash|encrypted] [PROFILE_DIR]`: with a directory, the
 // daemon runs under `--cpu-prof` and writes its profile there when it stops. `PROFILE_CLI=FILE` runs another
 // build. Build first (`npm run build`).
@@ -9,7 +10,7 @@ import { CLI } from '../test/support/daemonProcess.ts';
 import { tempDir } from '../test/support/tempDir.ts';
 import { benchEvents } from './benchEvents.ts';
 import { spawnFlaggedDaemon } from './flaggedDaemon.ts';
-import { cpuUs } from './processFigures.ts';
+import { cpuUs, mainThreadCpuUs } from './processFigures.ts';
 
 const total = Number(process.argv[2] ?? 50_000);
 const mode = process.argv[3] === 'encrypted' ? 'encrypted' : 'hash';
@@ -28,6 +29,7 @@ await client.request('ingest', { events: benchEvents('warm', 0, 100) });
 const pid = child.pid ?? 0;
 let next = 0;
 const before = await cpuUs(pid);
+const mainBefore = await mainThreadCpuUs(pid);
 const started = performance.now();
 await Promise.all(
   Array.from({ length: 8 }, async () => {
@@ -39,7 +41,8 @@ await Promise.all(
 );
 const seconds = (performance.now() - started) / 1000;
 const cpu = (await cpuUs(pid)) - before;
-console.log(JSON.stringify({ events: total, mode, events_per_s: Math.round(total / seconds), daemon_cpu_us_per_event: Number((cpu / total).toFixed(1)) }));
+const mainCpu = (await mainThreadCpuUs(pid)) - mainBefore;
+console.log(JSON.stringify({ events: total, mode, events_per_s: Math.round(total / seconds), daemon_cpu_us_per_event: Number((cpu / total).toFixed(1)), main_thread_cpu_us_per_event: Number((mainCpu / total).toFixed(1)) }));
 await client.dispose();
 child.kill('SIGTERM');
 await exited;

@@ -13,6 +13,7 @@
 import { build } from 'esbuild';
 import { chmod, copyFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 
 const root = new URL('..', import.meta.url).pathname;
 process.chdir(root);
@@ -91,6 +92,13 @@ const sdkFromGroups = {
     }));
   },
 };
+// The encryption worker's body (daemon/keys/contentCipherWorker.ts) is a file of its own, named by content hash
+// like the chunks; the daemon learns its name from CONTENT_CIPHER_WORKER (daemon/keys/contentEncryptor.ts).
+const workerBuild = await build({ ...node, entryPoints: ['daemon/keys/contentCipherWorker.ts'], format: 'esm', sourcemap: false, write: false });
+const workerCode = workerBuild.outputFiles[0].contents;
+const workerFile = `cli-chunks/contentCipherWorker-${createHash('sha256').update(workerCode).digest('hex').slice(0, 8).toUpperCase()}.mjs`;
+await mkdir('dist/cli-chunks', { recursive: true });
+await writeFile(`dist/${workerFile}`, workerCode);
 await build({
   ...node,
   entryPoints: { 'cli-main': 'daemon/cli/aiAudit.ts' },
@@ -101,6 +109,9 @@ await build({
   // no dynamic-import hook on Node 20 ("A dynamic import callback was not specified").
   supported: { 'dynamic-import': false },
   plugins: [englishZodOnly, sdkFromGroups],
+  // The bundle runs as a script: what the sources read from `import.meta.url` is the bundle's own URL.
+  define: { CONTENT_CIPHER_WORKER: JSON.stringify(`./${workerFile}`), 'import.meta.url': '__bundleUrl' },
+  banner: { js: "var __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
 // The executable: small, an ES module (the package is `"type": "module"`), no cache of its own needed.
 await build({

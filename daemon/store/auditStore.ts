@@ -6,7 +6,9 @@ import type { KeyMaterial } from '../keys/keyMaterial.ts';
 import { appendCheckpoint, checkCheckpointChain, checkpointLink, readCheckpoints, repairCheckpointsTail, signCheckpoint, type Checkpoint } from './checkpoints.ts';
 import { MAX_UNSIGNED_ENTRIES, MAX_UNSIGNED_MS, verifyStore } from './chainVerifier.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import { buildEntry, isWireError, parseEvent, type StorableEvent } from './entryBuilder.ts';
+import { buildEntry, contentModeOf, isWireError, parseEvent, type StorableEvent } from './entryBuilder.ts';
+import { ContentEncryptor, MIN_FIELDS_FOR_WORKER } from '../keys/contentEncryptor.ts';
+import { encryptField } from '../keys/contentCipher.ts';
 import { compileFilter } from './entryFilter.ts';
 import { LineBlockReader } from './lineBlockReader.ts';
 import { QueryReadAhead, type QueryPage } from './queryReadAhead.ts';
@@ -122,6 +124,8 @@ export class AuditStore {
   /** Queued or being written, by idempotency key: a resend waits for the original's outcome. */
   private readonly inflight = new Map<string, Pending>();
   private readonly listeners = new Set<EntriesListener>();
+  /** Encrypts the content of large encrypted-mode batches on a worker thread. */
+  private readonly encryptor: ContentEncryptor;
   private readonly readAhead = new QueryReadAhead();
   private lastRecordedMs = 0;
   private diskFullSince: number | null = null;
@@ -145,6 +149,8 @@ export class AuditStore {
     this.maxPending = options.maxPendingEvents ?? 200_000;
     this.idempotencyWindow = options.idempotencyWindow ?? 100_000;
     this.acked = new IdempotencyWindow(this.idempotencyWindow);
+    // The batch's minimum for the worker is applied by sealContent, which hands it half of the fields.
+    this.encryptor = new ContentEncryptor(options.log, 1);
   }
 
   static async open(options: AuditStoreOptions): Promise<AuditStore> {
@@ -485,14 +491,27 @@ export class AuditStore {
         return;
       }
     }
+    const mode = this.options.contentMode();
+    // One key set for the whole batch, also across the await for the encryption worker.
+    const keys = this.keys;
+    const ids = batch.map(() => uuidv7(recordedMs));
+    const sealed = await this.sealContent(batch, ids, mode, keys);
+    let next = 0;
     let seq = this.lastSeq;
     let prev = this.lastHash;
-    const mode = this.options.contentMode();
     const built: Pending[] = [];
-    for (const item of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      const item = batch[i] as Pending;
+      let sealedInput: string | undefined;
+      let sealedOutput: string | undefined;
+      if (sealed !== null && contentModeOf(item.event, mode) === 'encrypted') {
+        if (item.event.input !== undefined) sealedInput = sealed[next++];
+        if (item.event.output !== undefined) sealedOutput = sealed[next++];
+      }
       try {
         seq += 1;
-        const { entry, line } = buildEntry(item.event, { seq, id: uuidv7(recordedMs), recordedAt, prev, defaultMode: mode, keys: this.keys });
+        const stamp = { seq, id: ids[i] as string, recordedAt, prev, defaultMode: mode, keys, sealedInput, sealedOutput };
+        const { entry, line } = buildEntry(item.event, stamp);
         entries.push(entry);
         chunks.push(line);
         lineBytes.push(Buffer.byteLength(line));
@@ -541,6 +560,38 @@ export class AuditStore {
         this.options.log(`checkpoint at seq ${this.lastSeq} failed (retried later): ${String(error)}`),
       );
     }
+  }
+
+  /**
+   * Encrypts the batch's encrypted-mode fields (AAD `<entry id>:input|output`) in order: the first half on the
+   * encryption worker while this thread does the second half, so that the commit waits for half the work on
+   * each core. `null` when the batch is small (under the worker's minimum), and `buildEntry` encrypts; a field
+   * left undefined (the worker out of use) is encrypted by `buildEntry` too.
+   */
+  private async sealContent(batch: Pending[], ids: string[], mode: ContentMode, keys: KeyMaterial): Promise<Array<string | undefined> | null> {
+    let fields: string[] | null = null;
+    for (let i = 0; i < batch.length; i++) {
+      const { event } = batch[i] as Pending;
+      if ((event.input === undefined && event.output === undefined) || contentModeOf(event, mode) !== 'encrypted') continue;
+      fields ??= [];
+      if (event.input !== undefined) fields.push(event.input, `${ids[i] as string}:input`);
+      if (event.output !== undefined) fields.push(event.output, `${ids[i] as string}:output`);
+    }
+    if (fields === null || fields.length / 2 < MIN_FIELDS_FOR_WORKER) return null;
+    const count = fields.length / 2;
+    const toWorker = Math.ceil(count / 2);
+    const key = keys.encryption.key;
+    const offloaded = this.encryptor.seal(key, fields.slice(0, 2 * toWorker));
+    if (offloaded === null) return null;
+    const sealed = new Array<string | undefined>(count);
+    try {
+      for (let f = toWorker; f < count; f++) sealed[f] = encryptField(key, fields[2 * f] as string, fields[2 * f + 1] as string);
+    } catch {
+      // Left undefined: buildEntry encrypts again and reports the failure for its event alone, as before.
+    }
+    const theirs = await offloaded;
+    if (theirs !== null) for (let f = 0; f < toWorker; f++) sealed[f] = theirs[f];
+    return sealed;
   }
 
   private get checkpointEvery(): number {
@@ -873,6 +924,7 @@ export class AuditStore {
     while (this.flushing !== null) await this.flushing;
     await this.writeCheckpoint().catch((error: unknown) => this.options.log(`final checkpoint failed: ${String(error)}`));
     await this.exclusive;
+    await this.encryptor.dispose();
     await this.segments.close();
   }
 

@@ -80,15 +80,24 @@ export interface Stamp {
   prev: string;
   defaultMode: ContentMode;
   keys: KeyMaterial;
+  /** `input_enc` / `output_enc` already made with `encryptField` under `keys.encryption` and this entry's AAD (the encryption worker). */
+  sealedInput?: string | undefined;
+  sealedOutput?: string | undefined;
+}
+
+/** The content mode an event is stored in: its own `content_mode`, else the store's setting. */
+export function contentModeOf(event: StorableEvent, defaultMode: ContentMode): ContentMode {
+  return event.content_mode ?? defaultMode;
 }
 
 /**
  * Turns a normalized event into an entry: stamps it, converts `input`/`output` to the content mode (the
- * raw text goes no further than this function), computes its hash and serializes its stored line.
+ * raw text goes no further than this function and, for large encrypted batches, the encryption worker thread
+ * in this process), computes its hash and serializes its stored line.
  */
 export function buildEntry(event: StorableEvent, stamp: Stamp): { entry: Entry; line: string } {
-  const { input, output, content_mode, file, message_length, ts } = event;
-  const mode = content_mode ?? stamp.defaultMode;
+  const { input, output, file, message_length, ts } = event;
+  const mode = contentModeOf(event, stamp.defaultMode);
   const content: Content = { mode };
   if (input !== undefined) content.input_length = input.length;
   if (output !== undefined) content.output_length = output.length;
@@ -100,8 +109,8 @@ export function buildEntry(event: StorableEvent, stamp: Stamp): { entry: Entry; 
     if (output !== undefined) content.output_hmac = hmacHex(stamp.keys.hmac.key, output);
   } else if (mode === 'encrypted' && (input !== undefined || output !== undefined)) {
     content.key_id = stamp.keys.encryption.id;
-    if (input !== undefined) content.input_enc = encryptField(stamp.keys.encryption.key, input, `${stamp.id}:input`);
-    if (output !== undefined) content.output_enc = encryptField(stamp.keys.encryption.key, output, `${stamp.id}:output`);
+    if (input !== undefined) content.input_enc = stamp.sealedInput ?? encryptField(stamp.keys.encryption.key, input, `${stamp.id}:input`);
+    if (output !== undefined) content.output_enc = stamp.sealedOutput ?? encryptField(stamp.keys.encryption.key, output, `${stamp.id}:output`);
   }
   // A plain copy loop rather than rest/spread: this runs for every event, and V8's generic
   // CopyDataProperties path for `{ ...rest }` with excluded keys is several times slower.

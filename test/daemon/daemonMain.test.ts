@@ -187,6 +187,23 @@ describe('daemon lifecycle (real processes, real files)', () => {
     await client.dispose();
   });
 
+  test('the built daemon encrypts a large batch on its encryption worker: every field decrypts, the chain verifies', async () => {
+    const daemon = await start(masterKeyEnv());
+    const client = await daemon.connect();
+    await client.request('settings.set', { content_mode: 'encrypted' });
+    const events = Array.from({ length: 100 }, (_, i) => ({ kind: 'chat.input', input: `prompt ${i}`, ...(i % 3 === 0 ? { output: `answer ${i}` } : {}) }));
+    const { acks } = await client.request('ingest', { events });
+    for (const i of [0, 1, 50, 99]) {
+      const decrypted = await client.request('decrypt', { seq: (acks[i] as IngestAck).seq });
+      assert.equal(decrypted.input, `prompt ${i}`);
+      assert.equal(decrypted.output, i % 3 === 0 ? `answer ${i}` : undefined);
+    }
+    assert.equal((await client.request('verify', {})).ok, true);
+    await client.dispose();
+    // The worker's chunk loads from dist/cli-chunks; had it failed, the daemon would have said so and encrypted itself.
+    assert.doesNotMatch(daemon.output(), /encryption worker/);
+  });
+
   test('no raw prompt text anywhere on disk in hash mode', async () => {
     const daemon = await start(masterKeyEnv());
     const client = await daemon.connect();

@@ -88,6 +88,44 @@ describe('AuditStore', () => {
     assert.deepEqual(none.content, { mode: 'none', input_length: 'metadata only'.length });
   });
 
+  test('encrypted mode, a batch large enough for the encryption worker: mixed modes and fields, each decrypts in its own entry', async () => {
+    mode = 'encrypted';
+    const store = await open();
+    // Inputs, outputs, both, neither, and events in other modes between them: the worker's fields must land
+    // in the right entry and slot (a field in the wrong one does not decrypt there).
+    const events = Array.from({ length: 120 }, (_, i) => {
+      const shape = i % 6;
+      const event: Record<string, unknown> = { kind: 'chat.input' };
+      if (shape !== 2 && shape !== 5) event.input = `prompt ${i}`;
+      if (shape === 1 || shape === 2) event.output = `answer ${i}`;
+      if (shape === 3) event.content_mode = 'hash';
+      if (shape === 4) event.content_mode = 'none';
+      return event;
+    });
+    (await store.ingest(events)).forEach(acked);
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i] as Record<string, unknown>;
+      const entry = await store.get({ seq: i + 1 });
+      const { content } = entry;
+      if (event.content_mode === 'hash') {
+        assert.match(content.input_hmac ?? '', /^[0-9a-f]{64}$/);
+        continue;
+      }
+      if (event.content_mode === 'none' || (event.input === undefined && event.output === undefined)) {
+        assert.equal(content.input_enc, undefined);
+        assert.equal(content.output_enc, undefined);
+        continue;
+      }
+      assert.equal(content.mode, 'encrypted');
+      assert.equal(content.key_id, keys.encryption.id);
+      if (event.input !== undefined) assert.equal(decryptField(keys.encryption.key, content.input_enc ?? '', `${entry.id}:input`), event.input);
+      else assert.equal(content.input_enc, undefined);
+      if (event.output !== undefined) assert.equal(decryptField(keys.encryption.key, content.output_enc ?? '', `${entry.id}:output`), event.output);
+      else assert.equal(content.output_enc, undefined);
+    }
+    assert.equal((await store.verify({})).ok, true);
+  });
+
   test('a bad event gets a typed error naming the field; the others in the batch go in', async () => {
     const store = await open();
     const results = await store.ingest([

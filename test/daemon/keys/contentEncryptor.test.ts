@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { decryptField } from '../../../daemon/keys/contentCipher.ts';
+import { ContentEncryptor, MIN_FIELDS_FOR_WORKER } from '../../../daemon/keys/contentEncryptor.ts';
+
+/** `count` fields as plaintext, AAD, plaintext, AAD, … with distinct texts (some non-ASCII, one empty). */
+function fields(count: number, run = 'e'): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) out.push(i === 0 ? '' : `prompt ${i} ünïcödé 🔐 ${'x'.repeat(i)}`, `${run}-${i}:${i % 2 === 0 ? 'input' : 'output'}`);
+  return out;
+}
+
+test('a batch sealed on the worker: every field decrypts with its own AAD and no other, and no IV repeats', async () => {
+  const logged: string[] = [];
+  const encryptor = new ContentEncryptor((line) => logged.push(line));
+  try {
+    const key = randomBytes(32);
+    const ivs = new Set<string>();
+    // Two batches larger than the worker's IV pool (341), so the pool is refilled in between.
+    for (const run of ['a', 'b']) {
+      const input = fields(400, run);
+      const sealed = await encryptor.seal(key, input);
+      assert.ok(sealed !== null, 'the worker sealed the batch');
+      assert.equal(sealed.length, 400);
+      for (let i = 0; i < sealed.length; i++) {
+        const field = sealed[i] as string;
+        ivs.add(field.split('.')[1] ?? '');
+        assert.equal(decryptField(key, field, input[2 * i + 1] as string), input[2 * i]);
+        // Bound to its slot: another entry's or slot's AAD does not decrypt it.
+        assert.throws(() => decryptField(key, field, input[2 * ((i + 1) % 400) + 1] as string), { code: 'decrypt_failed' });
+      }
+    }
+    assert.equal(ivs.size, 800);
+    assert.deepEqual(logged, []);
+  } finally {
+    await encryptor.dispose();
+  }
+});
+
+test('a field sealed on the worker fails to decrypt after any one character is changed', async () => {
+  const encryptor = new ContentEncryptor(() => undefined);
+  try {
+    const key = randomBytes(32);
+    const input = fields(MIN_FIELDS_FOR_WORKER);
+    const sealed = await encryptor.seal(key, input);
+    assert.ok(sealed !== null);
+    const field = sealed[5] as string;
+    const aad = input[11] as string;
+    for (let at = 3; at < field.length; at++) {
+      if (field[at] === '.') continue;
+      const edited = field.slice(0, at) + (field[at] === 'A' ? 'B' : 'A') + field.slice(at + 1);
+      assert.throws(() => decryptField(key, edited, aad), { code: 'decrypt_failed' }, `edit at ${at}`);
+    }
+    assert.throws(() => decryptField(randomBytes(32), field, aad), { code: 'decrypt_failed' });
+  } finally {
+    await encryptor.dispose();
+  }
+});
+
+test('a small batch stays on the calling thread: no promise, the caller encrypts', async () => {
+  const encryptor = new ContentEncryptor(() => undefined);
+  try {
+    assert.equal(encryptor.seal(randomBytes(32), fields(MIN_FIELDS_FOR_WORKER - 1)), null);
+    assert.equal(encryptor.seal(randomBytes(32), []), null);
+  } finally {
+    await encryptor.dispose();
+  }
+});
+
+test('a batch still waiting when the worker stops resolves to null (the caller encrypts), and so do later ones', async () => {
+  const encryptor = new ContentEncryptor(() => undefined);
+  const key = randomBytes(32);
+  const waiting = encryptor.seal(key, fields(MIN_FIELDS_FOR_WORKER));
+  assert.ok(waiting !== null);
+  await encryptor.dispose();
+  assert.equal(await waiting, null);
+  assert.equal(encryptor.seal(key, fields(MIN_FIELDS_FOR_WORKER)), null);
+});
+
+test('an idle worker is stopped, and the next large batch starts a new one without counting the stop as a failure', async () => {
+  const logged: string[] = [];
+  const encryptor = new ContentEncryptor((line) => logged.push(line), MIN_FIELDS_FOR_WORKER, 20);
+  try {
+    const key = randomBytes(32);
+    assert.ok((await encryptor.seal(key, fields(MIN_FIELDS_FOR_WORKER))) !== null);
+    assert.equal(encryptor.running, true);
+    while (encryptor.running) await new Promise((resolve) => setTimeout(resolve, 10));
+    // Give the stopped worker's exit event its turn before the next batch.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const input = fields(MIN_FIELDS_FOR_WORKER, 'again');
+    const sealed = await encryptor.seal(key, input);
+    assert.ok(sealed !== null, 'a new worker sealed the batch');
+    assert.equal(decryptField(key, sealed[3] as string, input[7] as string), input[6]);
+    assert.deepEqual(logged, []);
+  } finally {
+    await encryptor.dispose();
+  }
+});
