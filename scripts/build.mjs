@@ -3,7 +3,8 @@
 //   dist/extension.cjs      the VS Code extension (Node, CommonJS, `vscode` external)
 //   dist/webview/chat.js    the chat webview (browser, IIFE) with chat.css and the codicon font
 //   dist/webview/auditLog.js  the audit log viewer (browser, IIFE) with auditLog.css
-//   dist/cli-chunks/        the parts of the CLI loaded on demand (the S3 and Azure SDKs), named by content hash
+//   dist/cli-chunks/        the parts of the CLI loaded on demand (the S3 and Azure SDKs) and verify's worker thread,
+//                           named by content hash
 // Everything pure JavaScript is bundled (ws, zod, lowdb, the AWS and Azure SDKs, Sentry). Native modules
 // cannot be: @napi-rs/keyring is loaded from node_modules (shipped in the .vsix and a dependency of the
 // CLI package); @duckdb/node-api only by `ai-audit query --from`, with a dynamic import (a dependency of
@@ -37,8 +38,14 @@ const englishZodOnly = {
 // the very bytes it was built with or none, never another version's (docs/decisions.md, "Start-up").
 // Chunks of earlier builds are removed: a running daemon of an earlier build then answers `daemon_outdated`.
 await rm('dist/cli-chunks', { recursive: true, force: true });
+// Verify's worker thread is a file of its own beside the chunks, named by its content hash too; the CLI is
+// told its name (daemon/store/verifyWorkerPool.ts), so a daemon never starts another build's worker.
+const worker = await build({ ...node, entryPoints: { 'verify-worker': 'daemon/store/verifyWorker.ts' }, outdir: 'dist', entryNames: 'cli-chunks/[name]-[hash]', outExtension: { '.js': '.mjs' }, format: 'esm', metafile: true });
+const workerFile = Object.keys(worker.metafile.outputs).find((f) => f.endsWith('.mjs'))?.split('/').pop();
+if (workerFile === undefined) throw new Error('the verify worker was not built');
 await build({
   ...node,
+  define: { AI_AUDIT_VERIFY_WORKER: JSON.stringify(workerFile) },
   entryPoints: { cli: 'daemon/cli/aiAudit.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },

@@ -105,6 +105,8 @@ export class AuditStore {
   private readOnlyReason: { code: string; message: string } | null = null;
   private checkpointTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Aborted when the store closes: a verify still running ends, with its worker threads. */
+  private readonly closing = new AbortController();
 
   private constructor(segments: SegmentStore, options: AuditStoreOptions) {
     this.segments = segments;
@@ -729,6 +731,7 @@ export class AuditStore {
       publicKeys: this.keys.signingPublicKeys,
       summaryKeys: this.keys.hmacKeys,
       committedBytes: this.segments.committedBytes(),
+      signal: this.closing.signal,
       ...range,
       ...(onProgress === undefined ? {} : { onProgress }),
     });
@@ -776,6 +779,7 @@ export class AuditStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort(new AuditError(ErrorCodes.ShuttingDown, 'the daemon is shutting down'));
     this.readAhead.clear();
     if (this.checkpointTimer !== null) clearInterval(this.checkpointTimer);
     this.gathered?.();
