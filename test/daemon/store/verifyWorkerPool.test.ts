@@ -121,6 +121,25 @@ describe('verify on worker threads reports what the walk on one thread reports',
     assert.equal(doubts.length, 1);
   });
 
+  test('a whole segment chained again from another prev (no signed entry in it, its summary removed): only the seams show it', async () => {
+    const signed = new Set((await readFile(join(home.path, CHECKPOINTS_FILE), 'utf8')).split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { seq: number }).seq));
+    let target = -1;
+    for (let i = 1; i < files.length - 1 && target < 0; i++) if (!(await linesOf(i)).some((l) => signed.has(seqOf(l)))) target = i;
+    assert.ok(target > 0, 'no segment without a signed entry');
+    const lines = await linesOf(target);
+    let prev = 'a'.repeat(64);
+    for (let i = 0; i < lines.length; i++) {
+      lines[i] = rehashed((lines[i] ?? '').replace(/"prev":"[0-9a-f]{64}"/, `"prev":"${prev}"`));
+      prev = /"hash":"([0-9a-f]{64})"/.exec(lines[i] ?? '')?.[1] ?? '';
+    }
+    await writeLines(target, lines);
+    await unlink(summaryFileOf(files[target] ?? ''));
+    const { report, doubts } = await all();
+    assert.equal(report.problem?.code, 'prev_mismatch');
+    assert.equal(report.problem?.seq, seqOf(lines[0]));
+    assert.match(doubts[0] ?? '', /between segments/);
+  });
+
   test('two segments swapped', async () => {
     const a = await readFile(files[2] ?? '');
     await writeFile(files[2] ?? '', await readFile(files[3] ?? ''));
