@@ -105,8 +105,8 @@ export class AuditStore {
   private readOnlyReason: { code: string; message: string } | null = null;
   private checkpointTimer: NodeJS.Timeout | null = null;
   private closed = false;
-  /** Aborted when the store closes: a verify still running ends, with its worker threads. */
-  private readonly closing = new AbortController();
+  /** The verifies running: closing the store ends them, with their worker threads. */
+  private readonly verifying = new Set<AbortController>();
 
   private constructor(segments: SegmentStore, options: AuditStoreOptions) {
     this.segments = segments;
@@ -727,14 +727,20 @@ export class AuditStore {
 
   /** Verifies the chain and the checkpoints over the committed bytes. */
   async verify(range: { fromSeq?: number; toSeq?: number; expect?: { seq: number; hash: string } }, onProgress?: (checked: number, lastSeq: number) => void): Promise<VerifyReport> {
-    return verifyStore(this.options.home, {
-      publicKeys: this.keys.signingPublicKeys,
-      summaryKeys: this.keys.hmacKeys,
-      committedBytes: this.segments.committedBytes(),
-      signal: this.closing.signal,
-      ...range,
-      ...(onProgress === undefined ? {} : { onProgress }),
-    });
+    const running = new AbortController();
+    this.verifying.add(running);
+    try {
+      return await verifyStore(this.options.home, {
+        publicKeys: this.keys.signingPublicKeys,
+        summaryKeys: this.keys.hmacKeys,
+        committedBytes: this.segments.committedBytes(),
+        signal: running.signal,
+        ...range,
+        ...(onProgress === undefined ? {} : { onProgress }),
+      });
+    } finally {
+      this.verifying.delete(running);
+    }
   }
 
   /**
@@ -779,7 +785,7 @@ export class AuditStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.closing.abort(new AuditError(ErrorCodes.ShuttingDown, 'the daemon is shutting down'));
+    for (const running of this.verifying) running.abort(new AuditError(ErrorCodes.ShuttingDown, 'the daemon is shutting down'));
     this.readAhead.clear();
     if (this.checkpointTimer !== null) clearInterval(this.checkpointTimer);
     this.gathered?.();
