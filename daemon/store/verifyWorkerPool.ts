@@ -1,4 +1,7 @@
+import type * as Esbuild from 'esbuild';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { SegmentTask, SegmentWalk, WalkContext } from './segmentWalk.ts';
 
@@ -42,10 +45,24 @@ function startWorker(workerData: VerifyWorkerData): Worker {
     const inChunks = /\/cli-chunks\/[^/]*$/.test(import.meta.url);
     return new Worker(new URL(inChunks ? `./${AI_AUDIT_VERIFY_WORKER}` : `./cli-chunks/${AI_AUDIT_VERIFY_WORKER}`, import.meta.url), { workerData });
   }
-  // From the sources (tests, benchmarks under tsx): a worker does not inherit tsx's loader, so it registers it first.
-  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const script = JSON.stringify(new URL('./verifyWorker.ts', import.meta.url).href);
-  return new Worker(`import(${tsx}).then(({ register }) => { register(); return import(${script}); });`, { eval: true, workerData });
+  return new Worker(sourceWorkerUrl(), { workerData });
+}
+
+let sourceWorker: URL | undefined;
+
+/**
+ * From the sources (tests, benchmarks under tsx) there is no built worker, and a worker thread does not
+ * inherit tsx's loader (registering it in each costs about half a second of CPU): the worker is bundled
+ * once per process with esbuild (a dev dependency) and started from its text, as the built one would be.
+ */
+function sourceWorkerUrl(): URL {
+  if (sourceWorker === undefined) {
+    const load = createRequire(import.meta.url);
+    const esbuild = load('esbuild') as typeof Esbuild;
+    const built = esbuild.buildSync({ entryPoints: [fileURLToPath(new URL('./verifyWorker.ts', import.meta.url))], bundle: true, platform: 'node', format: 'esm', target: 'node20', write: false });
+    sourceWorker = new URL(`data:text/javascript,${encodeURIComponent(built.outputFiles[0]?.text ?? '')}`);
+  }
+  return sourceWorker;
 }
 
 /**
