@@ -1,12 +1,13 @@
 // The real daemon (dist/cli.mjs) under the one-event-per-request figures: `singles` (8 clients, one request
 // outstanding each) and `steady` (1,000 single-event requests/s from one client, 10 every 10 ms).
-//   node --import tsx bench/profileSingles.ts [singles|steady] [EVENTS] [--syncs] [--trace=FILE] [--elu] [--prof=DIR] [--cli=FILE]
+//   node --import tsx bench/profileSingles.ts [singles|steady] [EVENTS] [--syncs] [--trace=FILE] [--elu] [--prof=DIR] [--cli=FILE] [--trace-ingest]
 // Prints the daemon's CPU µs per event (from /proc) and, for `steady`, the ack latency percentiles next to
 // those of a bare write + fdatasync per burst at the same moment (the disk's floor). `--syncs` counts the
 // daemon's fdatasync/fsync and other syscalls and context switches per event (`perf stat` on the syscall
 // tracepoints: root and perf needed); `--trace=FILE` writes perf trace's per-thread syscall summary;
 // `--elu` makes the daemon print its event-loop delay and GC pauses by kind at exit; `--prof=DIR` runs it
-// under `--cpu-prof`; `--cli=FILE` runs another build (a copy of dist/cli.mjs from before a change), for
+// under `--cpu-prof`; `--trace-ingest` prints where the daemon's time per request went (queue and wait for
+// senders, building, write + fdatasync, answer, collector pauses; daemon/ingestTrace.ts); `--cli=FILE` runs another build (a copy of dist/cli.mjs from before a change), for
 // before and after in the same minute. On a loaded machine compare counts and CPU, not wall time.
 // Build first (`npm run build`).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -19,6 +20,9 @@ import { CLI } from '../test/support/daemonProcess.ts';
 import { tempDir } from '../test/support/tempDir.ts';
 import { benchEvents } from './benchEvents.ts';
 import { spawnFlaggedDaemon } from './flaggedDaemon.ts';
+import { ingestTraceSummary } from './ingestTraceSummary.ts';
+import type { IngestTraceFile } from '../daemon/ingestTrace.ts';
+import { randomBytes } from 'node:crypto';
 import { cpuUs } from './processFigures.ts';
 import { steadyLatency } from './steadyLatency.ts';
 import { percentile } from './benchStats.ts';
@@ -55,7 +59,10 @@ if (elu) {
   );
   flags.push(`--import=${preload}`);
 }
-const { child, exited, port, token } = await spawnFlaggedDaemon(cli, home.path, flags);
+const traceIngest = args.includes('--trace-ingest') ? join(home.path, 'ingest-trace.json') : null;
+const daemonEnv: NodeJS.ProcessEnv = { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64') };
+if (traceIngest !== null) daemonEnv.AI_AUDIT_TRACE_INGEST = traceIngest;
+const { child, exited, port, token } = await spawnFlaggedDaemon(cli, home.path, flags, daemonEnv);
 const clients = await Promise.all(Array.from({ length: 8 }, () => DaemonClient.connect({ port, token })));
 const main = clients[0] as DaemonClient;
 // A warm-up in the same shape, so that the figure is of optimized code.
@@ -81,6 +88,7 @@ const gcObserver = new PerformanceObserver((list) => void clientGc.push(...list.
 gcObserver.observe({ entryTypes: ['gc'] });
 const before = await cpuUs(pid);
 const started = performance.now();
+const startedEpoch = performance.timeOrigin + started;
 const latencies: number[] = [];
 if (shape === 'singles') {
   const events = benchEvents(`s${process.pid}`, 0, total);
@@ -153,4 +161,8 @@ if (Object.keys(perEvent).length > 0) console.log(`per event: ${JSON.stringify(p
 await Promise.all(clients.map((c) => c.dispose()));
 child.kill('SIGTERM');
 await exited;
+if (traceIngest !== null) {
+  const trace = JSON.parse(await readFile(traceIngest, 'utf8')) as IngestTraceFile;
+  for (const line of ingestTraceSummary(trace, startedEpoch)) console.log(line);
+}
 await home.dispose();

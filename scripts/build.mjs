@@ -1,16 +1,18 @@
 // Bundles the product with esbuild (type-checking is `tsc -b`, a separate step):
-//   dist/cli.mjs            the `ai-audit` CLI and daemon (Node, ESM)
+//   dist/cli.mjs            the `ai-audit` executable (Node, ESM): runs dist/cli-main.cjs with V8's code cache
+//   dist/cli-main.cjs       the CLI and daemon (Node, CommonJS)
 //   dist/extension.cjs      the VS Code extension (Node, CommonJS, `vscode` external)
 //   dist/webview/chat.js    the chat webview (browser, IIFE) with chat.css and the codicon font
 //   dist/webview/auditLog.js  the audit log viewer (browser, IIFE) with auditLog.css
 //   dist/cli-chunks/        the parts of the CLI loaded on demand (the S3 and Azure SDKs) and verify's worker thread,
 //                           named by content hash
+//   dist/*.v8cache          V8's code caches of dist/cli-main.cjs, written at run time (not shipped)
 // Everything pure JavaScript is bundled (ws, zod, lowdb, the AWS and Azure SDKs, Sentry). Native modules
 // cannot be: @napi-rs/keyring is loaded from node_modules (shipped in the .vsix and a dependency of the
 // CLI package); @duckdb/node-api only by `ai-audit query --from`, with a dynamic import (a dependency of
 // the CLI package, not in the .vsix: see docs/packaging.md).
 import { build } from 'esbuild';
-import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -33,29 +35,90 @@ const englishZodOnly = {
   },
 };
 
-// The daemon starts from a small entry; what a dynamic `import()` loads (the S3 and Azure SDKs) is split into
-// chunks named by their content hash, so that a daemon whose files were replaced by an upgrade either finds
-// the very bytes it was built with or none, never another version's (docs/decisions.md, "Start-up").
-// Chunks of earlier builds are removed: a running daemon of an earlier build then answers `daemon_outdated`.
+// The CLI and daemon are one CommonJS bundle (dist/cli-main.cjs) that the executable, dist/cli.mjs, runs with V8's
+// code cache (daemon/cli/codeCache.ts): a script, unlike ES modules, can be compiled from a cache on Node 20. The
+// export SDKs are not in it: each group is a bundle of its own, loaded on first use and named by its content hash
+// (an SDK's name is part of the main bundle's bytes), so that a daemon whose files were replaced by an upgrade
+// either finds the very bytes it was built with or none, never another version's (docs/decisions.md,
+// "Start-up"). The main bundle keeps the project's own code (the destinations included), so that its classes
+// (errors above all) are one and the same everywhere; a group bundle holds packages only, each behind a getter
+// so that loading the group evaluates only the packages used. Earlier builds' chunks and caches are removed: a
+// running daemon of an earlier build then answers `daemon_outdated`.
+const SDK_GROUPS = {
+  aws: ['@aws-sdk/client-s3', '@aws-sdk/lib-storage'],
+  azure: ['@azure/storage-blob', '@azure/identity'],
+};
 await rm('dist/cli-chunks', { recursive: true, force: true });
-// Verify's worker thread is a file of its own beside the chunks, named by its content hash too; the CLI is
-// told its name (daemon/store/verifyWorkerPool.ts), so a daemon never starts another build's worker.
-const worker = await build({ ...node, entryPoints: { 'verify-worker': 'daemon/store/verifyWorker.ts' }, outdir: 'dist', entryNames: 'cli-chunks/[name]-[hash]', outExtension: { '.js': '.mjs' }, format: 'esm', metafile: true });
-const workerFile = Object.keys(worker.metafile.outputs).find((f) => f.endsWith('.mjs'))?.split('/').pop();
+for (const name of await readdir('dist').catch(() => [])) if (/^cli(-main)?\.(mjs|cjs)(\.map)?$|\.v8cache$/.test(name)) await rm(`dist/${name}`);
+const sdkGroups = {
+  name: 'sdk-groups',
+  setup(b) {
+    b.onResolve({ filter: /^sdk-group:/ }, (args) => ({ path: args.path.slice('sdk-group:'.length), namespace: 'sdk-group' }));
+    b.onLoad({ filter: /.*/, namespace: 'sdk-group' }, (args) => ({
+      contents: `module.exports = {\n${SDK_GROUPS[args.path].map((p) => `  get ${JSON.stringify(p)}() { return require(${JSON.stringify(p)}); },`).join('\n')}\n};\n`,
+      resolveDir: root,
+      loader: 'js',
+    }));
+  },
+};
+const groups = await build({
+  ...node,
+  entryPoints: Object.fromEntries(Object.keys(SDK_GROUPS).map((g) => [g, `sdk-group:${g}`])),
+  outdir: 'dist',
+  entryNames: 'cli-chunks/[name]-[hash]',
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+  metafile: true,
+  plugins: [sdkGroups],
+});
+const groupFile = {};
+for (const [file, output] of Object.entries(groups.metafile.outputs)) {
+  const group = output.entryPoint?.replace(/^sdk-group:/, '');
+  if (group !== undefined) groupFile[group] = `./${file.replace(/^dist\//, '')}`;
+}
+// In the main bundle an SDK package is a module that takes it from its group's bundle, a file beside the bundle.
+const sdkFromGroups = {
+  name: 'sdk-from-groups',
+  setup(b) {
+    const packages = Object.entries(SDK_GROUPS).flatMap(([group, list]) => list.map((p) => [p, group]));
+    const groupOf = new Map(packages);
+    const filter = new RegExp(`^(${packages.map(([p]) => p.replace(/[/.]/g, '\\$&')).join('|')})$`);
+    b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'sdk-package' }));
+    b.onResolve({ filter: /^\.\/cli-chunks\// }, (args) => ({ path: args.path, external: true }));
+    b.onLoad({ filter: /.*/, namespace: 'sdk-package' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(groupFile[groupOf.get(args.path)])})[${JSON.stringify(args.path)}];\n`,
+      resolveDir: root,
+      loader: 'js',
+    }));
+  },
+};
+// Verify's worker thread is a bundle of its own beside the chunks, named by its content hash too; the main bundle
+// is told its name (daemon/store/verifyWorkerPool.ts), so a daemon never starts another build's worker.
+const worker = await build({ ...node, entryPoints: { 'verify-worker': 'daemon/store/verifyWorker.ts' }, outdir: 'dist', entryNames: 'cli-chunks/[name]-[hash]', outExtension: { '.js': '.cjs' }, format: 'cjs', metafile: true });
+const workerFile = Object.keys(worker.metafile.outputs).find((f) => f.endsWith('.cjs'))?.split('/').pop();
 if (workerFile === undefined) throw new Error('the verify worker was not built');
 await build({
   ...node,
-  define: { AI_AUDIT_VERIFY_WORKER: JSON.stringify(workerFile) },
-  entryPoints: { cli: 'daemon/cli/aiAudit.ts' },
+  // `import.meta.url` is undefined in a CommonJS bundle anyway; said here so that esbuild does not warn about the
+  // sources' own way of finding the worker (verifyWorkerPool.ts), which the bundle never takes.
+  define: { AI_AUDIT_VERIFY_WORKER: JSON.stringify(workerFile), 'import.meta.url': 'undefined' },
+  entryPoints: { 'cli-main': 'daemon/cli/aiAudit.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+  // `import()` of the native and optional packages becomes `require()`: a script compiled from a code cache has
+  // no dynamic-import hook on Node 20 ("A dynamic import callback was not specified").
+  supported: { 'dynamic-import': false },
+  plugins: [englishZodOnly, sdkFromGroups],
+});
+// The executable: small, an ES module (the package is `"type": "module"`), no cache of its own needed.
+await build({
+  ...node,
+  entryPoints: { cli: 'daemon/cli/cliLoader.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
   format: 'esm',
-  splitting: true,
-  chunkNames: 'cli-chunks/[name]-[hash]',
-  plugins: [englishZodOnly],
-  banner: {
-    js: "#!/usr/bin/env node\nimport { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-  },
+  banner: { js: '#!/usr/bin/env node' },
 });
 await chmod('dist/cli.mjs', 0o755);
 

@@ -53,6 +53,7 @@ const SHIPPED = [
   'docs/audit-log-charts-light.png',
   'dist/extension.cjs',
   'dist/cli.mjs',
+  'dist/cli-main.cjs',
   'dist/webview/chat.js',
   'dist/webview/chat.css',
   'dist/webview/auditLog.js',
@@ -64,7 +65,7 @@ const SHIPPED = [
 
 /** The chunks of the CLI bundle (parts loaded on demand, named by content hash; see scripts/build.mjs). */
 export async function cliChunks() {
-  return (await readdir(join(root, 'dist/cli-chunks'))).filter((f) => f.endsWith('.mjs')).sort().map((f) => `dist/cli-chunks/${f}`);
+  return (await readdir(join(root, 'dist/cli-chunks'))).filter((f) => f.endsWith('.cjs')).sort().map((f) => `dist/cli-chunks/${f}`);
 }
 
 /** Every file of the repository that a .vsix carries, besides node_modules/@napi-rs. */

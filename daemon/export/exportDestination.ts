@@ -74,7 +74,9 @@ export type ExportDestinationErrorCode =
   | 'network'
   | 'server_error'
   | 'cancelled'
-  | 'invalid_config';
+  | 'invalid_config'
+  /** Not the destination: a line of the local store is not an entry (run `ai-audit verify`); nothing of it was uploaded. */
+  | 'store_damaged';
 
 export class ExportDestinationError extends Error {
   readonly code: ExportDestinationErrorCode;

@@ -166,7 +166,10 @@ async function renderChunk(
             let fields: StoredLineFields | null = complete ? storedLineFields(data, start, nl) : null;
             if (fields === null) {
               entry = parseStoredLine(data, start, nl);
-              if (entry === null) continue;
+              if (entry === null) {
+                // Skipped, it would end the run as a seq gap; copied, it would upload a damaged line silently.
+                throw new ExportDestinationError('store_damaged', `a stored line after seq ${scannedTo} is not an entry: run \`ai-audit verify\``);
+              }
               fields = entry;
             }
             const { seq, ts } = fields;
@@ -370,13 +373,16 @@ async function putManifest(deps: ExportRunnerDeps, key: string, manifest: Export
   return sha256OfStream(Readable.from([existingBytes]));
 }
 
-/** The entry of a stored line, or null when the line is not JSON (such a line is skipped, as by every reader). */
+/** The entry of a stored line, or null when the line is not JSON of an object with a seq and a ts. */
 function parseStoredLine(data: Buffer, start: number, end: number): Entry | null {
+  let value: unknown;
   try {
-    return JSON.parse(data.toString('utf8', start, end)) as Entry;
+    value = JSON.parse(data.toString('utf8', start, end));
   } catch {
     return null;
   }
+  const entry = value as Partial<Entry> | null;
+  return typeof entry === 'object' && entry !== null && Number.isSafeInteger(entry.seq) && typeof entry.ts === 'string' ? (entry as Entry) : null;
 }
 
 /** The entry of a line whose `seq` was read: one that is not JSON has no `prev` or `hash` to give. */
@@ -387,6 +393,6 @@ function parsedStoredLine(text: string): Entry {
   } catch {
     // Named below.
   }
-  if (entry === null) throw new ExportDestinationError('invalid_config', 'a stored line is not JSON: run `ai-audit verify`');
+  if (entry === null) throw new ExportDestinationError('store_damaged', 'a stored line is not JSON: run `ai-audit verify`');
   return entry;
 }

@@ -1,6 +1,7 @@
 /** `,"seq":` and `,"ts":"`: a member key after another member (in canonical JSON, every key but the first). */
 const SEQ_KEY = Buffer.from(',"seq":');
 const TS_KEY = Buffer.from(',"ts":"');
+const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -19,11 +20,12 @@ export interface StoredLineFields {
  * a string always escaped. So the bytes `,"` never occur inside a string, and `,"seq":` is a member key of
  * some object. When the only `}` after it is the line's last byte, no object closes after it but the entry
  * itself: it is the entry's own `seq`, and every key after it (`ts` sorts after `seq`) is the entry's too.
- * Anything else (a `}` inside a later string, an escaped `ts`, a line that is not shaped like this) answers
- * null: then parse the line.
+ * Anything else (a `}` inside a later string, an escaped `ts`, a line that does not start `{"` or is not
+ * shaped like this) answers null: then parse the line.
  */
 export function storedLineFields(data: Buffer, start: number, end: number): StoredLineFields | null {
-  if (end - start < 2 || data[end - 1] !== CLOSE_BRACE) return null;
+  // A canonical entry starts `{"`: a line whose head was overwritten (its tail intact) is parsed, and refused.
+  if (end - start < 4 || data[start] !== OPEN_BRACE || data[start + 1] !== QUOTE || data[end - 1] !== CLOSE_BRACE) return null;
   const key = data.lastIndexOf(SEQ_KEY, end - 1);
   if (key < start) return null;
   const brace = data.indexOf(CLOSE_BRACE, key);

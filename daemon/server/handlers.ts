@@ -57,11 +57,11 @@ const MAX_REVIEWS_SCANNED = 5000;
  * Stores the events that keep {@link EVENT_BOUNDS}; the others get `invalid_params` in their slot without
  * reaching schema validation, and the rest of the batch goes in as usual.
  */
-async function ingestWithinBounds(store: AuditStore, events: readonly unknown[]): Promise<Array<IngestAck | IngestRejected>> {
+async function ingestWithinBounds(store: AuditStore, events: readonly unknown[], sender: object): Promise<Array<IngestAck | IngestRejected>> {
   const problems = events.map((event) => jsonBoundsProblem(event, EVENT_BOUNDS));
-  if (problems.every((problem) => problem === null)) return store.ingest(events);
+  if (problems.every((problem) => problem === null)) return store.ingest(events, sender);
   const accepted = events.filter((_, i) => problems[i] === null);
-  const acks = accepted.length > 0 ? await store.ingest(accepted) : [];
+  const acks = accepted.length > 0 ? await store.ingest(accepted, sender) : [];
   let next = 0;
   return problems.map((problem): IngestAck | IngestRejected => {
     if (problem === null) return acks[next++] as IngestAck | IngestRejected;
@@ -96,7 +96,8 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
   const secrets = new KeychainDestinationSecrets();
   const subscriptions = new Map<string, { connection: number; dispose: () => void }>();
   return {
-    ingest: async ({ events }) => ({ acks: await ingestWithinBounds(store, events) }),
+    // The connection is the sender that group commit waits for (see AuditStore.gather).
+    ingest: async ({ events }, { connection }) => ({ acks: await ingestWithinBounds(store, events, connection) }),
 
     query: async ({ filter, limit, cursor }) => {
       const page = await store.query(filter, limit ?? DEFAULT_PAGE, cursor);

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { ingestTrace } from '../ingestTrace.ts';
 import { AuditError, ErrorCodes, type WireError } from '../protocol/errors.ts';
 import type { Actor } from '../protocol/entry.ts';
 import {
@@ -168,12 +169,14 @@ export class WsServer {
   private accept(ws: WebSocket, client: ClientIdentity | null): void {
     const disposers: Array<() => void> = [];
     const flow: ConnectionFlow = new ConnectionFlow(ws, FLOW_LIMITS, this.budget, async (text) => {
+      const started = ingestTrace === null ? 0 : performance.now();
       try {
         await this.handleFrame(flow, connection, text);
       } catch (error: unknown) {
         this.options.log(`connection ${connection.id}: a frame failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
         this.options.reportError?.(error);
       }
+      ingestTrace?.frame(started);
     });
     const connection: Connection = {
       id: this.nextConnection++,

@@ -16,6 +16,7 @@ import { addToSummary, emptySummary, hasSummaryFields, SPARSE_STEP, type Segment
 import { GroupAccumulator } from './statsGroups.ts';
 import { idempotencyDigest, IdempotencyWindow } from './idempotencyWindow.ts';
 import { uuidv7, uuidv7Time } from './uuidv7.ts';
+import { ingestTrace } from '../ingestTrace.ts';
 
 export interface AuditStoreOptions {
   home: string;
@@ -34,6 +35,11 @@ export interface AuditStoreOptions {
   checkpointEveryMs?: number;
   /** Clock, for tests. */
   now?: () => number;
+  /**
+   * For tests: awaited before a reader (query, get, stats, verify, an export's walk) opens a segment it
+   * listed, so that a test can run retention between the listing and the read (docs/decisions.md).
+   */
+  beforeSegmentRead?: (segment: number) => Promise<void>;
 }
 
 /** The outcome of one queued event: its ack once durable, or why it was not stored. */
@@ -52,7 +58,7 @@ type EntriesListener = (entries: readonly Entry[]) => void;
 
 const DISK_FULL_RETRY_MS = 1000;
 /**
- * Shortest and longest wait (ms) for as many requests as the previous batch held before a smaller batch
+ * Shortest and longest wait (ms) for as many senders as the previous batch held before a batch with fewer
  * is written. Clients with one request outstanding come back right after their ack: without the wait, the
  * first one back is written alone and the rest form the next batch, two fdatasyncs where one would do.
  * Within these bounds the wait is as long as a recent write + fdatasync took: a request that misses the
@@ -62,6 +68,21 @@ const DISK_FULL_RETRY_MS = 1000;
  */
 const GROUP_LINGER_MIN_MS = 1;
 const GROUP_LINGER_MAX_MS = 4;
+/**
+ * A request that comes more than this long (ms, by the store's clock) after the last batch was acknowledged
+ * starts an idle period: it is written at once, whoever was in that batch. The wait is for clients that come
+ * back right after their ack; on a loaded machine that turnaround reached several ms (with 4 ms, 8
+ * closed-loop clients' syncs per event rose from 0.13–0.14 to 0.15–0.16), while an editor's events are
+ * far more than 20 ms apart.
+ */
+const GROUP_IDLE_MS = 20;
+
+/** How batches were formed (for tests and profiles): every wait for senders, and those the timer ended. */
+export interface GroupCommitCounts {
+  batches: number;
+  waits: number;
+  waitsTimedOut: number;
+}
 
 /**
  * The audit store: the single writer of one data dir. Ingest stamps, converts content, chains and
@@ -76,9 +97,19 @@ export class AuditStore {
   private readonly maxPending: number;
   private readonly idempotencyWindow: number;
   private pending: Pending[] = [];
-  /** Requests (ingest calls) with events in `pending`, and in the last batch written (see GROUP_LINGER_MIN_MS). */
-  private pendingRequests = 0;
-  private lastBatchRequests = 0;
+  /**
+   * Senders with requests in `pending` (a connection, or each request of a caller that names none), and how
+   * many the last batch expects back (see GROUP_LINGER_MIN_MS). Counted by sender, not by request: a client
+   * with many requests outstanding (a steady stream, or a burst split by a sync) is already here once one of
+   * its requests is, and waiting for its others would only wait for a timer.
+   */
+  private pendingSenders = new Set<unknown>();
+  private lastBatchSenders = 0;
+  /** When (store clock, ms) the last batch was acknowledged: the start of an idle period (GROUP_IDLE_MS). */
+  private lastBatchAt = Number.NEGATIVE_INFINITY;
+  private readonly counts: GroupCommitCounts = { batches: 0, waits: 0, waitsTimedOut: 0 };
+  /** With AI_AUDIT_TRACE_INGEST: [flush turn started, wait ended, ms waited] of the batch being committed. */
+  private traced: number[] = [];
   /** Recent write + fdatasync duration of a batch (ms, moving average): the linger's bound. */
   private syncMs = GROUP_LINGER_MIN_MS;
   /** Ends the linger before a batch, once enough requests are queued. */
@@ -266,9 +297,10 @@ export class AuditStore {
 
   /**
    * Validates and stores events. One result per event, in order: an ack once durable, or the typed
-   * error of that event (the others still go in). Resolves only after the fsync of the batch.
+   * error of that event (the others still go in). Resolves only after the fsync of the batch. `sender` (the
+   * connection) is who group commit may wait for; without it, each request counts as a sender of its own.
    */
-  async ingest(events: readonly unknown[]): Promise<Array<IngestAck | IngestRejected>> {
+  async ingest(events: readonly unknown[], sender?: object): Promise<Array<IngestAck | IngestRejected>> {
     this.assertAccepting(events.length);
     const nowMs = this.now();
     // One promise per request, not per event: each event settles its slot, the last one resolves.
@@ -291,7 +323,7 @@ export class AuditStore {
           done();
         });
       });
-      if (this.pending.length > queuedBefore) this.requestQueued();
+      if (this.pending.length > queuedBefore) this.requestQueued(sender);
       done();
     });
   }
@@ -362,9 +394,15 @@ export class AuditStore {
     this.acked.set(key, ack, digest);
   }
 
-  private requestQueued(): void {
-    this.pendingRequests++;
-    if (this.gathered !== null && this.pendingRequests >= this.lastBatchRequests) this.gathered();
+  /** A request queued events; `sender` (its connection) counts once however many of its requests wait. */
+  private requestQueued(sender: object = {}): void {
+    this.pendingSenders.add(sender);
+    if (this.gathered !== null && this.pendingSenders.size >= this.lastBatchSenders) this.gathered();
+  }
+
+  /** How batches were formed since the store opened. */
+  get groupCommitCounts(): Readonly<GroupCommitCounts> {
+    return this.counts;
   }
 
   private scheduleFlush(): void {
@@ -374,30 +412,44 @@ export class AuditStore {
       // together) go into the first batch; events arriving during an fsync form the next batch.
       await new Promise<void>((resolve) => setImmediate(resolve));
       while (this.pending.length > 0) {
+        const turn = ingestTrace === null ? 0 : performance.now();
+        const waitsBefore = this.counts.waits;
         await this.gather();
+        if (ingestTrace !== null) this.traced = [turn, performance.now(), this.counts.waits > waitsBefore ? performance.now() - turn : 0];
         // At most as many as may go unsigned in a row (docs/entry.md §7.3).
         const batch = this.pending.length <= MAX_UNSIGNED_ENTRIES ? this.pending : this.pending.slice(0, MAX_UNSIGNED_ENTRIES);
         this.pending = batch === this.pending ? [] : this.pending.slice(MAX_UNSIGNED_ENTRIES);
-        const requests = this.pendingRequests;
-        this.pendingRequests = this.pending.length > 0 ? 1 : 0;
+        const senders = this.pendingSenders;
+        this.pendingSenders = new Set();
+        if (this.pending.length > 0) this.pendingSenders.add(senders);
+        this.counts.batches++;
         await this.withExclusive(() => this.commit(batch));
-        // The requests just acknowledged may come back, and those that arrived meanwhile wait: together
-        // they are the batch worth waiting for.
-        this.lastBatchRequests = requests + this.pendingRequests;
+        // The senders just acknowledged may come back, and those that sent meanwhile wait: together they
+        // are the batch worth waiting for.
+        let expected = senders.size;
+        for (const sender of this.pendingSenders) if (!senders.has(sender)) expected++;
+        this.lastBatchSenders = expected;
+        this.lastBatchAt = this.now();
       }
       this.flushing = null;
     })();
   }
 
   /**
-   * Waits (at most about one recent sync, see GROUP_LINGER_MIN_MS) until as many requests are queued as
-   * the last batch held. The count adapts: a batch written after the wait ran out sets a smaller target.
+   * Waits (at most about one recent sync, see GROUP_LINGER_MIN_MS) until as many senders have requests
+   * queued as the last batch held. The count adapts: a batch written after the wait ran out sets a smaller
+   * target. No wait after an idle period (GROUP_IDLE_MS): a request then is written at once.
    */
   private async gather(): Promise<void> {
-    if (this.pendingRequests >= this.lastBatchRequests || this.closed) return;
+    if (this.pendingSenders.size >= this.lastBatchSenders || this.closed) return;
+    if (this.now() - this.lastBatchAt > GROUP_IDLE_MS) return;
+    this.counts.waits++;
     const linger = Math.min(GROUP_LINGER_MAX_MS, Math.max(GROUP_LINGER_MIN_MS, Math.round(this.syncMs)));
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => this.gathered?.(), linger);
+      const timer = setTimeout(() => {
+        this.counts.waitsTimedOut++;
+        this.gathered?.();
+      }, linger);
       this.gathered = () => {
         clearTimeout(timer);
         this.gathered = null;
@@ -413,6 +465,7 @@ export class AuditStore {
   }
 
   private async commit(batch: Pending[]): Promise<void> {
+    const commitStarted = ingestTrace === null ? 0 : performance.now();
     const entries: Entry[] = [];
     const chunks: string[] = [];
     const lineBytes: number[] = [];
@@ -457,7 +510,12 @@ export class AuditStore {
     try {
       const started = performance.now();
       await this.segments.append(entries, Buffer.from(chunks.join('')), lineBytes);
-      this.syncMs += (performance.now() - started - this.syncMs) / 8;
+      const synced = performance.now();
+      this.syncMs += (synced - started - this.syncMs) / 8;
+      if (ingestTrace !== null) {
+        const [turn = 0, gathered = 0, waited = 0] = this.traced;
+        ingestTrace.batch([turn, gathered, commitStarted, started, synced, entries.length, waited]);
+      }
     } catch (error: unknown) {
       const wire = this.writeError(error);
       for (const item of built) this.settle(item, wire);
@@ -546,25 +604,6 @@ export class AuditStore {
   }
 
   /**
-   * Committed entries with `fromSeq ≤ seq ≤ toSeq`, oldest first, with their stored line (without the
-   * newline), read segment by segment: an export streams through this, never holding the range in memory.
-   */
-  async *entriesBySeq(fromSeq: number, toSeq: number): AsyncGenerator<{ entry: Entry; text: string }> {
-    for (const segment of this.segments.list()) {
-      if (segment.count === 0 || segment.last_seq < fromSeq) continue;
-      if (segment.first_seq > toSeq) break;
-      const step = Math.max(0, Math.floor((fromSeq - segment.first_seq) / SPARSE_STEP));
-      const start = segment.first_seq >= fromSeq ? 0 : (segment.offsets[step] ?? 0);
-      for await (const line of readLinesForward(join(this.options.home, segment.file), start, segment.bytes)) {
-        const entry = parseLine(line.text);
-        if (entry === null || entry.seq < fromSeq) continue;
-        if (entry.seq > toSeq) return;
-        yield { entry, text: line.text };
-      }
-    }
-  }
-
-  /**
    * The committed bytes of the segments that hold `fromSeq ≤ seq ≤ toSeq`, oldest first, in chunks of whole
    * lines (newlines included): for a reader that copies stored lines as they are (an export) without a
    * string, a parse or a promise per line. A chunk may begin before `fromSeq` (from the sparse offset at
@@ -578,7 +617,13 @@ export class AuditStore {
       if (segment.first_seq > toSeq) break;
       const step = Math.max(0, Math.floor((fromSeq - segment.first_seq) / SPARSE_STEP));
       const start = segment.first_seq >= fromSeq ? 0 : (segment.offsets[step] ?? 0);
-      yield* reader.blocks(join(this.options.home, segment.file), start, segment.bytes);
+      await this.beforeRead(segment);
+      try {
+        yield* reader.blocks(join(this.options.home, segment.file), start, segment.bytes);
+      } catch (error: unknown) {
+        // Its entries are gone: the caller sees the seqs jump (an export refuses a gap with a typed error).
+        if (!this.removedByRetention(error, segment)) throw error;
+      }
     }
   }
 
@@ -621,6 +666,7 @@ export class AuditStore {
       const segment = list[index];
       if (segment === undefined) break;
       if (end > 0 && compiled.mayMatch(segment)) {
+        await this.beforeRead(segment);
         const path = join(this.options.home, segment.file);
         /** Takes a line if it matches; the cursor once the page is full. */
         const take = (line: SegmentLine): string | null => {
@@ -630,19 +676,24 @@ export class AuditStore {
           lines.push(line.text);
           return entries.length === limit ? encodeCursor({ segment: segment.segment, offset: line.offset, seq: entry.seq }) : null;
         };
-        if (compiled.notableOnly && Array.isArray(segment.notable)) {
-          // Only notable entries can match and the segment lists them: read just their lines.
-          for await (const batch of readListedLinesBackward(path, segment.notable, end, () => limit - entries.length)) {
-            for (const line of batch) {
+        try {
+          if (compiled.notableOnly && Array.isArray(segment.notable)) {
+            // Only notable entries can match and the segment lists them: read just their lines.
+            for await (const batch of readListedLinesBackward(path, segment.notable, end, () => limit - entries.length)) {
+              for (const line of batch) {
+                const next = take(line);
+                if (next !== null) return { entries, lines, next_cursor: next };
+              }
+            }
+          } else {
+            for await (const line of readLinesBackward(path, end)) {
               const next = take(line);
               if (next !== null) return { entries, lines, next_cursor: next };
             }
           }
-        } else {
-          for await (const line of readLinesBackward(path, end)) {
-            const next = take(line);
-            if (next !== null) return { entries, lines, next_cursor: next };
-          }
+        } catch (error: unknown) {
+          // Retention removed it after the list was taken: it and every older segment hold expired entries.
+          if (!this.removedByRetention(error, segment)) throw error;
         }
       }
       end = list[index - 1]?.bytes ?? 0;
@@ -658,10 +709,16 @@ export class AuditStore {
       if (segment !== undefined) {
         const step = Math.floor((target.seq - segment.first_seq) / SPARSE_STEP);
         const start = segment.offsets[step] ?? 0;
-        for await (const line of readLinesForward(join(this.options.home, segment.file), start, segment.bytes)) {
-          const entry = parseLine(line.text);
-          if (entry?.seq === target.seq) return entry;
-          if (entry !== null && entry.seq > target.seq) break;
+        await this.beforeRead(segment);
+        try {
+          for await (const line of readLinesForward(join(this.options.home, segment.file), start, segment.bytes)) {
+            const entry = parseLine(line.text);
+            if (entry?.seq === target.seq) return entry;
+            if (entry !== null && entry.seq > target.seq) break;
+          }
+        } catch (error: unknown) {
+          // Removed by retention meanwhile: not found, as after it.
+          if (!this.removedByRetention(error, segment)) throw error;
         }
       }
       throw new AuditError(ErrorCodes.NotFound, `no entry with seq ${target.seq}`);
@@ -674,10 +731,15 @@ export class AuditStore {
         : [...list].sort((a, b) => distance(a, time) - distance(b, time));
     for (const segment of ordered) {
       if (segment.count === 0) continue;
-      for await (const line of readLinesForward(join(this.options.home, segment.file), 0, segment.bytes)) {
-        if (!line.text.includes(target.id)) continue;
-        const entry = parseLine(line.text);
-        if (entry?.id === target.id) return entry;
+      await this.beforeRead(segment);
+      try {
+        for await (const line of readLinesForward(join(this.options.home, segment.file), 0, segment.bytes)) {
+          if (!line.text.includes(target.id)) continue;
+          const entry = parseLine(line.text);
+          if (entry?.id === target.id) return entry;
+        }
+      } catch (error: unknown) {
+        if (!this.removedByRetention(error, segment)) throw error;
       }
     }
     throw new AuditError(ErrorCodes.NotFound, `no entry with id ${target.id}`);
@@ -699,11 +761,18 @@ export class AuditStore {
         mergeSummary(total, segment);
         continue;
       }
-      for await (const line of readLinesForward(join(this.options.home, segment.file), 0, segment.bytes)) {
-        const entry = parseLine(line.text);
-        if (entry === null || !compiled.matches(entry)) continue;
-        addToSummary(total, entry, 0, 0);
-        groups?.add(entry);
+      await this.beforeRead(segment);
+      try {
+        for await (const line of readLinesForward(join(this.options.home, segment.file), 0, segment.bytes)) {
+          const entry = parseLine(line.text);
+          if (entry === null || !compiled.matches(entry)) continue;
+          addToSummary(total, entry, 0, 0);
+          groups?.add(entry);
+        }
+      } catch (error: unknown) {
+        // Retention removed it meanwhile: the figures are those of the entries still stored. (A segment it
+        // removed after it was read still counts: the answer is the store as it was when the read began.)
+        if (!this.removedByRetention(error, segment)) throw error;
       }
     }
     const per_day = Object.entries(total.days)
@@ -730,14 +799,26 @@ export class AuditStore {
     const running = new AbortController();
     this.verifying.add(running);
     try {
-      return await verifyStore(this.options.home, {
-        publicKeys: this.keys.signingPublicKeys,
-        summaryKeys: this.keys.hmacKeys,
-        committedBytes: this.segments.committedBytes(),
-        signal: running.signal,
-        ...range,
-        ...(onProgress === undefined ? {} : { onProgress }),
-      });
+      for (;;) {
+        const dropped = this.segments.lastDropped;
+        const hook = this.options.beforeSegmentRead;
+        const walk = verifyStore(this.options.home, {
+          publicKeys: this.keys.signingPublicKeys,
+          summaryKeys: this.keys.hmacKeys,
+          committedBytes: this.segments.committedBytes(),
+          signal: running.signal,
+          ...range,
+          ...(onProgress === undefined ? {} : { onProgress }),
+          ...(hook === undefined ? {} : { beforeSegmentRead: hook }),
+        });
+        // A walk that retention overlapped may miss a segment (a missing file) or the anchor it signed (read
+        // before it was written): it is redone on the store as it is now. Retention runs daily at most.
+        const report = await walk.catch((error: unknown) => {
+          if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT' && this.segments.lastDropped !== dropped) return null;
+          throw error;
+        });
+        if (report !== null && (report.ok || this.segments.lastDropped === dropped)) return report;
+      }
     } finally {
       this.verifying.delete(running);
     }
@@ -779,6 +860,16 @@ export class AuditStore {
       await this.appendAudit('audit.retention', { older_than_days: days, cutoff: new Date(cutoff).toISOString(), ...result }, options.actor);
     }
     return result;
+  }
+
+  private async beforeRead(segment: SegmentSummary): Promise<void> {
+    const hook = this.options.beforeSegmentRead;
+    if (hook !== undefined) await hook(segment.segment);
+  }
+
+  /** Whether `error` is the missing file of a segment that retention removed after the reader listed it. */
+  private removedByRetention(error: unknown, segment: SegmentSummary): boolean {
+    return (error as NodeJS.ErrnoException | null)?.code === 'ENOENT' && this.segments.wasDropped(segment.segment);
   }
 
   /** Waits for queued events, writes a final checkpoint and closes the files. */

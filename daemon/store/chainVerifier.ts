@@ -44,6 +44,8 @@ export interface VerifyOptions {
   signal?: AbortSignal;
   /** Told why the worker threads' walk left a doubt, before the walks on this thread run (tests). */
   onDoubt?: (reason: string) => void;
+  /** For tests: awaited before each segment is opened (see AuditStoreOptions.beforeSegmentRead). */
+  beforeSegmentRead?: (segment: number) => Promise<void>;
 }
 
 const PROGRESS_EVERY = 50_000;
@@ -281,6 +283,7 @@ async function walkChain(home: string, options: VerifyOptions, file: CheckpointF
       return undefined;
     };
     const readFrom = summary === null && segment === options.fromSegment ? (options.fromOffset ?? 0) : 0;
+    if (options.beforeSegmentRead !== undefined) await options.beforeSegmentRead(segment);
     const chunks = readChunksForward(join(home, segmentFile), readFrom, end, (offset) => {
       torn = { offset };
     });
@@ -403,7 +406,8 @@ function checkEnd(report: VerifyReport, prevSeq: number | null, expectedFound: s
  * Progress is reported as segments are linked; `progressed` learns the last count reported.
  */
 async function verifyInWorkers(home: string, options: VerifyOptions, file: CheckpointFile, progressed: (n: number) => void): Promise<VerifyReport | null> {
-  if (options.fromSeq !== undefined || options.toSeq !== undefined || options.fromSegment !== undefined) return null;
+  // A hook before each segment is opened (tests of retention races) runs on this thread: so do those walks.
+  if (options.fromSeq !== undefined || options.toSeq !== undefined || options.fromSegment !== undefined || options.beforeSegmentRead !== undefined) return null;
   const chain = chainContext(file);
   // Seqs jump over the entries a repair set aside: rare enough to be walked on this thread.
   if (chain.repairs.size > 0) return null;

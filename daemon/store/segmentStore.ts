@@ -92,6 +92,8 @@ export class SegmentStore {
   private summaryKeys: SummaryKeys;
   /** Set when the end of the signed chain is damaged: nothing is cut off or appended. */
   readonly damage: StoreDamage | null = null;
+  /** The newest segment number retention removed (or is removing) in this process; 0 when none. */
+  private droppedThrough = 0;
 
   private constructor(options: SegmentStoreOptions, damage: StoreDamage | null) {
     this.home = options.home;
@@ -248,6 +250,8 @@ export class SegmentStore {
   async dropOldest(count: number): Promise<SegmentSummary[]> {
     const closed = this.segments.length - 1;
     const dropped = this.segments.slice(0, Math.min(count, closed));
+    // Before the files go: a reader that finds one missing learns that retention removed it (wasDropped).
+    this.droppedThrough = Math.max(this.droppedThrough, dropped.at(-1)?.segment ?? 0);
     for (const summary of dropped) {
       await rm(join(this.home, summaryFileOf(summary.file)), { force: true });
       await rm(join(this.home, summary.file), { force: true });
@@ -255,6 +259,19 @@ export class SegmentStore {
     }
     this.segments = this.segments.slice(dropped.length);
     return dropped;
+  }
+
+  /**
+   * Whether retention removed (or is removing) segment `segment`: a reader that listed it before and finds
+   * its file gone skips it (the entries are expired); any other missing file is a fault.
+   */
+  wasDropped(segment: number): boolean {
+    return segment <= this.droppedThrough;
+  }
+
+  /** The newest segment number retention removed; a walk of the whole store that overlapped a change of it is redone. */
+  get lastDropped(): number {
+    return this.droppedThrough;
   }
 
   async close(): Promise<void> {

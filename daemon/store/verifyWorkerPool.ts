@@ -1,6 +1,7 @@
 import type * as Esbuild from 'esbuild';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { SegmentTask, SegmentWalk, WalkContext } from './segmentWalk.ts';
@@ -40,11 +41,8 @@ export function verifyThreads(bytes: number, segments: number, requested: number
 }
 
 function startWorker(workerData: VerifyWorkerData): Worker {
-  if (typeof AI_AUDIT_VERIFY_WORKER === 'string') {
-    // The bundle's code runs from dist/cli.mjs or from a chunk beside the worker in dist/cli-chunks/.
-    const inChunks = /\/cli-chunks\/[^/]*$/.test(import.meta.url);
-    return new Worker(new URL(inChunks ? `./${AI_AUDIT_VERIFY_WORKER}` : `./cli-chunks/${AI_AUDIT_VERIFY_WORKER}`, import.meta.url), { workerData });
-  }
+  // The bundle (dist/cli-main.cjs, a CommonJS script) finds the worker in dist/cli-chunks/, beside it.
+  if (typeof AI_AUDIT_VERIFY_WORKER === 'string') return new Worker(join(__dirname, 'cli-chunks', AI_AUDIT_VERIFY_WORKER), { workerData });
   return new Worker(sourceWorkerUrl(), { workerData });
 }
 
@@ -92,7 +90,13 @@ export async function* walkSegmentsInWorkers(tasks: readonly SegmentTask[], cont
     worker.postMessage(task);
   };
   for (let t = 0; t < threads; t++) {
-    const worker = startWorker(data);
+    let worker: Worker;
+    try {
+      worker = startWorker(data);
+    } catch {
+      // No worker (a build without it, or one that cannot start): the segments are walked on this thread.
+      break;
+    }
     liveWorkers++;
     workers.push(worker);
     const held = { index: -1 };

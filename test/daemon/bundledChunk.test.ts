@@ -1,4 +1,4 @@
-// The built daemon loads its export backends from chunks beside the entry (dist/cli-chunks/, named by
+// The built daemon loads its export SDKs from chunks beside the entry (dist/cli-chunks/, named by
 // content hash). Copied as an install would be, with no repository around it, it loads them; when an upgrade
 // removed them while it ran, the request that needs one fails with `daemon_outdated` and the daemon goes on
 // serving everything else.
@@ -27,6 +27,7 @@ before(async () => {
   install = await dir('install');
   await mkdir(join(install, 'dist'));
   await cp(CLI, join(install, 'dist/cli.mjs'));
+  await cp(join(CLI, '../cli-main.cjs'), join(install, 'dist/cli-main.cjs'));
   await cp(join(CLI, '../cli-chunks'), join(install, 'dist/cli-chunks'), { recursive: true });
 });
 after(() => s3.dispose());
@@ -63,6 +64,26 @@ test('an installed daemon loads its S3 backend from its chunks', async () => {
     assert.equal(probe.write, true, daemon.output());
   } finally {
     await stop(daemon);
+  }
+});
+
+test('a daemon that loaded its S3 backend before an upgrade removed the chunks goes on exporting with it', async () => {
+  // The SDK inside the chunk loads a few parts of its own on first use (event streams, a browser user-agent
+  // parser: chunks of their own). None is on the export's path, so a loaded backend needs no other chunk;
+  // if one ever were, its failure is daemon_outdated (storageError), never internal.
+  const daemon = await startInstalled(await dir('loaded'));
+  try {
+    await daemon.client.request('ingest', { events: [{ kind: 'chat.input', input: 'before', actor: { user_id: 'ada' } }] });
+    const first = await daemon.client.request('export.run', { destination: config(), prefix: 'before-upgrade', layout: 'hive', gzip: false });
+    assert.equal(first.status, 'succeeded', daemon.output());
+    await rm(join(install, 'dist/cli-chunks'), { recursive: true });
+    await daemon.client.request('ingest', { events: [{ kind: 'chat.input', input: 'after', actor: { user_id: 'ada' } }] });
+    const second = await daemon.client.request('export.run', { destination: config(), prefix: 'after-upgrade', layout: 'hive', gzip: true });
+    assert.equal(second.status, 'succeeded', daemon.output());
+    assert.equal((await daemon.client.request('destinations.test', { config: config() })).write, true);
+  } finally {
+    await stop(daemon);
+    await cp(join(CLI, '../cli-chunks'), join(install, 'dist/cli-chunks'), { recursive: true });
   }
 });
 

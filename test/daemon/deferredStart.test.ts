@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { deferredStart } from '../../daemon/deferredStart.ts';
+import { ErrorCodes, type AuditError } from '../../daemon/protocol/errors.ts';
 
 describe('deferredStart', () => {
   test('runs once after the delay; now() before it runs at once and only once', async (t) => {
@@ -48,5 +49,22 @@ describe('deferredStart', () => {
     t.mock.timers.tick(200);
     await cancelled.settled();
     assert.equal(ran, false);
+  });
+
+  test('now() after cancel() does not start the job: it answers shutting_down, or joins a run in progress', async () => {
+    let runs = 0;
+    const stopped = deferredStart(100_000, async () => void runs++, () => undefined);
+    stopped.cancel();
+    await assert.rejects(stopped.now(), (error: unknown) => (error as AuditError).code === ErrorCodes.ShuttingDown);
+    assert.equal(runs, 0);
+
+    let finish: () => void = () => undefined;
+    const running = deferredStart(100_000, () => new Promise<void>((resolve) => (finish = resolve)), () => undefined);
+    const first = running.now();
+    running.cancel();
+    const joined = running.now();
+    finish();
+    await Promise.all([first, joined]);
+    await running.now();
   });
 });

@@ -28,6 +28,10 @@ import { measureScroll } from './harness/scrollMeasure.ts';
 
 const TEST_MODEL_EXTENSION = fileURLToPath(new URL('../fixtures/testModelExtension/', import.meta.url));
 const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url));
+/** The pictures of the viewer in docs/ (README.md shows them): refreshed only by `npm run docs:screenshots`. */
+const DOC_PICTURES = ['audit-log-dark.png', 'audit-log-charts-dark.png', 'audit-log-charts-light.png', 'audit-log-light.png'];
+/** Set by `npm run docs:screenshots`: the pictures go to docs/. Otherwise a run leaves tracked files alone. */
+const REFRESH_DOCS = process.env.AI_AUDIT_REFRESH_DOCS === '1';
 const TIMEOUT_MS = 30 * 60_000;
 const SEEDED = 100_000;
 const SCROLL_ROWS = 10_000;
@@ -162,6 +166,9 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
   });
   cleanup.defer(() => server.dispose());
   const artifacts = process.env.AI_AUDIT_E2E_ARTIFACTS ?? join(root, 'screenshots');
+  await mkdir(artifacts, { recursive: true });
+  const pictures = REFRESH_DOCS ? DOCS : artifacts;
+  const docsBefore = await Promise.all(DOC_PICTURES.map((name) => readFile(join(DOCS, name)).catch(() => null)));
   const workbench = await openWorkbench(server.url, { screenshotsDir: artifacts });
   cleanup.defer(() => workbench.dispose());
   const page = workbench.page;
@@ -259,7 +266,7 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
     await frame.locator('#detail-reviews li', { hasText: 'refund request, not an attack' }).waitFor({ timeout: 30_000 });
     const reviews = jsonLines<Entry>(await cli(['query', '--kind', 'audit.review', '--home', home], env));
     assert.deepEqual(reviews.map((e) => [e.audit?.target_seq, e.audit?.verdict, e.audit?.reviewer, e.actor?.user_id]), [[encryptedSeq, 'false_positive', 'reviewer-rita', 'reviewer-rita']]);
-    await shootEditor(page, frame, join(DOCS, 'audit-log-dark.png'));
+    await shootEditor(page, frame, join(pictures, 'audit-log-dark.png'));
 
     // 7. Charts from stats.
     await frame.locator('#filter-clear').click();
@@ -267,17 +274,17 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
     await frame.locator('#chart-days svg rect').first().waitFor({ timeout: 30_000 });
     await frame.locator('#chart-category .hbar-row', { hasText: 'prompt_attack' }).waitFor({ timeout: 30_000 });
     await frame.locator('#chart-risk .hbar-row', { hasText: 'gpt-4o' }).first().waitFor({ timeout: 30_000 });
-    await shootEditor(page, frame, join(DOCS, 'audit-log-charts-dark.png'));
+    await shootEditor(page, frame, join(pictures, 'audit-log-charts-dark.png'));
 
     // 8. The same in the light theme.
     await workbench.runCommand('Preferences: Toggle between Light/Dark Themes', { timeoutMs: 30_000 });
     await page.locator('.monaco-workbench.vs').waitFor({ timeout: 30_000 });
     await page.waitForTimeout(1000);
-    await shootEditor(page, frame, join(DOCS, 'audit-log-charts-light.png'));
+    await shootEditor(page, frame, join(pictures, 'audit-log-charts-light.png'));
     await frame.locator('#tab-table').click();
     await frame.locator(`.row[data-key="${encryptedSeq}"]`).click();
     await frame.locator('#detail-reviews li').first().waitFor({ timeout: 30_000 });
-    await shootEditor(page, frame, join(DOCS, 'audit-log-light.png'));
+    await shootEditor(page, frame, join(pictures, 'audit-log-light.png'));
 
     // 9. Verify: intact; then a byte of an old segment changes on disk, and verify names its seq.
     await frame.locator('#verify').click();
@@ -417,6 +424,11 @@ test('audit log viewer in a real VS Code: 100k entries, filters, decrypt, review
       exportedRows += rows.length;
     }
     assert.equal(exportedRows, SEEDED / 10);
+    if (!REFRESH_DOCS) {
+      // Tests do not change tracked files: the pictures of this run are in `artifacts`.
+      const docsAfter = await Promise.all(DOC_PICTURES.map((name) => readFile(join(DOCS, name)).catch(() => null)));
+      assert.deepEqual(docsAfter, docsBefore, 'docs/ pictures unchanged (refresh them with `npm run docs:screenshots`)');
+    }
   } catch (error: unknown) {
     await workbench.screenshot(join(artifacts, 'audit-log-failure.png')).catch(() => undefined);
     throw error;

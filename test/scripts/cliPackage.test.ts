@@ -27,7 +27,7 @@ test('npm pack gives an ai-audit that installs with npm i -g and runs', { timeou
   // --ignore-scripts: the build (`prepare`) already ran, and other tests read dist/ meanwhile.
   const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT, env: npmEnv });
   const [tarball] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
-  assert.deepEqual(tarball.files.map((f) => f.path).sort(), ['LICENSE', 'README.md', ...(await cliChunks()), 'dist/cli.mjs', 'package.json'].sort());
+  assert.deepEqual(tarball.files.map((f) => f.path).sort(), ['LICENSE', 'README.md', ...(await cliChunks()), 'dist/cli.mjs', 'dist/cli-main.cjs', 'package.json'].sort());
 
   const prefix = join(dir, 'prefix');
   await run('npm', ['install', '-g', join(dir, tarball.filename), '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline'], { cwd: dir, env: npmEnv });

@@ -34,6 +34,7 @@ const SHIPPED = [
   'extension/docs/audit-log-charts-light.png',
   'extension/dist/extension.cjs',
   'extension/dist/cli.mjs',
+  'extension/dist/cli-main.cjs',
   'extension/dist/webview/chat.js',
   'extension/dist/webview/chat.css',
   'extension/dist/webview/auditLog.js',
@@ -57,7 +58,7 @@ test('one .vsix per platform, each with its own keyring binary and nothing else'
   const loaderFiles = (await readdir(join(ROOT, 'node_modules/@napi-rs/keyring'))).map((f) => `extension/node_modules/@napi-rs/keyring/${f}`);
   // The daemon's parts loaded on demand (the export SDKs), each named by its content hash; no source maps.
   const chunks = (await cliChunks()).map((f) => `extension/${f}`);
-  assert.ok(chunks.some((f) => /\/s3Destination-[A-Z0-9]+\.mjs$/.test(f)), `no S3 chunk among ${chunks.join(', ')}`);
+  assert.ok(chunks.some((f) => /\/aws-[A-Z0-9]+\.cjs$/.test(f)), `no AWS SDK chunk among ${chunks.join(', ')}`);
   assert.deepEqual(Object.keys(TARGETS).sort(), ['darwin-arm64', 'darwin-x64', 'linux-arm64', 'linux-x64', 'win32-x64']);
 
   for (const [target, platform] of Object.entries(TARGETS)) {

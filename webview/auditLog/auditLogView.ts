@@ -5,7 +5,7 @@ import type { EntryRow } from '../protocol/entryRow.ts';
 import { button } from '../shared/button.ts';
 import { ChartsView } from './chartsView.ts';
 import { DetailView } from './detailView.ts';
-import { el } from './dom.ts';
+import { el } from '../shared/dom.ts';
 import { FilterBar } from './filterBar.ts';
 import { emptyForm, fromEntryFilter, toEntryFilter, type FilterForm } from './filterModel.ts';
 import { PagingWindow, type PageRequest } from './pagingWindow.ts';

@@ -1,6 +1,6 @@
 import type { StatsView } from '../protocol/auditLogMessages.ts';
 import { categoryBars, dayBars, DecisionOrder, formatRisk, riskBars, type HBar } from './chartModel.ts';
-import { el, svg } from './dom.ts';
+import { el, svg } from '../shared/dom.ts';
 import { cellText } from './entryFormat.ts';
 
 const DAY_CHART_HEIGHT = 160;

@@ -2,7 +2,7 @@ import type { Entry } from '../../daemon/protocol/entry.ts';
 import type { z } from 'zod';
 import type { CheckpointRef } from '../protocol/auditLogMessages.ts';
 import { button } from '../shared/button.ts';
-import { el } from './dom.ts';
+import { el } from '../shared/dom.ts';
 import { detailFields, detailText, formatTime, reviewLine } from './entryFormat.ts';
 
 export interface DetailCallbacks {

@@ -1,6 +1,6 @@
 import { Decision, EntryKind, ThreatLevel } from '../../daemon/protocol/entry.ts';
 import { button } from '../shared/button.ts';
-import { el } from './dom.ts';
+import { el } from '../shared/dom.ts';
 import { describeFilter, emptyForm, isTimePreset, TextFieldLabels, TextFields, TimePresets, type FilterForm } from './filterModel.ts';
 
 const KINDS: readonly string[] = EntryKind.options.flatMap((o) => o.options);

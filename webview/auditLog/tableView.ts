@@ -1,5 +1,5 @@
 import type { EntryRow } from '../protocol/entryRow.ts';
-import { el } from './dom.ts';
+import { el } from '../shared/dom.ts';
 import { cell, Columns, type Column } from './entryFormat.ts';
 import type { PagingWindow } from './pagingWindow.ts';
 

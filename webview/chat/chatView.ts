@@ -1,6 +1,7 @@
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import { FromWebview, MAX_PROMPT_CHARS, ToWebview } from '../protocol/chatMessages.ts';
 import { button } from '../shared/button.ts';
+import { el } from '../shared/dom.ts';
 import { parseMarkdown, renderMarkdown, type RenderActions } from './markdownRenderer.ts';
 import { appendVisibleText } from './visibleText.ts';
 
@@ -19,13 +20,6 @@ declare function acquireVsCodeApi(): VsCodeApi;
 
 const vscode = acquireVsCodeApi();
 const doc = document;
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
-  const element = doc.createElement(tag);
-  if (className !== undefined) element.className = className;
-  if (text !== undefined) element.textContent = text;
-  return element;
-}
 
 function post(message: FromWebview): void {
   // Checked on the way out too: a bug here must not become an unexpected message in the extension.

@@ -1,3 +1,4 @@
+import { missingChunkError } from '../../bundledChunk.ts';
 import { ExportDestinationError } from '../exportDestination.ts';
 import type { ExportDestinationErrorCode } from '../exportDestination.ts';
 
@@ -91,10 +92,13 @@ const NETWORK = new Set([
  * Turns any failure of an object-storage SDK (AWS SDK v3 for S3, S3-compatible stores and GCS; Azure
  * Storage Blob and Azure Identity) into an {@link ExportDestinationError} whose message says what to do
  * next. An `ExportDestinationError` passes through unchanged. The cause is a secret-free summary, never
- * the SDK error itself.
+ * the SDK error itself. A part of the SDK that an upgrade removed is thrown as `daemon_outdated` instead.
  */
 export function storageError(error: unknown, call: StorageCall): ExportDestinationError {
   if (error instanceof ExportDestinationError) return error;
+  // Not the destination's fault, and not to be retried: thrown as it is (callers throw what this returns).
+  const outdated = missingChunkError(error);
+  if (outdated !== null) throw outdated;
   const facts = factsOf(error);
   const [code, retryable, advice] = classify(facts);
   const target = call.key === undefined ? call.location : `${call.key} in ${call.location}`;

@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { DaemonClient } from '../../../daemon/client/daemonClient.ts';
+import { AuditError, ErrorCodes } from '../../../daemon/protocol/errors.ts';
 import { canonicalJson } from '../../../daemon/store/canonicalJson.ts';
 import { keyOfFileName } from '../../../daemon/export/destinations/folderNames.ts';
 import type { ExportManifest, ExportRun, Schedule } from '../../../daemon/protocol/exports.ts';
+import { listSegments } from '../../../daemon/store/segmentPaths.ts';
 import { runCliProcess, startDaemonProcess, type DaemonProcess } from '../../support/daemonProcess.ts';
 import { exportedKeys, exportedRows, localEntries } from '../../support/exportFiles.ts';
 import { tempDir } from '../../support/tempDir.ts';
@@ -440,6 +442,50 @@ describe('a one-time export with --since starts at the first segment that may ma
       assert.equal((await runCliProcess(['verify-export', out.path], { env })).code, 0);
     } finally {
       await client.dispose();
+      await daemon.stop();
+      await home.dispose();
+      await out.dispose();
+    }
+  });
+});
+
+describe('a damaged stored line during an export', () => {
+  test('is refused with store_damaged: neither skipped (a gap) nor uploaded as it is', async () => {
+    const home = await tempDir('export-damaged');
+    const out = await tempDir('export-damaged-out');
+    const env = { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64'), AI_AUDIT_HOME: '' };
+    const daemon = await startDaemonProcess(home.path, env);
+    try {
+      const ingest = await runCliProcess(['ingest', '-', '--home', home.path], { env, input: events(20) });
+      assert.equal(ingest.code, 0, ingest.stderr);
+      // The head of entry 7's line is overwritten in place (its length and its tail, with seq and ts, kept).
+      const [segment] = await listSegments(home.path);
+      assert.ok(segment !== undefined);
+      const path = join(home.path, segment.file);
+      const lines = (await readFile(path, 'utf8')).split('\n');
+      const index = lines.findIndex((l) => l.includes(',"seq":7,'));
+      assert.ok(index >= 0);
+      const offset = Buffer.byteLength(lines.slice(0, index).map((l) => l + '\n').join(''));
+      const file = await open(path, 'r+');
+      await file.write(Buffer.from('#DAMAGED#'), 0, 9, offset);
+      await file.close();
+
+      const client = await daemon.connect();
+      const failed = await client
+        .request('export.run', { destination: { type: 'dir', path: out.path, prefix: '' }, layout: 'hive', gzip: false })
+        .then(
+          () => assert.fail('the export succeeded over a damaged line'),
+          (error: unknown) => error,
+        )
+        .finally(() => client.dispose());
+      assert.ok(failed instanceof AuditError, String(failed));
+      assert.equal(failed.code, ErrorCodes.DestinationError, failed.message);
+      assert.equal(failed.data?.reason, 'store_damaged', failed.message);
+      for (const key of await exportedKeys(out.path)) {
+        assert.ok(!(await readFile(join(out.path, key), 'utf8')).includes('#DAMAGED#'), `${key} holds the damaged line`);
+      }
+      assert.ok((await exportedRows(out.path)).every((r) => r.entry.seq < 7), 'no row from the refused chunk');
+    } finally {
       await daemon.stop();
       await home.dispose();
       await out.dispose();

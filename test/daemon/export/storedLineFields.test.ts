@@ -52,6 +52,10 @@ describe('seq and ts read from a stored line without parsing it', () => {
     // Not JSON of an object.
     const torn = Buffer.from('{"seq":1,"ts":"x"');
     assert.equal(storedLineFields(torn, 0, torn.length), null);
+    // Its head overwritten, its tail intact: not read from the tail (the export parses it, and refuses it).
+    const overwritten = inBuffer(base);
+    overwritten.data.write('#DAMAGED#', overwritten.start, 'latin1');
+    assert.equal(storedLineFields(overwritten.data, overwritten.start, overwritten.end), null);
   });
 
   test('an edited line: what a parse reads, or null, never another seq or ts (a wrong partition)', () => {

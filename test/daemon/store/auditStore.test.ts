@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { decryptField } from '../../../daemon/keys/contentCipher.ts';
 import type { KeyMaterial } from '../../../daemon/keys/keyMaterial.ts';
 import type { ContentMode, Entry } from '../../../daemon/protocol/entry.ts';
+import { ErrorCodes, type AuditError } from '../../../daemon/protocol/errors.ts';
 import type { EntryFilter, IngestAck, IngestRejected } from '../../../daemon/protocol/messages.ts';
 import { AuditStore } from '../../../daemon/store/auditStore.ts';
 import { compileFilter } from '../../../daemon/store/entryFilter.ts';
@@ -307,6 +308,74 @@ describe('AuditStore', () => {
     assert.equal((await store.runRetention(90)).dropped_entries, 30);
     const third = await store.query({ kind: 'chat.input' }, 5, second.next_cursor ?? undefined);
     assert.deepEqual(third, { entries: [], lines: [], next_cursor: null });
+  });
+
+  describe('a read that retention overtakes (it listed segments that retention then removed)', () => {
+    /**
+     * 30 old entries in several segments, then 10 new ones. `race()` arms the store: the next time a reader is
+     * about to open one of the old segments, after it listed them, retention removes them all first.
+     */
+    const setUp = async (): Promise<{ store: AuditStore; oldId: string; race: () => void }> => {
+      let armed = false;
+      let oldSegments = 0;
+      let store: AuditStore | null = null;
+      store = await open({
+        segmentMaxBytes: 1024,
+        beforeSegmentRead: async (segment) => {
+          if (!armed || segment > oldSegments || store === null) return;
+          armed = false;
+          assert.equal((await store.runRetention(90)).dropped_entries, 30);
+        },
+      });
+      for (let i = 0; i < 30; i++) await store.ingest([{ kind: 'chat.input', ts: new Date(clock).toISOString() }]);
+      oldSegments = store.segmentCount;
+      assert.ok(oldSegments > 1);
+      const oldId = (await store.get({ seq: 5 })).id;
+      clock += 100 * DAY;
+      for (let i = 0; i < 10; i++) await store.ingest([{ kind: 'chat.input', ts: new Date(clock).toISOString() }]);
+      return { store, oldId, race: () => void (armed = true) };
+    };
+
+    test('query answers with the entries still stored', async () => {
+      const { store, race } = await setUp();
+      race();
+      const page = await store.query({ kind: 'chat.input' }, 25);
+      assert.deepEqual(page.entries.map((e) => e.seq), [40, 39, 38, 37, 36, 35, 34, 33, 32, 31]);
+      assert.equal(page.next_cursor, null);
+    });
+
+    test('stats count the entries still stored', async () => {
+      const { store, race } = await setUp();
+      race();
+      const stats = await store.stats({ kind: 'chat.input', since: new Date(clock - 200 * DAY).toISOString() }, 5);
+      assert.equal(stats.total, 10);
+    });
+
+    test('get answers not_found, by seq and by id', async () => {
+      const { store, oldId, race } = await setUp();
+      race();
+      await assert.rejects(store.get({ seq: 5 }), (error: unknown) => (error as AuditError).code === ErrorCodes.NotFound);
+      race();
+      await assert.rejects(store.get({ id: oldId }), (error: unknown) => (error as AuditError).code === ErrorCodes.NotFound);
+    });
+
+    test("an export's walk skips the removed segments (the export then refuses the gap)", async () => {
+      const { store, race } = await setUp();
+      race();
+      const seqs: number[] = [];
+      for await (const chunk of store.lineChunksBySeq(1, 40)) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line !== '') seqs.push((JSON.parse(line) as Entry).seq);
+      }
+      assert.deepEqual(seqs.filter((seq) => seq <= 40), [31, 32, 33, 34, 35, 36, 37, 38, 39, 40]);
+    });
+
+    test('verify is redone on the store as retention left it, and passes', async () => {
+      const { store, race } = await setUp();
+      race();
+      const report = await store.verify({});
+      assert.equal(report.ok, true, JSON.stringify(report.problem));
+      assert.equal(report.first_seq, 31);
+    });
   });
 
   test('persists across a restart and continues the chain', async () => {

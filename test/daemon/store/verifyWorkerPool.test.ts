@@ -308,10 +308,10 @@ describe('verify on worker threads: progress and cancellation', () => {
 describe('the bundled verify worker', () => {
   test('is in dist/cli-chunks (packaged with the chunks), named in the CLI, and walks a segment', async (t) => {
     const root = new URL('../../../', import.meta.url).pathname;
-    if (!existsSync(join(root, 'dist/cli.mjs'))) return t.skip('not built');
-    const name = (await readdir(join(root, 'dist/cli-chunks'))).find((f) => /^verify-worker-[A-Z0-9]+\.mjs$/.test(f));
+    if (!existsSync(join(root, 'dist/cli-main.cjs'))) return t.skip('not built');
+    const name = (await readdir(join(root, 'dist/cli-chunks'))).find((f) => /^verify-worker-[A-Z0-9]+\.cjs$/.test(f));
     assert.ok(name !== undefined, 'no verify worker in dist/cli-chunks');
-    assert.ok((await readFile(join(root, 'dist/cli.mjs'), 'utf8')).includes(JSON.stringify(name)));
+    assert.ok((await readFile(join(root, 'dist/cli-main.cjs'), 'utf8')).includes(JSON.stringify(name)));
     const home = await tempDir('verify-bundled-worker');
     try {
       const store = await AuditStore.open({ home: home.path, keys: testKeys(), contentMode: () => 'hash', log: () => undefined });

@@ -7,6 +7,7 @@ import { storageError } from '../../../../daemon/export/destinations/storageErro
 import { bufferBody } from '../../../../daemon/export/destinations/verifiedBody.ts';
 import { ExportDestinationError } from '../../../../daemon/export/exportDestination.ts';
 import { DestinationConfig } from '../../../../daemon/protocol/destinations.ts';
+import { AuditError, ErrorCodes } from '../../../../daemon/protocol/errors.ts';
 import { startFaultProxy } from '../../../support/faultProxy.ts';
 import type { ErrorAnswer } from '../../../support/faultProxy.ts';
 import { S3RVER_KEYS, startS3rver } from '../../../support/s3rverServer.ts';
@@ -90,6 +91,14 @@ describe('S3 service answers become typed errors that say what to do (real SDK, 
 });
 
 describe('storageError', () => {
+  test('a part of the SDK that an upgrade removed (its own import() fails) is daemon_outdated, not a destination error', () => {
+    const missing = Object.assign(new Error("Cannot find module '/opt/x/dist/cli-chunks/event-streams-OLD.mjs'"), { code: 'ERR_MODULE_NOT_FOUND' });
+    assert.throws(
+      () => storageError(missing, call),
+      (error: unknown) => error instanceof AuditError && error.code === ErrorCodes.DaemonOutdated,
+    );
+  });
+
   test('network failures: unreachable hosts are bad_endpoint, dropped connections retryable network errors', () => {
     const node = (code: string): Error => Object.assign(new Error(`connect ${code} 10.0.0.1:443`), { code });
     assert.equal(storageError(node('ENOTFOUND'), call).code, 'bad_endpoint');

@@ -1,6 +1,6 @@
 /**
- * The few DOM helpers of the audit log view. Text goes in through `textContent` only: nothing from the
- * log ever reaches `innerHTML`, an attribute that is parsed as markup, a URL or a style.
+ * The few DOM helpers of the webviews (audit log, chat). Text goes in through `textContent` only: nothing
+ * from the log or a model ever reaches `innerHTML`, an attribute that is parsed as markup, a URL or a style.
  */
 
 export function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
