@@ -4,7 +4,8 @@
 //   dist/extension.cjs      the VS Code extension (Node, CommonJS, `vscode` external)
 //   dist/webview/chat.js    the chat webview (browser, IIFE) with chat.css and the codicon font
 //   dist/webview/auditLog.js  the audit log viewer (browser, IIFE) with auditLog.css
-//   dist/cli-chunks/        the parts of the CLI loaded on demand (the S3 and Azure SDKs), named by content hash
+//   dist/cli-chunks/        the parts of the CLI loaded on demand (the S3 and Azure SDKs) and verify's worker thread,
+//                           named by content hash
 //   dist/*.v8cache          V8's code caches of dist/cli-main.cjs, written at run time (not shipped)
 // Everything pure JavaScript is bundled (ws, zod, lowdb, the AWS and Azure SDKs, Sentry). Native modules
 // cannot be: @napi-rs/keyring is loaded from node_modules (shipped in the .vsix and a dependency of the
@@ -96,9 +97,14 @@ const sdkFromGroups = {
 // like the chunks; the daemon learns its name from CONTENT_CIPHER_WORKER (daemon/keys/contentEncryptor.ts).
 const workerBuild = await build({ ...node, entryPoints: ['daemon/keys/contentCipherWorker.ts'], format: 'esm', sourcemap: false, write: false });
 const workerCode = workerBuild.outputFiles[0].contents;
-const workerFile = `cli-chunks/contentCipherWorker-${createHash('sha256').update(workerCode).digest('hex').slice(0, 8).toUpperCase()}.mjs`;
+const cipherWorkerFile = `cli-chunks/contentCipherWorker-${createHash('sha256').update(workerCode).digest('hex').slice(0, 8).toUpperCase()}.mjs`;
 await mkdir('dist/cli-chunks', { recursive: true });
-await writeFile(`dist/${workerFile}`, workerCode);
+await writeFile(`dist/${cipherWorkerFile}`, workerCode);
+// Verify's worker thread is a bundle of its own beside the chunks, named by its content hash too; the main bundle
+// is told its name (daemon/store/verifyWorkerPool.ts), so a daemon never starts another build's worker.
+const worker = await build({ ...node, entryPoints: { 'verify-worker': 'daemon/store/verifyWorker.ts' }, outdir: 'dist', entryNames: 'cli-chunks/[name]-[hash]', outExtension: { '.js': '.cjs' }, format: 'cjs', metafile: true });
+const verifyWorkerFile = Object.keys(worker.metafile.outputs).find((f) => f.endsWith('.cjs'))?.split('/').pop();
+if (verifyWorkerFile === undefined) throw new Error('the verify worker was not built');
 await build({
   ...node,
   entryPoints: { 'cli-main': 'daemon/cli/aiAudit.ts' },
@@ -109,8 +115,13 @@ await build({
   // no dynamic-import hook on Node 20 ("A dynamic import callback was not specified").
   supported: { 'dynamic-import': false },
   plugins: [englishZodOnly, sdkFromGroups],
-  // The bundle runs as a script: what the sources read from `import.meta.url` is the bundle's own URL.
-  define: { CONTENT_CIPHER_WORKER: JSON.stringify(`./${workerFile}`), 'import.meta.url': '__bundleUrl' },
+  // The bundle runs as a script: what the sources read from `import.meta.url` is the bundle's own URL. It is told
+  // its workers' names, so a daemon never starts another build's worker.
+  define: {
+    AI_AUDIT_VERIFY_WORKER: JSON.stringify(verifyWorkerFile),
+    CONTENT_CIPHER_WORKER: JSON.stringify(`./${cipherWorkerFile}`),
+    'import.meta.url': '__bundleUrl',
+  },
   banner: { js: "var __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
 // The executable: small, an ES module (the package is `"type": "module"`), no cache of its own needed.

@@ -140,6 +140,8 @@ export class AuditStore {
   private readOnlyReason: { code: string; message: string } | null = null;
   private checkpointTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** The verifies running: closing the store ends them, with their worker threads. */
+  private readonly verifying = new Set<AbortController>();
 
   private constructor(segments: SegmentStore, options: AuditStoreOptions) {
     this.segments = segments;
@@ -845,24 +847,31 @@ export class AuditStore {
 
   /** Verifies the chain and the checkpoints over the committed bytes. */
   async verify(range: { fromSeq?: number; toSeq?: number; expect?: { seq: number; hash: string } }, onProgress?: (checked: number, lastSeq: number) => void): Promise<VerifyReport> {
-    for (;;) {
-      const dropped = this.segments.lastDropped;
-      const hook = this.options.beforeSegmentRead;
-      const walk = verifyStore(this.options.home, {
-        publicKeys: this.keys.signingPublicKeys,
-        summaryKeys: this.keys.hmacKeys,
-        committedBytes: this.segments.committedBytes(),
-        ...range,
-        ...(onProgress === undefined ? {} : { onProgress }),
-        ...(hook === undefined ? {} : { beforeSegmentRead: hook }),
-      });
-      // A walk that retention overlapped may miss a segment (a missing file) or the anchor it signed (read
-      // before it was written): it is redone on the store as it is now. Retention runs daily at most.
-      const report = await walk.catch((error: unknown) => {
-        if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT' && this.segments.lastDropped !== dropped) return null;
-        throw error;
-      });
-      if (report !== null && (report.ok || this.segments.lastDropped === dropped)) return report;
+    const running = new AbortController();
+    this.verifying.add(running);
+    try {
+      for (;;) {
+        const dropped = this.segments.lastDropped;
+        const hook = this.options.beforeSegmentRead;
+        const walk = verifyStore(this.options.home, {
+          publicKeys: this.keys.signingPublicKeys,
+          summaryKeys: this.keys.hmacKeys,
+          committedBytes: this.segments.committedBytes(),
+          signal: running.signal,
+          ...range,
+          ...(onProgress === undefined ? {} : { onProgress }),
+          ...(hook === undefined ? {} : { beforeSegmentRead: hook }),
+        });
+        // A walk that retention overlapped may miss a segment (a missing file) or the anchor it signed (read
+        // before it was written): it is redone on the store as it is now. Retention runs daily at most.
+        const report = await walk.catch((error: unknown) => {
+          if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT' && this.segments.lastDropped !== dropped) return null;
+          throw error;
+        });
+        if (report !== null && (report.ok || this.segments.lastDropped === dropped)) return report;
+      }
+    } finally {
+      this.verifying.delete(running);
     }
   }
 
@@ -918,6 +927,7 @@ export class AuditStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const running of this.verifying) running.abort(new AuditError(ErrorCodes.ShuttingDown, 'the daemon is shutting down'));
     this.readAhead.clear();
     if (this.checkpointTimer !== null) clearInterval(this.checkpointTimer);
     this.gathered?.();

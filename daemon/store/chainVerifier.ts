@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GENESIS_HASH, type Entry } from '../protocol/entry.ts';
 import type { VerifyProblem, VerifyReport } from '../protocol/messages.ts';
@@ -11,6 +11,9 @@ import { readChunksForward } from './segmentReader.ts';
 import { EntryLineView, type EntryLineFields } from './entryLineView.ts';
 import { addToSummary, emptySummary, hasSummaryFields } from './segmentSummary.ts';
 import { openSealedSummary } from './summarySeal.ts';
+import type { SegmentTask } from './segmentWalk.ts';
+import { verifyThreads, walkSegmentsInWorkers } from './verifyWorkerPool.ts';
+import { MAX_UNSIGNED_ENTRIES, MAX_UNSIGNED_MS } from './verifyLimits.ts';
 
 export interface VerifyOptions {
   /** Public keys of the store's signing keys by key id; checkpoints signed by other keys fail. */
@@ -35,19 +38,19 @@ export interface VerifyOptions {
   parseEveryLine?: boolean;
   /** The segments as the caller just listed them (the daemon's start, after its store opened): not listed again. */
   segments?: readonly SegmentLocation[];
+  /** Worker threads to walk the segments on, whatever the store's size (tests); default: by size and CPUs (verifyWorkerPool.ts). */
+  workers?: number;
+  /** Ends the walk (and its worker threads): verify then rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Told why the worker threads' walk left a doubt, before the walks on this thread run (tests). */
+  onDoubt?: (reason: string) => void;
   /** For tests: awaited before each segment is opened (see AuditStoreOptions.beforeSegmentRead). */
   beforeSegmentRead?: (segment: number) => Promise<void>;
 }
 
 const PROGRESS_EVERY = 50_000;
 
-/**
- * The most entries the daemon ever leaves unsigned in a row, and the longest time (by `recorded_at`) from
- * the first of them to the last: it signs the chain's end before a batch would go past either bound, so a
- * longer unsigned run means signatures it wrote were removed (docs/entry.md §7.3).
- */
-export const MAX_UNSIGNED_ENTRIES = 10_000;
-export const MAX_UNSIGNED_MS = 60_000;
+export { MAX_UNSIGNED_ENTRIES, MAX_UNSIGNED_MS };
 
 /**
  * Walks the whole chain (or a seq range) oldest first and checks, for every entry: it parses, its seq
@@ -73,14 +76,20 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
   // hash: a store it passes holds only lines a signature or a full parse vouches for, so the exact walk
   // would pass it too, with the same report. Where it finds a problem, the exact walk (a JSON.parse per
   // line) finds the first one and reports it as verify always did.
+  // A large store is read by worker threads first (the same by-bytes checks, segments in parallel); where
+  // they leave any doubt, the walks below run as they would have, with no progress reported twice.
   if (options.parseEveryLine === true) return walkChain(home, options, file, false);
-  const scanned = await walkChain(home, options, file, true);
-  if (scanned.ok) return scanned;
   let reported = 0;
   const onProgress = options.onProgress;
-  const exact = onProgress === undefined ? options : { ...options, onProgress: (n: number, seq: number) => void (n > reported && onProgress(n, seq)) };
-  if (onProgress !== undefined) reported = scanned.entries_checked - (scanned.entries_checked % PROGRESS_EVERY);
-  return walkChain(home, exact, file, false);
+  const inWorkers = await verifyInWorkers(home, options, file, (n) => {
+    reported = n;
+  });
+  if (inWorkers !== null) return inWorkers;
+  const once = onProgress === undefined ? options : { ...options, onProgress: (n: number, seq: number) => void (n > reported && onProgress(n, seq)) };
+  const scanned = await walkChain(home, once, file, true);
+  if (scanned.ok) return scanned;
+  if (onProgress !== undefined) reported = Math.max(reported, scanned.entries_checked - (scanned.entries_checked % PROGRESS_EVERY));
+  return walkChain(home, once, file, false);
 }
 
 function emptyReport(): VerifyReport {
@@ -105,15 +114,9 @@ async function walkChain(home: string, options: VerifyOptions, file: CheckpointF
     report.problem = problem;
     return report;
   };
-  const { checkpoints } = file;
+  const chain = chainContext(file);
+  const { checkpoints, expected, repairs } = chain;
   report.checkpoints_checked = checkpoints.length;
-  // What each seq must hash to, by the checkpoints and anchors.
-  const expected = new Map<number, Checkpoint>();
-  for (const checkpoint of checkpoints) expected.set(checkpoint.seq, checkpoint);
-  const anchors = checkpoints.filter((c) => c.type === 'anchor');
-  const lastAnchor = anchors.reduce<Checkpoint | null>((a, c) => (a === null || c.seq > a.seq ? c : a), null);
-  const repairs = new Map<number, Checkpoint>();
-  for (const c of checkpoints) if (c.type === 'repair' && c.lost_after !== undefined) repairs.set(c.lost_after, c);
 
   const segments = options.segments ?? (await listSegments(home));
   const fromSeq = options.fromSeq ?? 1;
@@ -197,30 +200,8 @@ async function walkChain(home: string, options: VerifyOptions, file: CheckpointF
       }
       if (entry.seq > toSeq) return 'stop';
       if (prevSeq === null) {
-        // The first entry we check: it must start the chain, follow a retention anchor, or start the range.
-        if (entry.seq === 1) {
-          if (entry.prev !== GENESIS_HASH) {
-            return { seq: 1, segment: segmentFile, code: 'prev_mismatch', reason: 'the first entry does not start from the genesis hash' };
-          }
-        } else if (lastAnchor !== null && entry.seq === lastAnchor.seq + 1) {
-          if (entry.prev !== lastAnchor.hash) {
-            return { seq: entry.seq, segment: segmentFile, code: 'prev_mismatch', reason: `entry does not follow the retention anchor at seq ${lastAnchor.seq}` };
-          }
-        } else if (lastAnchor !== null && repairs.get(lastAnchor.seq)?.seq === entry.seq - 1) {
-          // Retention dropped everything up to the last entry a repair kept: the chain goes on from the
-          // repair record's signed hash, as it would after that entry.
-          const repair = repairs.get(lastAnchor.seq);
-          if (entry.prev !== repair?.hash) {
-            return { seq: entry.seq, segment: segmentFile, code: 'prev_mismatch', reason: `entry does not follow the repair record at seq ${entry.seq - 1}` };
-          }
-        } else if (options.fromSeq === undefined && options.fromSegment === undefined && (lastAnchor === null || entry.seq > lastAnchor.seq + 1)) {
-          return {
-            seq: entry.seq,
-            segment: segmentFile,
-            code: 'missing_start',
-            reason: `the store starts at seq ${entry.seq}; entries before it are missing and no retention anchor covers them`,
-          };
-        }
+        const problem = firstEntryProblem(entry, segmentFile, chain, options);
+        if (problem !== null) return problem;
       } else {
         const repair = repairs.get(prevSeq);
         if (repair !== undefined && entry.seq === repair.seq + 1 && repair.seq > prevSeq) {
@@ -307,6 +288,7 @@ async function walkChain(home: string, options: VerifyOptions, file: CheckpointF
       torn = { offset };
     });
     chunks: for await (const { data, offset } of chunks) {
+      options.signal?.throwIfAborted();
       // Lines are checked synchronously within a chunk: no promise per line.
       let start = 0;
       for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10, start)) {
@@ -338,26 +320,183 @@ async function walkChain(home: string, options: VerifyOptions, file: CheckpointF
 
   const unconfirmedProblem = checkUnconfirmed();
   if (unconfirmedProblem !== null) return fail(unconfirmedProblem);
+  const endProblem = checkEnd(report, prevSeq, expectedFound, chain, options);
+  return endProblem === null ? report : fail(endProblem);
+}
 
+/** The signed records of checkpoints.jsonl as the walks look them up. */
+interface ChainContext {
+  checkpoints: readonly Checkpoint[];
+  /** What each seq must hash to, by the checkpoints and anchors. */
+  expected: Map<number, Checkpoint>;
+  lastAnchor: Checkpoint | null;
+  /** Repair records by the last entry they kept (`lost_after`). */
+  repairs: Map<number, Checkpoint>;
+}
+
+function chainContext(file: CheckpointFile): ChainContext {
+  const { checkpoints } = file;
+  const expected = new Map<number, Checkpoint>();
+  for (const checkpoint of checkpoints) expected.set(checkpoint.seq, checkpoint);
+  const anchors = checkpoints.filter((c) => c.type === 'anchor');
+  const lastAnchor = anchors.reduce<Checkpoint | null>((a, c) => (a === null || c.seq > a.seq ? c : a), null);
+  const repairs = new Map<number, Checkpoint>();
+  for (const c of checkpoints) if (c.type === 'repair' && c.lost_after !== undefined) repairs.set(c.lost_after, c);
+  return { checkpoints, expected, lastAnchor, repairs };
+}
+
+/** The first entry a walk checks: it must start the chain, follow a retention anchor, or start the range. */
+function firstEntryProblem(entry: { seq: number; prev: string }, segmentFile: string, chain: ChainContext, options: VerifyOptions): VerifyProblem | null {
+  const { lastAnchor, repairs } = chain;
+  if (entry.seq === 1) {
+    if (entry.prev !== GENESIS_HASH) {
+      return { seq: 1, segment: segmentFile, code: 'prev_mismatch', reason: 'the first entry does not start from the genesis hash' };
+    }
+  } else if (lastAnchor !== null && entry.seq === lastAnchor.seq + 1) {
+    if (entry.prev !== lastAnchor.hash) {
+      return { seq: entry.seq, segment: segmentFile, code: 'prev_mismatch', reason: `entry does not follow the retention anchor at seq ${lastAnchor.seq}` };
+    }
+  } else if (lastAnchor !== null && repairs.get(lastAnchor.seq)?.seq === entry.seq - 1) {
+    // Retention dropped everything up to the last entry a repair kept: the chain goes on from the
+    // repair record's signed hash, as it would after that entry.
+    const repair = repairs.get(lastAnchor.seq);
+    if (entry.prev !== repair?.hash) {
+      return { seq: entry.seq, segment: segmentFile, code: 'prev_mismatch', reason: `entry does not follow the repair record at seq ${entry.seq - 1}` };
+    }
+  } else if (options.fromSeq === undefined && options.fromSegment === undefined && (lastAnchor === null || entry.seq > lastAnchor.seq + 1)) {
+    return {
+      seq: entry.seq,
+      segment: segmentFile,
+      code: 'missing_start',
+      reason: `the store starts at seq ${entry.seq}; entries before it are missing and no retention anchor covers them`,
+    };
+  }
+  return null;
+}
+
+/** After the last entry: nothing signed beyond the end, the witness's entry, and the unsigned tail (set on `report`). */
+function checkEnd(report: VerifyReport, prevSeq: number | null, expectedFound: string | null, chain: ChainContext, options: VerifyOptions): VerifyProblem | null {
+  const { checkpoints, lastAnchor, repairs } = chain;
   let lastSeq = prevSeq ?? lastAnchor?.seq ?? 0;
   const bridge = repairs.get(lastSeq);
   if (bridge !== undefined && bridge.seq > lastSeq) lastSeq = bridge.seq;
   const beyond = checkpoints.filter((c) => c.seq > lastSeq).sort((a, b) => b.seq - a.seq)[0];
   if (beyond !== undefined && options.toSeq === undefined) {
-    return fail({
+    return {
       seq: lastSeq + 1,
       segment: null,
       code: 'checkpoint_beyond_end',
       reason: `the store ends at seq ${lastSeq} but a signed ${beyond.type} of ${beyond.ts} names seq ${beyond.seq}: entries were removed from the end`,
-    });
+    };
   }
   if (options.expect !== undefined) {
     const problem = checkExpected(options.expect, expectedFound, lastSeq, lastAnchor);
-    if (problem !== null) return fail(problem);
+    if (problem !== null) return problem;
   }
   const newestSigned = checkpoints.reduce((max, c) => Math.max(max, c.seq), 0);
   report.unsigned_tail = Math.max(0, lastSeq - newestSigned);
-  return report;
+  return null;
+}
+
+/**
+ * The whole chain walked by worker threads (verifyWorkerPool.ts, segmentWalk.ts): each checks its segments
+ * by their bytes; this thread links them in order (first seq and prev, unsigned runs across segments, the
+ * first entry, summaries with their keys, the canonical form of the unsigned tail, the end). Null where a
+ * doubt remains (any problem, a line in another shape, a repair, a range): the caller's walks then decide.
+ * Progress is reported as segments are linked; `progressed` learns the last count reported.
+ */
+async function verifyInWorkers(home: string, options: VerifyOptions, file: CheckpointFile, progressed: (n: number) => void): Promise<VerifyReport | null> {
+  // A hook before each segment is opened (tests of retention races) runs on this thread: so do those walks.
+  if (options.fromSeq !== undefined || options.toSeq !== undefined || options.fromSegment !== undefined || options.beforeSegmentRead !== undefined) return null;
+  const chain = chainContext(file);
+  // Seqs jump over the entries a repair set aside: rare enough to be walked on this thread.
+  if (chain.repairs.size > 0) return null;
+  const segments = options.segments ?? (await listSegments(home));
+  const sizes = await Promise.all(
+    segments.map(async (s) => options.committedBytes?.get(s.segment) ?? (await stat(join(home, s.file)).then((st) => st.size, () => 0))),
+  );
+  const threads = verifyThreads(sizes.reduce((a, b) => a + b, 0), segments.length, options.workers);
+  if (threads === 0) return null;
+  const tasks = segments.map(({ segment, file: segmentFile }, index): SegmentTask => {
+    const end = options.committedBytes?.get(segment);
+    const forSummary = index < segments.length - 1 && options.summaryKeys !== undefined;
+    return { index, path: join(home, segmentFile), segment, file: segmentFile, forSummary, ...(end === undefined ? {} : { end }) };
+  });
+  const checkpointHashes = new Map<number, string>();
+  for (const [seq, checkpoint] of chain.expected) checkpointHashes.set(seq, checkpoint.hash);
+  const context = { checkpoints: checkpointHashes, expectSeq: options.expect?.seq ?? null };
+
+  const report = emptyReport();
+  report.checkpoints_checked = chain.checkpoints.length;
+  let prevSeq: number | null = null;
+  let prevHash: string | null = null;
+  let run: { seq: number; ms: number } | null = null;
+  // Where the entries no signed record vouches for start (segment index, byte offset): checked for canonical form below.
+  let unconfirmed: { index: number; offset: number } | null = null;
+  let expectedFound: string | null = null;
+  const doubt = (reason: string): null => {
+    options.onDoubt?.(reason);
+    return null;
+  };
+  for await (const walk of walkSegmentsInWorkers(tasks, context, threads, options.signal)) {
+    if (walk.doubt !== null) return doubt(walk.doubt);
+    const segmentFile = tasks[walk.index]?.file ?? '';
+    if (walk.count > 0) {
+      if (prevSeq === null) {
+        if (firstEntryProblem({ seq: walk.first_seq, prev: walk.first_prev }, segmentFile, chain, options) !== null) return doubt('the first entry');
+      } else if (walk.first_seq !== prevSeq + 1 || walk.first_prev !== prevHash) {
+        return doubt(`a break between segments at ${segmentFile}`);
+      }
+      // The run leading into this segment, up to its first signed entry, is checked here (its later runs were, in the walk).
+      const start: { seq: number; ms: number } = run ?? { seq: walk.first_seq, ms: walk.first_ms };
+      if (walk.lead_last_seq - start.seq + 1 > MAX_UNSIGNED_ENTRIES || walk.lead_max_ms - start.ms > MAX_UNSIGNED_MS) return doubt(`a long unsigned run into ${segmentFile}`);
+      if (walk.signed) {
+        run = walk.tail === null ? null : { seq: walk.tail.seq, ms: walk.tail.ms };
+        unconfirmed = walk.tail === null ? null : { index: walk.index, offset: walk.tail.offset };
+      } else {
+        run = start;
+        unconfirmed ??= { index: walk.index, offset: 0 };
+      }
+      if (walk.expected_hash !== null) expectedFound = walk.expected_hash;
+      const before = report.entries_checked;
+      report.entries_checked += walk.count;
+      if (options.onProgress !== undefined) {
+        // Seqs are consecutive within a walked segment: the n-th entry checked is known without its line.
+        for (let n = before - (before % PROGRESS_EVERY) + PROGRESS_EVERY; n <= report.entries_checked; n += PROGRESS_EVERY) {
+          options.onProgress(n, walk.first_seq + (n - before) - 1);
+          progressed(n);
+        }
+      }
+      report.first_seq ??= walk.first_seq;
+      prevSeq = walk.last_seq;
+      prevHash = walk.last_hash;
+      report.last_seq = prevSeq;
+      report.last_hash = prevHash;
+      report.segments_checked++;
+    }
+    if (walk.summary !== null && options.summaryKeys !== undefined && (await checkSummary(home, segmentFile, walk.summary, options.summaryKeys)) !== null) {
+      return doubt(`the summary of ${segmentFile}`);
+    }
+  }
+  if (unconfirmed !== null && !(await unconfirmedAreCanonical(tasks, unconfirmed, options.signal))) return doubt('a line of the unsigned tail');
+  return checkEnd(report, prevSeq, expectedFound, chain, options) === null ? report : doubt('the end of the chain');
+}
+
+/** Whether every line from `from` to the end is an entry in its canonical form (the walk's check of the lines no signature reaches). */
+async function unconfirmedAreCanonical(tasks: readonly SegmentTask[], from: { index: number; offset: number }, signal: AbortSignal | undefined): Promise<boolean> {
+  for (const task of tasks.slice(from.index)) {
+    for await (const { data } of readChunksForward(task.path, task.index === from.index ? from.offset : 0, task.end)) {
+      signal?.throwIfAborted();
+      let start = 0;
+      for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10, start)) {
+        const raw = data.subarray(start, nl);
+        start = nl + 1;
+        const parsed = parseLine(raw);
+        if (parsed === null || !hasSummaryFields(parsed) || !isCanonicalLine(raw, parsed)) return false;
+      }
+    }
+  }
+  return true;
 }
 
 /** Compares a closed segment's sidecar (when there is one) with the summary rebuilt from its lines. */

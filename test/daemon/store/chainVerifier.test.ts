@@ -343,6 +343,8 @@ describe('lines read by their bytes report what lines parsed in full report', ()
     const byBytes = await outcome(verifyStore(home.path, options));
     const parsed = await outcome(verifyStore(home.path, { ...options, parseEveryLine: true }));
     assert.deepEqual(byBytes, parsed);
+    // …and so must the segments walked by worker threads, whose doubts end in the same walks.
+    assert.deepEqual(await outcome(verifyStore(home.path, { ...options, workers: 2 })), parsed);
     assert.ok('report' in byBytes, JSON.stringify(byBytes));
     return byBytes.report;
   };
