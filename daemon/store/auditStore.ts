@@ -8,6 +8,7 @@ import { MAX_UNSIGNED_ENTRIES, MAX_UNSIGNED_MS, verifyStore } from './chainVerif
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { buildEntry, isWireError, parseEvent, type StorableEvent } from './entryBuilder.ts';
 import { compileFilter } from './entryFilter.ts';
+import { LineBatch } from './lineBatch.ts';
 import { LineBlockReader } from './lineBlockReader.ts';
 import { QueryReadAhead, type QueryPage } from './queryReadAhead.ts';
 import { readLinesBackward, readLinesForward, readListedLinesBackward, type SegmentLine } from './segmentReader.ts';
@@ -92,6 +93,8 @@ export class AuditStore {
   private readonly inflight = new Map<string, Pending>();
   private readonly listeners = new Set<EntriesListener>();
   private readonly readAhead = new QueryReadAhead();
+  /** The stored lines of the batch being committed (one at a time: commits are exclusive). */
+  private readonly lines = new LineBatch();
   private lastRecordedMs = 0;
   private diskFullSince: number | null = null;
   private lastCheckpointSeq = 0;
@@ -412,8 +415,8 @@ export class AuditStore {
 
   private async commit(batch: Pending[]): Promise<void> {
     const entries: Entry[] = [];
-    const chunks: string[] = [];
-    const lineBytes: number[] = [];
+    const lines = this.lines;
+    lines.clear();
     // recorded_at never goes backwards, even if the system clock does: segments stay in time order.
     const recordedMs = Math.max(this.now(), this.lastRecordedMs);
     const recordedAt = new Date(recordedMs).toISOString();
@@ -439,10 +442,8 @@ export class AuditStore {
     for (const item of batch) {
       try {
         seq += 1;
-        const { entry, line } = buildEntry(item.event, { seq, id: uuidv7(recordedMs), recordedAt, prev, defaultMode: mode, keys: this.keys });
+        const entry = buildEntry(item.event, { seq, id: uuidv7(recordedMs), recordedAt, prev, defaultMode: mode, keys: this.keys }, lines);
         entries.push(entry);
-        chunks.push(line);
-        lineBytes.push(Buffer.byteLength(line));
         built.push(item);
         prev = entry.hash;
       } catch (error: unknown) {
@@ -454,7 +455,7 @@ export class AuditStore {
     if (entries.length === 0) return;
     try {
       const started = performance.now();
-      await this.segments.append(entries, Buffer.from(chunks.join('')), lineBytes);
+      await this.segments.append(entries, lines.bytes(), lines.lineBytes);
       this.syncMs += (performance.now() - started - this.syncMs) / 8;
     } catch (error: unknown) {
       const wire = this.writeError(error);
