@@ -91,6 +91,16 @@ const STAMPED: Readonly<Record<string, number>> = { v: 1, seq: 2, id: 3, ts: 4, 
 /** The entry's members in canonical order, from its schema, with the shapes of those that are objects. */
 const ENTRY_SHAPE = shapeOf(Entry);
 const ENTRY_SOURCES = ENTRY_SHAPE.keys.map((key) => STAMPED[key] ?? FROM_EVENT);
+/**
+ * Event members by name: the index of the entry member they become, or -1 for those the entry does not take
+ * as they are (NOT_COPIED, and the daemon's stamps, which the general way overwrites or, for `hash`, skips).
+ */
+const EVENT_MEMBERS = new Map<string, number>([
+  ...ENTRY_SHAPE.keys.map((key, i): [string, number] => [key, ENTRY_SOURCES[i] === FROM_EVENT ? i : -1]),
+  ...[...NOT_COPIED].map((key): [string, number] => [key, -1]),
+]);
+/** The event's values by entry member (reused: one event at a time, cleared before each). */
+const slots: unknown[] = ENTRY_SHAPE.keys.map(() => undefined);
 const CONTENT_SHAPE = shapeOf(Content);
 const VERSION_JSON = JSON.stringify(ENTRY_VERSION);
 
@@ -105,24 +115,29 @@ export function buildEntry(event: StorableEvent, stamp: Stamp, lines: LineBatch)
   const { input, output, content_mode, file, message_length, ts } = event;
   const content = buildContent(input, output, content_mode ?? stamp.defaultMode, file, message_length, stamp);
   const decision = normalizeDecision(event as NormalizedEvent);
-  // Members read from the event: those of NOT_COPIED, `decision`, and the copied ones below.
-  let read = (input !== undefined ? 1 : 0) + (output !== undefined ? 1 : 0) + (content_mode !== undefined ? 1 : 0);
-  read += (file !== undefined ? 1 : 0) + (message_length !== undefined ? 1 : 0) + (ts !== undefined ? 1 : 0) + (event.decision !== undefined ? 1 : 0);
-  const entry = {} as Record<string, unknown>;
+  // The event's members go to their slots by name (one pass over its own few keys, instead of looking up
+  // every member the entry may have); the general way copies what `for…in` lists, so this does too.
+  slots.fill(undefined);
   const source = event as Record<string, unknown>;
+  for (const key in source) {
+    const value = source[key];
+    if (value === undefined) continue;
+    const index = EVENT_MEMBERS.get(key);
+    if (index === undefined) return buildEntryBySorting(event, stamp, content, decision, lines);
+    if (index >= 0) slots[index] = value;
+  }
+  const entry = {} as Record<string, unknown>;
   const { keys, first, later, nested } = ENTRY_SHAPE;
   let before = '';
   let after = '';
   let sealed = false;
   for (let i = 0; i < keys.length; i++) {
-    const key = keys[i] as string;
     let json: string;
     switch (ENTRY_SOURCES[i]) {
       case FROM_EVENT: {
-        const value = source[key];
+        const value = slots[i];
         if (value === undefined) continue;
-        read++;
-        entry[key] = value;
+        entry[keys[i] as string] = value;
         const shape = nested[i];
         json = shape !== null && shape !== undefined && typeof value === 'object' && value !== null && !Array.isArray(value) ? canonicalShaped(value as Record<string, unknown>, shape) : canonicalJson(value);
         break;
@@ -133,23 +148,24 @@ export function buildEntry(event: StorableEvent, stamp: Stamp, lines: LineBatch)
         break;
       case 2:
         entry.seq = stamp.seq;
-        json = JSON.stringify(stamp.seq);
+        // An integer is written by String as JSON.stringify writes it.
+        json = Number.isSafeInteger(stamp.seq) ? String(stamp.seq) : JSON.stringify(stamp.seq);
         break;
       case 3:
         entry.id = stamp.id;
-        json = JSON.stringify(stamp.id);
+        json = plainJsonString(stamp.id);
         break;
       case 4:
         entry.ts = ts ?? stamp.recordedAt;
-        json = JSON.stringify(entry.ts);
+        json = plainJsonString(entry.ts as string);
         break;
       case 5:
         entry.recorded_at = stamp.recordedAt;
-        json = JSON.stringify(stamp.recordedAt);
+        json = plainJsonString(stamp.recordedAt);
         break;
       case 6:
         entry.decision = decision;
-        json = JSON.stringify(decision);
+        json = plainJsonString(decision);
         break;
       case 7:
         entry.content = content;
@@ -157,7 +173,7 @@ export function buildEntry(event: StorableEvent, stamp: Stamp, lines: LineBatch)
         break;
       case 8:
         entry.prev = stamp.prev;
-        json = JSON.stringify(stamp.prev);
+        json = plainJsonString(stamp.prev);
         break;
       default:
         sealed = true;
@@ -166,10 +182,20 @@ export function buildEntry(event: StorableEvent, stamp: Stamp, lines: LineBatch)
     if (sealed) after += (after === '' ? first[i] : later[i]) + json;
     else before += (before === '' ? first[i] : later[i]) + json;
   }
-  // Members the entry does not know (none in a validated event) would be copied by the general way.
-  if (read !== definedMembers(source)) return buildEntryBySorting(event, stamp, content, decision, lines);
   entry.hash = lines.appendSealed(before, after);
   return entry as Entry;
+}
+
+/**
+ * `JSON.stringify(text)` for the daemon's own short strings (ids, times, hashes, enum values): written as they
+ * are when nothing in them needs escaping, which a call to the serializer costs several times more to find.
+ */
+function plainJsonString(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x22 || code === 0x5c || code > 0x7e) return JSON.stringify(text);
+  }
+  return '"' + text + '"';
 }
 
 /** `content` of an entry, its members set in canonical order. */
@@ -189,13 +215,6 @@ function buildContent(input: string | undefined, output: string | undefined, mod
   if (hashed && output !== undefined) content.output_hmac = hmacHex(stamp.keys.hmac.key, output);
   if (output !== undefined) content.output_length = output.length;
   return content;
-}
-
-/** Members (own or inherited, as `for…in` lists them and the general way copies them) not undefined. */
-function definedMembers(record: Record<string, unknown>): number {
-  let count = 0;
-  for (const key in record) if (record[key] !== undefined) count++;
-  return count;
 }
 
 /** The general way: every member of the event copied, the stamps set over them, keys sorted when serialized. */

@@ -231,6 +231,7 @@ test('members the entry does not know, stamped names, inherited members and odd 
     { kind: 'chat.input', actor: ['not', 'an', 'object'], scanner: 'text', context: null, mcp: { server: undefined, tool: 't' } },
     { kind: 'chat.input', metadata: { '10': 1, '9': 2, b: { '2': [], '1': {} } }, file: { size: 3, zz: 1 }, input: 'x' },
     { kind: 'chat.input', decision: undefined, model: undefined, ts: undefined },
+    ...['a"b', 'a\\b', 'a\nb', 'a\u0000b', 'a\u001fb', 'a\u007fb', 'é', '\u2028', '😀', '\ud800', ' ~'].map((odd) => ({ kind: 'chat.input', ts: odd, decision: odd })),
   ] as unknown as StorableEvent[];
   check(events, 'hash');
 });
