@@ -14,7 +14,7 @@ import { ErrorCodes, type WireError } from '../protocol/errors.ts';
 import { ingestEventFastCheck } from '../protocol/ingestEventFastCheck.ts';
 import type { KeyMaterial } from '../keys/keyMaterial.ts';
 import { encryptField, hmacHex } from '../keys/contentCipher.ts';
-import { canonicalJson } from './canonicalJson.ts';
+import { canonicalJson, jsonString } from './canonicalJson.ts';
 import { canonicalShaped, shapeOf } from './canonicalShape.ts';
 import { membersAroundHash } from './entryHash.ts';
 import type { LineBatch } from './lineBatch.ts';
@@ -153,19 +153,19 @@ export function buildEntry(event: StorableEvent, stamp: Stamp, lines: LineBatch)
         break;
       case 3:
         entry.id = stamp.id;
-        json = plainJsonString(stamp.id);
+        json = jsonString(stamp.id);
         break;
       case 4:
         entry.ts = ts ?? stamp.recordedAt;
-        json = plainJsonString(entry.ts as string);
+        json = jsonString(entry.ts as string);
         break;
       case 5:
         entry.recorded_at = stamp.recordedAt;
-        json = plainJsonString(stamp.recordedAt);
+        json = jsonString(stamp.recordedAt);
         break;
       case 6:
         entry.decision = decision;
-        json = plainJsonString(decision);
+        json = jsonString(decision);
         break;
       case 7:
         entry.content = content;
@@ -173,7 +173,7 @@ export function buildEntry(event: StorableEvent, stamp: Stamp, lines: LineBatch)
         break;
       case 8:
         entry.prev = stamp.prev;
-        json = plainJsonString(stamp.prev);
+        json = jsonString(stamp.prev);
         break;
       default:
         sealed = true;
@@ -184,18 +184,6 @@ export function buildEntry(event: StorableEvent, stamp: Stamp, lines: LineBatch)
   }
   entry.hash = lines.appendSealed(before, after);
   return entry as Entry;
-}
-
-/**
- * `JSON.stringify(text)` for the daemon's own short strings (ids, times, hashes, enum values): written as they
- * are when nothing in them needs escaping, which a call to the serializer costs several times more to find.
- */
-function plainJsonString(text: string): string {
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x20 || code === 0x22 || code === 0x5c || code > 0x7e) return JSON.stringify(text);
-  }
-  return '"' + text + '"';
 }
 
 /** `content` of an entry, its members set in canonical order. */
