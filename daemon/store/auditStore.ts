@@ -93,8 +93,6 @@ export class AuditStore {
   private readonly inflight = new Map<string, Pending>();
   private readonly listeners = new Set<EntriesListener>();
   private readonly readAhead = new QueryReadAhead();
-  /** The stored lines of the batch being committed (one at a time: commits are exclusive). */
-  private readonly lines = new LineBatch();
   private lastRecordedMs = 0;
   private diskFullSince: number | null = null;
   private lastCheckpointSeq = 0;
@@ -415,8 +413,8 @@ export class AuditStore {
 
   private async commit(batch: Pending[]): Promise<void> {
     const entries: Entry[] = [];
-    const lines = this.lines;
-    lines.clear();
+    // A new buffer per batch (one allocation per batch): nothing the write may still hold is ever reused.
+    const lines = new LineBatch(batch.length * 1024);
     // recorded_at never goes backwards, even if the system clock does: segments stay in time order.
     const recordedMs = Math.max(this.now(), this.lastRecordedMs);
     const recordedAt = new Date(recordedMs).toISOString();

@@ -2,8 +2,6 @@ import { hash } from 'node:crypto';
 
 /** `"hash":"` + 64 hex digits + `"`: the member a stored line has and its hashed bytes do not. */
 const HASH_MEMBER_BYTES = 8 + 64 + 1;
-/** A buffer grown past this by a batch of large entries is not kept for the next batch (idle RSS). */
-const KEEP_BYTES = 1 << 20;
 
 /**
  * The stored lines of one batch, written into one buffer as they are built and handed to the segment write
@@ -13,10 +11,15 @@ const KEEP_BYTES = 1 << 20;
  * copy), measured (`Buffer.byteLength`, another), joined with the batch's others and encoded again.
  */
 export class LineBatch {
-  private buffer = Buffer.allocUnsafe(64 * 1024);
+  private buffer: Buffer;
   private end = 0;
   /** UTF-8 length of each line, newline included, in order. */
   readonly lineBytes: number[] = [];
+
+  /** `expectedBytes`: a guess of the batch's size (it grows past it when needed). */
+  constructor(expectedBytes = 4096) {
+    this.buffer = Buffer.allocUnsafe(Math.max(256, expectedBytes));
+  }
 
   /**
    * Appends the line `{before,"hash":"H",after}\n` where H is the SHA-256 (hex) of `{before,after}`; returns
@@ -51,17 +54,11 @@ export class LineBatch {
     return digest;
   }
 
-  /** The lines so far, as one view of the buffer (valid until the next `clear`). */
+  /** The lines so far, as one view of the buffer. */
   bytes(): Buffer {
     return this.buffer.subarray(0, this.end);
   }
 
-  /** Empties the batch for reuse; a buffer grown large for one batch is let go. */
-  clear(): void {
-    this.end = 0;
-    this.lineBytes.length = 0;
-    if (this.buffer.length > KEEP_BYTES) this.buffer = Buffer.allocUnsafe(64 * 1024);
-  }
 
   private reserve(bytes: number): void {
     if (this.end + bytes <= this.buffer.length) return;
