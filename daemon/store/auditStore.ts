@@ -10,6 +10,7 @@ import { buildEntry, contentModeOf, isWireError, parseEvent, type StorableEvent 
 import { ContentEncryptor, MIN_FIELDS_FOR_WORKER } from '../keys/contentEncryptor.ts';
 import { encryptField } from '../keys/contentCipher.ts';
 import { compileFilter } from './entryFilter.ts';
+import { LineBatch } from './lineBatch.ts';
 import { LineBlockReader } from './lineBlockReader.ts';
 import { QueryReadAhead, type QueryPage } from './queryReadAhead.ts';
 import { readLinesBackward, readLinesForward, readListedLinesBackward, type SegmentLine } from './segmentReader.ts';
@@ -473,8 +474,8 @@ export class AuditStore {
   private async commit(batch: Pending[]): Promise<void> {
     const commitStarted = ingestTrace === null ? 0 : performance.now();
     const entries: Entry[] = [];
-    const chunks: string[] = [];
-    const lineBytes: number[] = [];
+    // A new buffer per batch (one allocation per batch): nothing the write may still hold is ever reused.
+    const lines = new LineBatch(batch.length * 1024);
     // recorded_at never goes backwards, even if the system clock does: segments stay in time order.
     const recordedMs = Math.max(this.now(), this.lastRecordedMs);
     const recordedAt = new Date(recordedMs).toISOString();
@@ -513,10 +514,8 @@ export class AuditStore {
       try {
         seq += 1;
         const stamp = { seq, id: ids[i] as string, recordedAt, prev, defaultMode: mode, keys, sealedInput, sealedOutput };
-        const { entry, line } = buildEntry(item.event, stamp);
+        const entry = buildEntry(item.event, stamp, lines);
         entries.push(entry);
-        chunks.push(line);
-        lineBytes.push(Buffer.byteLength(line));
         built.push(item);
         prev = entry.hash;
       } catch (error: unknown) {
@@ -528,7 +527,7 @@ export class AuditStore {
     if (entries.length === 0) return;
     try {
       const started = performance.now();
-      await this.segments.append(entries, Buffer.from(chunks.join('')), lineBytes);
+      await this.segments.append(entries, lines.bytes(), lines.lineBytes);
       const synced = performance.now();
       this.syncMs += (synced - started - this.syncMs) / 8;
       if (ingestTrace !== null) {

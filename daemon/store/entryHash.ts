@@ -9,11 +9,10 @@ export function entryHash(entry: Omit<Entry, 'hash'> | Entry): string {
 }
 
 /**
- * Hashes an entry and serializes it in one pass: the members before and after `hash` in key order are
- * serialized once, hashed joined, and joined again around `"hash"` for the stored line.
+ * The canonical members of an entry before and after `hash` in key order, without braces: the entry without
+ * `hash` is `{before,after}`, its stored line `{before,"hash":"…",after}`.
  */
-export function sealEntry(entry: Omit<Entry, 'hash'>): { entry: Entry; line: string } {
-  const record = entry as Record<string, unknown>;
+export function membersAroundHash(record: Record<string, unknown>): { before: string; after: string } {
   const keys = Object.keys(record).sort();
   let before = '';
   let after = '';
@@ -28,6 +27,15 @@ export function sealEntry(entry: Omit<Entry, 'hash'>): { entry: Entry; line: str
       after += canonicalJson(item);
     }
   }
+  return { before, after };
+}
+
+/**
+ * Hashes an entry and serializes it in one pass: the members before and after `hash` in key order are
+ * serialized once, hashed joined, and joined again around `"hash"` for the stored line.
+ */
+export function sealEntry(entry: Omit<Entry, 'hash'>): { entry: Entry; line: string } {
+  const { before, after } = membersAroundHash(entry as Record<string, unknown>);
   const digest = hash('sha256', '{' + before + (before !== '' && after !== '' ? ',' : '') + after + '}', 'hex');
   // The entry object is the builder's own: completing it in place saves a copy per event.
   (entry as Entry).hash = digest;

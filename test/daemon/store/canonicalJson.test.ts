@@ -19,3 +19,20 @@ test('strings and numbers are written as JSON.stringify writes them', () => {
 test('undefined members are left out', () => {
   assert.equal(canonicalJson({ a: undefined, b: 2 }), '{"b":2}');
 });
+
+test('every string is written exactly as JSON.stringify writes it, short or long, plain or with escapes', () => {
+  const odd = ['', 'a', '"', '\\', '\n', '\u0000', '\u001f', ' ', '~', '\u007f', 'é', '\u2028', '😀', '\ud800', '\udfff', '/'];
+  const strings = [...odd, ...odd.map((c) => 'abc' + c + 'def')];
+  for (const length of [127, 128, 129, 300]) {
+    strings.push('x'.repeat(length), 'x'.repeat(length - 1) + '"', '"' + 'x'.repeat(length - 1));
+  }
+  for (let i = 0; i < 2000; i++) {
+    let text = '';
+    for (let j = (i * 7) % 150; j > 0; j--) text += String.fromCharCode(Math.floor((((i * 31 + j * 17) % 7 === 0 ? 0x10000 : 0x80) * ((Math.imul(i + 1, 2654435761) ^ Math.imul(j, 40503)) >>> 0)) / 4294967296));
+    strings.push(text);
+  }
+  for (const text of strings) {
+    assert.equal(canonicalJson(text), JSON.stringify(text));
+    assert.equal(canonicalJson({ [text]: text }), `{${JSON.stringify(text)}:${JSON.stringify(text)}}`);
+  }
+});

@@ -13,3 +13,13 @@ test('UUIDv7 ids carry their millisecond time, the version and variant bits, and
   assert.equal(uuidv7Time('not-a-uuid'), null);
   assert.ok(uuidv7(now) < uuidv7(now + 1), 'ids sort by time');
 });
+
+test('every random digit of an id varies, the time digits follow the clock, and ids stay unique across milliseconds', () => {
+  const start = Date.parse('2026-11-22T10:00:00.000Z');
+  const ids = Array.from({ length: 4000 }, (_, i) => uuidv7(start + Math.floor(i / 7) * 997));
+  assert.equal(new Set(ids).size, ids.length);
+  ids.forEach((id, i) => assert.equal(uuidv7Time(id), start + Math.floor(i / 7) * 997));
+  const randomAt = [15, 16, 17, 20, 21, 22, ...Array.from({ length: 12 }, (_, i) => 24 + i)];
+  for (const at of randomAt) assert.equal(new Set(ids.map((id) => id[at])).size, 16, `digit ${at}`);
+  assert.deepEqual([...new Set(ids.map((id) => id[19]))].sort(), ['8', '9', 'a', 'b']);
+});
