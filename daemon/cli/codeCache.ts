@@ -33,6 +33,8 @@ export interface CachedBundle {
 const MAGIC = Buffer.from('AIAUDV8\u0002', 'latin1');
 /** Format, SHA-256 of the bundle, SHA-256 of V8's data that follows. */
 const HEADER = MAGIC.length + 64;
+/** A cache is about as large as the bundle's compiled part (0.6–0.7 MB for the CLI): anything this large is not one. */
+const MAX_CACHE_BYTES = 64 * 1024 * 1024;
 
 /** The file name for the cache of `bundlePath` made by this V8 for `mode` (runtimes and flags keep their own). */
 export function codeCachePath(bundlePath: string, mode: string): string {
@@ -71,14 +73,17 @@ function readCache(path: string, ownerUid: number, digest: Buffer): { status: Co
   let fd: number;
   try {
     // O_NOFOLLOW: a link is refused rather than followed to whatever it names (no such flag on Windows).
-    fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+    // O_NONBLOCK: a FIFO in the cache's place would otherwise block the open (and the start) until some
+    // process opened it for writing; it is then refused as not a regular file. Regular files ignore the flag.
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
   } catch (error: unknown) {
     const code = (error as NodeJS.ErrnoException).code;
     return { status: code === 'ENOENT' ? 'missing' : code === 'ELOOP' ? 'untrusted' : 'unreadable' };
   }
   try {
     const stat = fstatSync(fd);
-    if (!stat.isFile()) return { status: 'untrusted' };
+    // Not a regular file, or far larger than any cache (~0.7 MB): never read into memory whole.
+    if (!stat.isFile() || stat.size > MAX_CACHE_BYTES) return { status: 'untrusted' };
     // On Windows the folder's ACL (the user's extension or install folder) is what guards both files.
     if (process.platform !== 'win32' && (stat.uid !== ownerUid || (stat.mode & 0o022) !== 0)) return { status: 'untrusted' };
     const data = readFileSync(fd);

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, chown, copyFile, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, lstat, mkdir, readFile, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
@@ -26,11 +26,16 @@ async function bundle(folder: string, mark: string): Promise<string> {
   return path;
 }
 
+/** Far beyond any load (about a second); only a load that blocks forever reaches it. */
+const HUNG_MS = 120_000;
+
 /** Loads `path` with `cache` in a new process (with `flags` for V8), saving the cache afterwards if asked. */
 async function runs(path: string, cache: string, options: { save?: boolean; flags?: string[] } = {}): Promise<{ status: string; ran: string; saved: boolean | null }> {
   const args = [...(options.flags ?? []), '--import', 'tsx', RUNNER, path, cache, ...(options.save === true ? ['save'] : [])];
-  return JSON.parse((await run(process.execPath, args)).stdout) as { status: string; ran: string; saved: boolean | null };
+  // Killed if it never ends (a load blocked on the cache), so that the test fails instead of hanging.
+  return JSON.parse((await run(process.execPath, args, { timeout: HUNG_MS })).stdout) as { status: string; ran: string; saved: boolean | null };
 }
+
 
 test('without a cache the bundle runs and writes one; the next run takes it', async () => {
   const folder = await dir('first');
@@ -98,6 +103,37 @@ test("a cache that someone other than the bundle's owner could have written is n
     await chown(cache, 65534, 65534);
     assert.deepEqual(await runs(path, cache), { status: 'untrusted', ran: 'AAAA', saved: null });
   }
+});
+
+test('a FIFO, a folder or a huge file in the cache\'s place is not read: the bundle runs, and a save replaces what it can', { skip: process.platform === 'win32' }, async () => {
+  const folder = await dir('special');
+  const path = await bundle(folder, 'AAAA');
+  const cache = codeCachePath(path, 'cli');
+  // A FIFO: opening it for reading would wait for a writer, for ever.
+  await run('mkfifo', [cache]);
+  assert.deepEqual(await runs(path, cache, { save: true }), { status: 'untrusted', ran: 'AAAA', saved: true });
+  assert.ok((await lstat(cache)).isFile(), 'replaced by a cache');
+  assert.equal((await runs(path, cache)).status, 'accepted');
+  await rm(cache);
+  await mkdir(cache);
+  assert.deepEqual(await runs(path, cache, { save: true }), { status: 'untrusted', ran: 'AAAA', saved: false });
+  await rm(cache, { recursive: true });
+  // Far larger than a cache (sparse: no disk used): refused before it is read into memory.
+  await writeFile(cache, '');
+  await truncate(cache, 65 * 1024 * 1024);
+  assert.deepEqual(await runs(path, cache), { status: 'untrusted', ran: 'AAAA', saved: null });
+});
+
+test('the built CLI starts with a FIFO in its cache\'s place', { skip: process.platform === 'win32' }, async () => {
+  const install = join(await dir('install-fifo'), 'dist');
+  await mkdir(install);
+  await copyFile(CLI, join(install, 'cli.mjs'));
+  await copyFile(join(CLI, '../cli-main.cjs'), join(install, 'cli-main.cjs'));
+  const cache = codeCachePath(join(install, 'cli-main.cjs'), 'cli');
+  await run('mkfifo', [cache]);
+  const version = (await run(process.execPath, [join(install, 'cli.mjs'), '--version'], { timeout: HUNG_MS })).stdout.trim();
+  assert.match(version, /\d+\.\d+\.\d+/);
+  assert.ok((await lstat(cache)).isFile(), 'replaced by a cache at exit');
 });
 
 test('where no cache can be written the bundle runs all the same', async () => {
