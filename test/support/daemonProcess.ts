@@ -33,8 +33,8 @@ function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 /** Starts `ai-audit daemon --home HOME` as a child process and waits until it announces its port. */
-export async function startDaemonProcess(home: string, env: NodeJS.ProcessEnv = {}, args: string[] = []): Promise<DaemonProcess> {
-  const child = spawn(process.execPath, [CLI, 'daemon', '--home', home, ...args], {
+export async function startDaemonProcess(home: string, env: NodeJS.ProcessEnv = {}, args: string[] = [], options: { cli?: string } = {}): Promise<DaemonProcess> {
+  const child = spawn(process.execPath, [options.cli ?? CLI, 'daemon', '--home', home, ...args], {
     env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -111,9 +111,9 @@ function discoveryWatch(home: string): { next(ms: number): Promise<void>; close(
 /** Runs the CLI to completion and returns what it printed. */
 export async function runCliProcess(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; input?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; input?: string; cli?: string } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: childEnv(options.env ?? {}), stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [options.cli ?? CLI, ...args], { env: childEnv(options.env ?? {}), stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
