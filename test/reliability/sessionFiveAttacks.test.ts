@@ -10,6 +10,7 @@ import { decryptField } from '../../daemon/keys/contentCipher.ts';
 import { openKeyStore } from '../../daemon/keys/openKeyStore.ts';
 import { DaemonState } from '../../daemon/state/daemonState.ts';
 import { AuditStore } from '../../daemon/store/auditStore.ts';
+import { canonicalJson } from '../../daemon/store/canonicalJson.ts';
 import { CLI, runCliProcess, startDaemonProcess } from '../support/daemonProcess.ts';
 import { segmentFiles } from '../support/segmentFiles.ts';
 import { suiteTempDirs } from '../support/suiteTempDirs.ts';
@@ -152,6 +153,48 @@ describe('session 5 fast paths attacked with real processes', () => {
       assert.equal((await verifyOffline(home)).ok, true);
     });
   }
+
+  test('events with unusual keys and numbers, sent as raw frames: each stored line is the canonical JSON of its entry, and verify passes', async () => {
+    const home = await dir('odd-keys');
+    const daemon = await startDaemonProcess(home, ENV);
+    try {
+      const client = await daemon.connect();
+      // Frame texts as a producer in another language could send them: duplicate keys (JSON.parse keeps the
+      // last), `__proto__` and `constructor` at several depths, keys the schema does not list, non-ASCII and lone
+      // surrogate keys, -0, integers past 2^53, the smallest double, members out of order.
+      const events = [
+        '{"kind":"chat.input","kind":"chat.output","input":"a","input":"b\\ud800","metadata":{"x":1,"x":2,"constructor":"c","toString":1,"é":"ü","\\ud800":"\\udc00","𝒜":1,"A":-0,"big":12345678901234567890,"tiny":5e-324,"e":1e21}}',
+        '{"metadata":{"__proto__":{"polluted":true},"a":{"__proto__":{"x":1},"constructor":{"prototype":1}},"l":[{"__proto__":1},-0]},"kind":"chat.input"}',
+        '{"kind":"chat.input","__proto__":{"kind":"chat.output"}}',
+        '{"kind":"chat.input","unlisted":1}',
+        '{"kind":"chat.input","scan_result":{"categories":{"constructor":1,"b":true,"a":false,"":true},"scores":{"z":-0,"y":1e-7}},"actor":{"workspace":"ü\\u0000\\u2028","user_id":"é"}}',
+        '{"kind":"chat.input","content_mode":"encrypted","input":"\\udfff x","output":"😀","timestamp":"2026-01-02T03:04:05.678"}',
+      ];
+      client.sendRaw(`{"id":900001,"method":"ingest","params":{"events":[${events.join(',')}]}}`);
+      for (const [i, event] of events.entries()) client.sendRaw(`{"id":${900_002 + i},"method":"ingest","params":{"events":[${event}]}}`);
+      // Batches are written in the order they were queued: this ack comes after every accepted one above.
+      const { acks } = await client.request('ingest', { events: [{ kind: 'chat.input', input: 'last' }] });
+      const last = acks[0];
+      assert.ok(last !== undefined && 'seq' in last);
+      // The daemon refuses `__proto__` keys and members the schema does not list (events 2–4); the 3 others go in.
+      assert.ok(last.seq >= 2 * 3 + 1, `only ${last.seq - 1} of the odd events were stored`);
+      await client.dispose();
+    } finally {
+      assert.equal(await daemon.stop(), 0);
+    }
+    let lines = 0;
+    for (const file of await segmentFiles(home)) {
+      for (const line of (await readFile(join(home, file), 'utf8')).split('\n')) {
+        if (line === '') continue;
+        const entry = JSON.parse(line) as Entry & Record<string, unknown>;
+        assert.equal(line, canonicalJson(entry), 'stored as its canonical JSON');
+        assert.ok(!('__proto__' in entry && Object.hasOwn(entry, '__proto__')), 'no own __proto__ member');
+        lines++;
+      }
+    }
+    assert.ok(lines >= 7);
+    assert.equal((await verifyOffline(home)).ok, true);
+  });
 
   test('stopping the daemon while verify walks on its workers ends the verify, and the daemon exits cleanly', async () => {
     const home = await dir('verify-stop');
