@@ -16,7 +16,10 @@ export interface VerifyWorkerData {
 /** The file name of the bundled worker (dist/cli-chunks/, named by content hash); set by scripts/build.mjs. */
 declare const AI_AUDIT_VERIFY_WORKER: string | undefined;
 
-/** More threads than this read the disk more than they hash: a few are enough (docs/decisions.md, session 5). */
+/**
+ * More threads than this read the disk more than they hash: a few are enough (docs/decisions.md, session 5).
+ * Also the bound for all verifies of the process together.
+ */
 const MAX_THREADS = 4;
 /** Below this many bytes, starting threads costs more than it saves. */
 const MIN_BYTES = 8 * 1024 * 1024;
@@ -90,6 +93,10 @@ export async function* walkSegmentsInWorkers(tasks: readonly SegmentTask[], cont
     worker.postMessage(task);
   };
   for (let t = 0; t < threads; t++) {
+    // At most MAX_THREADS verify workers in the whole process, however many verifies run at once (a client may
+    // send 16 at a time on each connection; each thread has a V8 heap of its own): a verify that finds none
+    // free walks on its own thread, as a small store does.
+    if (liveWorkers >= MAX_THREADS) break;
     let worker: Worker;
     try {
       worker = startWorker(data);

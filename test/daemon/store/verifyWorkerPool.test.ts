@@ -71,6 +71,28 @@ describe('verify on worker threads reports what the walk on one thread reports',
     assert.deepEqual(doubts, []);
   });
 
+  test('verifies run at once share at most 4 worker threads in the process, and each reports what one thread reports', async () => {
+    // A client may have 16 requests running per connection; each verify asking for 2 workers would otherwise
+    // start its own (each thread a V8 heap of its own).
+    const options: VerifyOptions = { publicKeys: keys.signingPublicKeys, summaryKeys: keys.hmacKeys };
+    const alone = await verifyStore(home.path, { ...options, workers: 0 });
+    let peak = 0;
+    let running = true;
+    const sampling = (async () => {
+      while (running) {
+        peak = Math.max(peak, liveVerifyWorkers());
+        await sleep(1);
+      }
+    })();
+    const reports = await Promise.all(Array.from({ length: 8 }, () => verifyStore(home.path, { ...options, workers: 2 })));
+    running = false;
+    await sampling;
+    peak = Math.max(peak, liveVerifyWorkers());
+    for (const report of reports) assert.deepEqual(report, alone);
+    assert.ok(peak > 0, 'workers ran');
+    assert.ok(peak <= 4, `${peak} verify workers at once`);
+  });
+
   test('an edited line in a late segment (the second worker\'s share)', async () => {
     const lines = await linesOf(5);
     const seq = seqOf(lines[1]);
