@@ -53,9 +53,13 @@ export class ContentEncryptor {
     return new Promise((resolve) => {
       if (this.pending.size === 0) worker.ref();
       this.pending.set(id, { count, resolve });
-      // The key is copied to the worker, in this process; never logged or sent anywhere else.
-      const request: EncryptRequest = { id, key, fields };
-      worker.postMessage(request);
+      // The key is copied to the worker, in this process; never logged or sent anywhere else. Only its 32
+      // bytes: a structured clone of a Buffer copies the whole memory it views, and a key read from the
+      // keychain (`Buffer.from(text, 'base64')`) views Node's shared 8 KB pool, beside the HMAC and signing
+      // keys read with it. The copy is handed over (transferred), not kept here.
+      const own = new Uint8Array(key);
+      const request: EncryptRequest = { id, key: own, fields };
+      worker.postMessage(request, [own.buffer]);
     });
   }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { decryptField } from '../../../daemon/keys/contentCipher.ts';
 import { ContentEncryptor, MIN_FIELDS_FOR_WORKER } from '../../../daemon/keys/contentEncryptor.ts';
 
@@ -96,4 +97,36 @@ test('an idle worker is stopped, and the next large batch starts a new one witho
   } finally {
     await encryptor.dispose();
   }
+});
+
+test('only the key\'s own 32 bytes reach the worker, not the shared pool a keychain key is read into', async () => {
+  // As keychainKeyStore reads its keys: small Buffers from base64 text share Node's 8 KB pool, so the HMAC
+  // key read just before the encryption key lies in the same memory.
+  const hmac = Buffer.from(randomBytes(32).toString('base64'), 'base64');
+  const key = Buffer.from(randomBytes(32).toString('base64'), 'base64');
+  assert.ok(key.buffer.byteLength > 32 && key.buffer === hmac.buffer, 'the keys share a pool (else this test shows nothing)');
+  const posted: unknown[] = [];
+  const postMessage = Worker.prototype.postMessage;
+  // Observed, not replaced: the real worker still gets every message.
+  Worker.prototype.postMessage = function (this: Worker, value: unknown, transfer?: Parameters<Worker['postMessage']>[1]) {
+    // What the worker receives: a structured clone, taken before the transfer detaches the original.
+    posted.push(structuredClone(value));
+    return postMessage.call(this, value, transfer);
+  };
+  const encryptor = new ContentEncryptor(() => undefined);
+  try {
+    const input = fields(MIN_FIELDS_FOR_WORKER);
+    const sealed = await encryptor.seal(key, input);
+    assert.ok(sealed !== null);
+    assert.equal(decryptField(key, sealed[1] as string, input[3] as string), input[2]);
+  } finally {
+    Worker.prototype.postMessage = postMessage;
+    await encryptor.dispose();
+  }
+  const request = posted.find((m): m is { key: Uint8Array } => typeof m === 'object' && m !== null && 'key' in m);
+  assert.ok(request !== undefined);
+  assert.equal(request.key.byteLength, 32);
+  assert.ok(!Buffer.from(request.key.buffer).includes(hmac), 'the HMAC key beside it in the pool is not sent');
+  assert.equal(request.key.buffer.byteLength, 32);
+  assert.ok(key.equals(Buffer.from(request.key)));
 });
