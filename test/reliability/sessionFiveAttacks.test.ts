@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { codeCachePath } from '../../daemon/cli/codeCache.ts';
 import { AuditError } from '../../daemon/protocol/errors.ts';
 import type { Entry } from '../../daemon/protocol/entry.ts';
 import { decryptField } from '../../daemon/keys/contentCipher.ts';
@@ -24,6 +27,7 @@ import { suiteTempDirs } from '../support/suiteTempDirs.ts';
 const MASTER_KEY = randomBytes(32).toString('base64');
 const ENV = { AI_AUDIT_MASTER_KEY: MASTER_KEY };
 const dir = suiteTempDirs('s5-attacks');
+const runFile = promisify(execFile);
 
 /** A store of `events` hash-mode entries in segments of about 32 KB, written by the store's own writer. */
 async function storeOf(home: string, events: number): Promise<void> {
@@ -99,6 +103,41 @@ describe('session 5 fast paths attacked with real processes', () => {
     assert.equal(withWorkers.ok, false);
     assert.equal(withWorkers.problem?.code, 'hash_mismatch');
     assert.deepEqual(await verifyOffline(home, cli), withWorkers);
+  });
+
+  test('a daemon whose code cache was planted, linked, made group-writable, taken from the CLI\'s mode or made a FIFO still starts and stores', { skip: process.platform === 'win32' }, async () => {
+    const cli = await installWithout(/^azure-.*\.cjs$/);
+    const bundle = join(dirname(cli), 'cli-main.cjs');
+    const daemonCache = codeCachePath(bundle, 'daemon');
+    // A cache of the same bundle made under the CLI's flags (V8 rejects it for the daemon's).
+    assert.equal((await runCliProcess(['--version'], { cli })).code, 0);
+    const cliCache = codeCachePath(bundle, 'cli');
+    const plants: Array<[string, () => Promise<void>]> = [
+      ['the CLI\'s cache', () => copyFile(cliCache, daemonCache)],
+      ['a link to the CLI\'s cache', () => symlink(cliCache, daemonCache)],
+      ['a group-writable copy', async () => {
+        await copyFile(cliCache, daemonCache);
+        await chmod(daemonCache, 0o664);
+      }],
+      ['random bytes with a valid-looking header', () => writeFile(daemonCache, Buffer.concat([Buffer.from('AIAUDV8\u0002', 'latin1'), randomBytes(4096)]))],
+      ['a FIFO', async () => {
+        await runFile('mkfifo', [daemonCache]);
+      }],
+    ];
+    for (const [name, plant] of plants) {
+      await rm(daemonCache, { force: true });
+      await plant();
+      const home = await dir('planted-cache');
+      const daemon = await startDaemonProcess(home, ENV, [], { cli });
+      try {
+        const client = await daemon.connect();
+        const { acks } = await client.request('ingest', { events: [{ kind: 'chat.input', input: name }] });
+        assert.ok(acks[0] !== undefined && 'seq' in acks[0], name);
+        await client.dispose();
+      } finally {
+        assert.equal(await daemon.stop(), 0, name);
+      }
+    }
   });
 
   for (const variant of ['the full install', 'an install without the encryption worker chunk'] as const) {
