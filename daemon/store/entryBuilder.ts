@@ -93,9 +93,18 @@ export function contentModeOf(event: StorableEvent, defaultMode: ContentMode): C
   return event.content_mode ?? defaultMode;
 }
 
-/** Where each member of an entry comes from: the event as it is, or the daemon. */
+/** Where each member of an entry comes from: the event as it is, or the daemon (one source per stamped member). */
 const FROM_EVENT = 0;
-const STAMPED: Readonly<Record<string, number>> = { v: 1, seq: 2, id: 3, ts: 4, recorded_at: 5, decision: 6, content: 7, prev: 8, hash: 9 };
+const VERSION = 1;
+const SEQ = 2;
+const ID = 3;
+const TS = 4;
+const RECORDED_AT = 5;
+const DECISION = 6;
+const CONTENT = 7;
+const PREV = 8;
+const HASH = 9;
+const STAMPED: Readonly<Record<string, number>> = { v: VERSION, seq: SEQ, id: ID, ts: TS, recorded_at: RECORDED_AT, decision: DECISION, content: CONTENT, prev: PREV, hash: HASH };
 /** The entry's members in canonical order, from its schema, with the shapes of those that are objects. */
 const ENTRY_SHAPE = shapeOf(Entry);
 const ENTRY_SOURCES = ENTRY_SHAPE.keys.map((key) => STAMPED[key] ?? FROM_EVENT);
@@ -151,40 +160,41 @@ export function buildEntry(event: StorableEvent, stamp: Stamp, lines: LineBatch)
         json = shape !== null && shape !== undefined && typeof value === 'object' && value !== null && !Array.isArray(value) ? canonicalShaped(value as Record<string, unknown>, shape) : canonicalJson(value);
         break;
       }
-      case 1:
+      case VERSION:
         entry.v = ENTRY_VERSION;
         json = VERSION_JSON;
         break;
-      case 2:
+      case SEQ:
         entry.seq = stamp.seq;
         // An integer is written by String as JSON.stringify writes it.
         json = Number.isSafeInteger(stamp.seq) ? String(stamp.seq) : JSON.stringify(stamp.seq);
         break;
-      case 3:
+      case ID:
         entry.id = stamp.id;
         json = jsonString(stamp.id);
         break;
-      case 4:
+      case TS:
         entry.ts = ts ?? stamp.recordedAt;
         json = jsonString(entry.ts as string);
         break;
-      case 5:
+      case RECORDED_AT:
         entry.recorded_at = stamp.recordedAt;
         json = jsonString(stamp.recordedAt);
         break;
-      case 6:
+      case DECISION:
         entry.decision = decision;
         json = jsonString(decision);
         break;
-      case 7:
+      case CONTENT:
         entry.content = content;
         json = canonicalShaped(content as Record<string, unknown>, CONTENT_SHAPE);
         break;
-      case 8:
+      case PREV:
         entry.prev = stamp.prev;
         json = jsonString(stamp.prev);
         break;
       default:
+        // HASH: the members after it go into the part after the hash.
         sealed = true;
         continue;
     }
