@@ -250,13 +250,14 @@ function contentJson(content: Content): string {
   let out = '';
   if (file !== undefined) out = contentMember(out, C_FILE, FILE_SHAPE === null ? canonicalJson(file) : canonicalShaped(file, FILE_SHAPE));
   if (input_enc !== undefined) out = contentMember(out, C_INPUT_ENC, jsonString(input_enc));
-  if (input_hmac !== undefined) out = contentMember(out, C_INPUT_HMAC, jsonString(input_hmac));
+  // The HMACs are hex digits made by buildContent: nothing to escape, no scan.
+  if (input_hmac !== undefined) out = contentMember(out, C_INPUT_HMAC, '"' + input_hmac + '"');
   if (input_length !== undefined) out = contentMember(out, C_INPUT_LENGTH, integerJson(input_length));
   if (key_id !== undefined) out = contentMember(out, C_KEY_ID, jsonString(key_id));
   if (message_length !== undefined) out = contentMember(out, C_MESSAGE_LENGTH, integerJson(message_length));
   out = contentMember(out, C_MODE, jsonString(mode));
   if (output_enc !== undefined) out = contentMember(out, C_OUTPUT_ENC, jsonString(output_enc));
-  if (output_hmac !== undefined) out = contentMember(out, C_OUTPUT_HMAC, jsonString(output_hmac));
+  if (output_hmac !== undefined) out = contentMember(out, C_OUTPUT_HMAC, '"' + output_hmac + '"');
   if (output_length !== undefined) out = contentMember(out, C_OUTPUT_LENGTH, integerJson(output_length));
   return '{' + out + '}';
 }
