@@ -7,7 +7,7 @@ import { appendCheckpoint, checkCheckpointChain, checkpointLink, readCheckpoints
 import { MAX_UNSIGNED_ENTRIES, MAX_UNSIGNED_MS, verifyStore } from './chainVerifier.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { buildEntry, contentModeOf, isWireError, parseEvent, type StorableEvent } from './entryBuilder.ts';
-import { ContentEncryptor, MIN_FIELDS_FOR_WORKER } from '../keys/contentEncryptor.ts';
+import { ContentEncryptor } from '../keys/contentEncryptor.ts';
 import { encryptField } from '../keys/contentCipher.ts';
 import { compileFilter } from './entryFilter.ts';
 import { LineBatch } from './lineBatch.ts';
@@ -152,8 +152,8 @@ export class AuditStore {
     this.maxPending = options.maxPendingEvents ?? 200_000;
     this.idempotencyWindow = options.idempotencyWindow ?? 100_000;
     this.acked = new IdempotencyWindow(this.idempotencyWindow);
-    // The batch's minimum for the worker is applied by sealContent, which hands it half of the fields.
-    this.encryptor = new ContentEncryptor(options.log, 1);
+    // It decides which batches go to its worker (sealContent hands it the whole batch's fields).
+    this.encryptor = new ContentEncryptor(options.log);
   }
 
   static async open(options: AuditStoreOptions): Promise<AuditStore> {
@@ -566,7 +566,7 @@ export class AuditStore {
   /**
    * Encrypts the batch's encrypted-mode fields (AAD `<entry id>:input|output`) in order: the first half on the
    * encryption worker while this thread does the second half, so that the commit waits for half the work on
-   * each core. `null` when the batch is small (under the worker's minimum), and `buildEntry` encrypts; a field
+   * each core. `null` when the batch stays on this thread (ContentEncryptor decides), and `buildEntry` encrypts; a field
    * left undefined (the worker out of use) is encrypted by `buildEntry` too.
    */
   private async sealContent(batch: Pending[], ids: string[], mode: ContentMode, keys: KeyMaterial): Promise<Array<string | undefined> | null> {
@@ -578,19 +578,19 @@ export class AuditStore {
       if (event.input !== undefined) fields.push(event.input, `${ids[i] as string}:input`);
       if (event.output !== undefined) fields.push(event.output, `${ids[i] as string}:output`);
     }
-    if (fields === null || fields.length / 2 < MIN_FIELDS_FOR_WORKER) return null;
-    const count = fields.length / 2;
-    const toWorker = Math.ceil(count / 2);
+    if (fields === null) return null;
     const key = keys.encryption.key;
-    const offloaded = this.encryptor.seal(key, fields.slice(0, 2 * toWorker));
+    const offloaded = this.encryptor.sealFirstHalf(key, fields);
     if (offloaded === null) return null;
+    const count = fields.length / 2;
+    const toWorker = offloaded.count;
     const sealed = new Array<string | undefined>(count);
     try {
       for (let f = toWorker; f < count; f++) sealed[f] = encryptField(key, fields[2 * f] as string, fields[2 * f + 1] as string);
     } catch {
       // Left undefined: buildEntry encrypts again and reports the failure for its event alone, as before.
     }
-    const theirs = await offloaded;
+    const theirs = await offloaded.sealed;
     if (theirs !== null) for (let f = 0; f < toWorker; f++) sealed[f] = theirs[f];
     return sealed;
   }

@@ -246,18 +246,23 @@ export class SegmentStore {
     return summary;
   }
 
-  /** Removes the oldest `count` closed segments and their sidecars. */
+  /**
+   * Removes the oldest `count` closed segments and their sidecars. The list changes first, so that a reader
+   * that lists segments after this call never finds a listed file gone. A crash (or a failed removal) after
+   * that leaves files the next start lists again: still a valid chain (the caller signed its anchor before),
+   * which the next retention run removes.
+   */
   async dropOldest(count: number): Promise<SegmentSummary[]> {
     const closed = this.segments.length - 1;
     const dropped = this.segments.slice(0, Math.min(count, closed));
-    // Before the files go: a reader that finds one missing learns that retention removed it (wasDropped).
+    this.segments = this.segments.slice(dropped.length);
+    // Before the files go: a reader that listed one before and finds it missing learns that retention removed it (wasDropped).
     this.droppedThrough = Math.max(this.droppedThrough, dropped.at(-1)?.segment ?? 0);
     for (const summary of dropped) {
       await rm(join(this.home, summaryFileOf(summary.file)), { force: true });
       await rm(join(this.home, summary.file), { force: true });
       await fsyncDir(join(this.home, dirname(summary.file))).catch(() => undefined);
     }
-    this.segments = this.segments.slice(dropped.length);
     return dropped;
   }
 
