@@ -245,8 +245,21 @@ function factsOf(error: unknown): Facts {
     code = status === 404 ? 'NotFound' : status === 403 ? 'Forbidden' : code;
   }
   const requestId = stringField(metadata, 'requestId') ?? stringField(record, 'requestId');
-  return { name, code, status, requestId: requestId !== undefined && /^[\w.:/+=-]{1,128}$/.test(requestId) ? requestId : undefined };
+  // The code, the name (the AWS SDK names its errors after the code) and the request id are the server's words:
+  // one that echoes what it was sent (a session token, a SAS, an Authorization header) would put a secret into
+  // the message, the run record, the log and the CLI's output. Only shapes that real codes and ids have pass.
+  return {
+    name: name === 'Error' || SERVER_CODE.test(name) ? name : 'Error',
+    code: code === undefined || SERVER_CODE.test(code) ? code : 'an unrecognized error code',
+    status,
+    requestId: requestId !== undefined && REQUEST_ID.test(requestId) ? requestId : undefined,
+  };
 }
+
+/** An error code as services and Node write them (`NoSuchBucket`, `KMS.NotFoundException`, `ERR_SSL_WRONG_VERSION_NUMBER`, `403`). */
+const SERVER_CODE = /^[A-Za-z0-9][A-Za-z0-9_.]{0,47}$/;
+/** A request id as AWS (16 hex digits), Azure (a UUID) and S3-compatible stores write them: never a token's length. */
+const REQUEST_ID = /^[A-Za-z0-9-]{1,48}$/;
 
 function stringField(record: Record<string, unknown> | undefined, field: string): string | undefined {
   const value = record?.[field];

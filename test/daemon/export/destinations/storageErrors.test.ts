@@ -137,6 +137,20 @@ describe('storageError', () => {
     for (const text of [mapped.message, String(mapped.cause), (mapped.cause as Error).stack ?? '']) assert.ok(!text.includes('SECRETSIGNATURE'));
   });
 
+  test('a code, name or request id that echoes a token is not copied; real ones are', () => {
+    const token = `FwoGZXIvYXdzE${'7e56cc5b46d3'.repeat(6)}`;
+    for (const [field, value] of [['code', token], ['Code', `${token.slice(0, 30)}/${token.slice(30)}`], ['name', token], ['requestId', token], ['requestId', 'sig=abc%3D']] as const) {
+      const error = Object.assign(new Error('refused'), { name: 'S3ServiceException', statusCode: 400, [field]: value }, field === 'requestId' ? { $metadata: { requestId: value } } : {});
+      const mapped = storageError(error, call);
+      for (const text of [mapped.message, String(mapped.cause)]) assert.ok(!text.includes(value.slice(0, 16)), `${field}: ${text}`);
+      assert.equal(mapped.code, 'invalid_config');
+    }
+    const real = Object.assign(new Error('denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403, requestId: '4442587FB7D0A2F9' } });
+    assert.match(storageError(real, call).message, /AccessDenied, HTTP 403\. .*\(request id 4442587FB7D0A2F9\)/);
+    const azure = Object.assign(new Error('x'), { name: 'RestError', statusCode: 400, code: 'Md5Mismatch', requestId: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0' });
+    assert.match(storageError(azure, call).message, /Md5Mismatch, HTTP 400\. .*\(request id 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\)/);
+  });
+
   test('an ExportDestinationError passes through; aborts are cancelled', () => {
     const own = new ExportDestinationError('object_exists', 'exists');
     assert.equal(storageError(own, call), own);

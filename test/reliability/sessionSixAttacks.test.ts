@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFile } from 'node:fs/promises';
+import { describe, test } from 'node:test';
+import { runCliProcess, startDaemonProcess } from '../support/daemonProcess.ts';
+import { filesUnder } from '../support/filesUnder.ts';
+import { NO_AWS_DEFAULT_CREDENTIALS } from '../support/noAwsDefaultCredentials.ts';
+import { suiteTempDirs } from '../support/suiteTempDirs.ts';
+
+/*
+ * The session-6 changes attacked from outside, with real processes, the way someone who read docs/ would:
+ * failed export runs that now keep their reason and message (a destination whose error answers echo what it
+ * was sent), ...
+ */
+
+const MASTER_KEY = randomBytes(32).toString('base64');
+const dir = suiteTempDirs('s6-attacks');
+
+/** An "S3 endpoint" that refuses every request and puts what it received (credentials included) into its error answer. */
+async function echoingEndpoint(): Promise<{ url: string; requests: number; close(): Promise<void> }> {
+  const state = { requests: 0 };
+  const server: Server = createServer((request: IncomingMessage, response) => {
+    state.requests++;
+    request.resume();
+    const token = String(request.headers['x-amz-security-token'] ?? 'none');
+    const authorization = String(request.headers.authorization ?? 'none');
+    const body =
+      `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${token}</Code>` +
+      `<Message>you sent ${authorization} with ${token} to ${request.url ?? ''}</Message>` +
+      `<RequestId>${token}</RequestId><HostId>${token}</HostId></Error>`;
+    // A HEAD (does the object exist?) is answered "no" once, so that the export goes on to write and reads the body.
+    const head = request.method === 'HEAD' && state.requests % 2 === 1;
+    response.writeHead(head ? 404 : 400, { 'content-type': 'application/xml', 'x-amz-request-id': token, 'x-amz-id-2': token });
+    response.end(request.method === 'HEAD' ? undefined : body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get requests() {
+      return state.requests;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('session 6 changes attacked with real processes', () => {
+  test('a destination that echoes the session token in its error code, request id and message: the token is in no run record, CLI output, log or file', async () => {
+    const home = await dir('echo');
+    const endpoint = await echoingEndpoint();
+    const ref = `s6echo-${randomBytes(4).toString('hex')}`;
+    // Shaped like a real session token's characters, and long: it passes any "looks like an id" filter of 128.
+    const sessionToken = `FwoGZXIvYXdzE${randomBytes(40).toString('hex')}`.slice(0, 96);
+    const secret = `secret${randomBytes(16).toString('hex')}`;
+    const env = { AI_AUDIT_MASTER_KEY: MASTER_KEY, AI_AUDIT_HOME: '', ...NO_AWS_DEFAULT_CREDENTIALS };
+    const outputs: string[] = [];
+    const cli = async (args: string[], input?: string) => {
+      const result = await runCliProcess([...args, '--home', home], { env, ...(input === undefined ? {} : { input }) });
+      outputs.push(result.stdout, result.stderr);
+      return result;
+    };
+    const daemon = await startDaemonProcess(home, env);
+    try {
+      assert.equal((await cli(['ingest', '-'], '{"kind":"chat.input","input":"hello"}\n')).code, 0);
+      const stored = await cli(['credentials', 'set', ref, '--kind', 's3'], `AKIAECHOTEST\n${secret}\n${sessionToken}\n`);
+      assert.equal(stored.code, 0, stored.stderr);
+      const flags = ['--endpoint', endpoint.url, '--path-style', '--credentials-ref', ref];
+      const exported = await cli(['export', '--to', 's3://audit/echo', ...flags]);
+      assert.notEqual(exported.code, 0);
+      assert.match(exported.stderr, /destination_error/);
+      assert.match(exported.stderr, /an unrecognized error code, HTTP 400/);
+      const tested = await cli(['destinations', 'add', 'echo', '--to', 's3://audit/echo', ...flags]);
+      assert.equal(tested.code, 0, tested.stderr);
+      await cli(['destinations', 'test', 'echo']);
+      await cli(['schedules', 'add', 'echoing', '--destination', 'echo', '--every', 'hour', '--minute', '5']);
+      await cli(['schedules', 'run', 'echoing']);
+      assert.ok(endpoint.requests > 0, 'the endpoint was asked');
+      const client = await daemon.connect();
+      const { runs } = await client.request('export.runs', {});
+      assert.ok(runs.length >= 1);
+      assert.ok(runs.every((run) => run.status === 'failed' && run.error !== null), JSON.stringify(runs));
+      outputs.push(JSON.stringify(runs));
+      await client.dispose();
+    } finally {
+      await cli(['credentials', 'remove', ref]);
+      assert.equal(await daemon.stop(), 0);
+      await endpoint.close();
+    }
+    for (const text of [...outputs, daemon.output()]) {
+      assert.ok(!text.includes(sessionToken.slice(0, 40)), `the session token was shown: ${text}`);
+      assert.ok(!text.includes(secret), 'the secret was shown');
+    }
+    for (const path of await filesUnder(home)) {
+      const bytes = await readFile(path);
+      assert.ok(!bytes.includes(sessionToken.slice(0, 40)), `the session token is in ${path}`);
+    }
+  });
+});
