@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
@@ -12,7 +12,8 @@ import { suiteTempDirs } from '../support/suiteTempDirs.ts';
 /*
  * The session-6 changes attacked from outside, with real processes, the way someone who read docs/ would:
  * failed export runs that now keep their reason and message (a destination whose error answers echo what it
- * was sent), ...
+ * was sent), idempotency keys chosen so that their digests share the 4 bytes the window now keeps beside its
+ * slots, ...
  */
 
 const MASTER_KEY = randomBytes(32).toString('base64');
@@ -96,5 +97,62 @@ describe('session 6 changes attacked with real processes', () => {
       const bytes = await readFile(path);
       assert.ok(!bytes.includes(sessionToken.slice(0, 40)), `the session token is in ${path}`);
     }
+  });
+
+  test('idempotency keys chosen to share their digest\'s first 4 bytes (and neighbours in the same probe run) each keep their own entry, before and after a restart', async () => {
+    const prefix = (key: string): number => createHash('sha256').update(key).digest().readUInt32LE(0);
+    // Found by a birthday search over `attacker-key-<i>` (about 200,000 hashes); the neighbours share the low 18
+    // bits (the window's 262,144 buckets) with the first pair, so all six lie in one probe run.
+    const pairs = [
+      ['attacker-key-44471', 'attacker-key-120970'],
+      ['attacker-key-145424', 'attacker-key-210482'],
+      ['attacker-key-42492', 'attacker-key-211405'],
+    ] as const;
+    const neighbours = ['neighbour-447120', 'neighbour-516372', 'neighbour-1127355', 'neighbour-1211972'];
+    for (const [a, b] of pairs) assert.equal(prefix(a), prefix(b), `${a} and ${b} share a prefix`);
+    for (const n of neighbours) assert.equal(prefix(n) & 0x3ffff, prefix(pairs[0][0]) & 0x3ffff);
+    const keys = [...pairs.flat(), ...neighbours];
+    const home = await dir('idempotency');
+    const env = { AI_AUDIT_MASTER_KEY: MASTER_KEY };
+    const seqOf = new Map<string, number>();
+    const send = async (daemon: Awaited<ReturnType<typeof startDaemonProcess>>, order: readonly string[], expectDuplicate: boolean): Promise<void> => {
+      const client = await daemon.connect();
+      // One key per request, then all of them in one batch.
+      for (const key of order) {
+        const { acks } = await client.request('ingest', { events: [{ kind: 'chat.input', input: key, idempotency_key: key }] });
+        const ack = acks[0];
+        assert.ok(ack !== undefined && 'seq' in ack, JSON.stringify(ack));
+        assert.equal(ack.duplicate === true, expectDuplicate || seqOf.has(key), `${key}: ${JSON.stringify(ack)}`);
+        if (seqOf.has(key)) assert.equal(ack.seq, seqOf.get(key), key);
+        else seqOf.set(key, ack.seq);
+      }
+      const { acks } = await client.request('ingest', { events: [...order].reverse().map((key) => ({ kind: 'chat.input', input: key, idempotency_key: key })) });
+      [...order].reverse().forEach((key, i) => {
+        const ack = acks[i];
+        assert.ok(ack !== undefined && 'seq' in ack && ack.duplicate === true && ack.seq === seqOf.get(key), `${key}: ${JSON.stringify(ack)}`);
+      });
+      await client.dispose();
+    };
+    let daemon = await startDaemonProcess(home, env);
+    try {
+      // Each pair's second key sent after its first: a prefix match must not answer it as a replay.
+      await send(daemon, keys, false);
+      assert.equal(new Set(seqOf.values()).size, keys.length, 'one entry per key');
+    } finally {
+      assert.equal(await daemon.stop(), 0);
+    }
+    // After a restart the window is read back from the store: the same answers, in another order.
+    daemon = await startDaemonProcess(home, env);
+    try {
+      await send(daemon, [...keys].reverse(), true);
+      const client = await daemon.connect();
+      const { acks } = await client.request('ingest', { events: [{ kind: 'chat.input', input: 'fresh', idempotency_key: 'attacker-key-0' }] });
+      assert.ok(acks[0] !== undefined && 'seq' in acks[0] && acks[0].duplicate !== true);
+      await client.dispose();
+    } finally {
+      assert.equal(await daemon.stop(), 0);
+    }
+    const verified = await runCliProcess(['verify', '--home', home, '--json'], { env });
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
   });
 });
