@@ -2,9 +2,13 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { copyFile, link, lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { codeCachePath } from '../../daemon/cli/codeCache.ts';
 import { describe, test } from 'node:test';
-import { runCliProcess, startDaemonProcess } from '../support/daemonProcess.ts';
+import { CLI, runCliProcess, startDaemonProcess } from '../support/daemonProcess.ts';
 import { filesUnder } from '../support/filesUnder.ts';
 import { NO_AWS_DEFAULT_CREDENTIALS } from '../support/noAwsDefaultCredentials.ts';
 import { suiteTempDirs } from '../support/suiteTempDirs.ts';
@@ -18,6 +22,27 @@ import { suiteTempDirs } from '../support/suiteTempDirs.ts';
 
 const MASTER_KEY = randomBytes(32).toString('base64');
 const dir = suiteTempDirs('s6-attacks');
+const runFile = promisify(execFile);
+
+/** A copy of the built CLI (dist/ with its chunks; node_modules linked beside it), as an install the attacker can write into. */
+async function copiedInstall(): Promise<string> {
+  const root = await dir('install');
+  const dist = join(root, 'dist');
+  await mkdir(join(dist, 'cli-chunks'), { recursive: true });
+  await symlink(join(dirname(CLI), '..', 'node_modules'), join(root, 'node_modules'));
+  await copyFile(CLI, join(dist, 'cli.mjs'));
+  await copyFile(join(dirname(CLI), 'cli-main.cjs'), join(dist, 'cli-main.cjs'));
+  for (const name of await readdir(join(dirname(CLI), 'cli-chunks'))) await copyFile(join(dirname(CLI), 'cli-chunks', name), join(dist, 'cli-chunks', name));
+  return join(dist, 'cli.mjs');
+}
+
+/** The pid of a process that has ended. */
+async function deadPid(): Promise<number> {
+  const child = execFile(process.execPath, ['-e', '']);
+  await new Promise((resolve) => child.once('exit', resolve));
+  assert.ok(child.pid !== undefined);
+  return child.pid;
+}
 
 /** An "S3 endpoint" that refuses every request and puts what it received (credentials included) into its error answer. */
 async function echoingEndpoint(): Promise<{ url: string; requests: number; close(): Promise<void> }> {
@@ -154,5 +179,44 @@ describe('session 6 changes attacked with real processes', () => {
     }
     const verified = await runCliProcess(['verify', '--home', home, '--json'], { env });
     assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+  });
+
+  test('stale code-cache temporaries planted in dist/ as a FIFO, a hard link, a link, pids past pid_max or past 2^31: the CLI starts, removes only dead writers\' plain files, follows nothing', { skip: process.platform !== 'linux', timeout: 240_000 }, async () => {
+    const cli = await copiedInstall();
+    const cache = codeCachePath(join(dirname(cli), 'cli-main.cjs'), 'cli');
+    const outside = join(await dir('outside'), 'precious');
+    await writeFile(outside, 'precious bytes');
+    const dead = [await deadPid(), await deadPid(), await deadPid(), await deadPid()] as const;
+    const fifo = `${cache}.${dead[0]}.tmp`;
+    await runFile('mkfifo', [fifo]);
+    const hardLink = `${cache}.${dead[1]}.tmp`;
+    await link(outside, hardLink);
+    const softLink = `${cache}.${dead[2]}.tmp`;
+    await symlink(outside, softLink);
+    const plain = `${cache}.${dead[3]}.tmp`;
+    await writeFile(plain, 'half a cache');
+    // No process can have these pids: past the kernel's pid_max (kill says ESRCH), and past 2^31 (kill refuses the number).
+    const pastPidMax = `${cache}.${Number((await readFile('/proc/sys/kernel/pid_max', 'utf8')).trim()) + 1}.tmp`;
+    await writeFile(pastPidMax, 'planted');
+    const pastInt32 = `${cache}.2147483648.tmp`;
+    await writeFile(pastInt32, 'planted');
+    // The first run has no cache and writes one (cleaning first); the second takes it.
+    for (let round = 0; round < 2; round++) {
+      const version = await runCliProcess(['--version'], { cli });
+      assert.equal(version.code, 0, version.stderr);
+    }
+    assert.ok((await lstat(cache)).isFile(), 'a cache was written');
+    assert.ok((await lstat(fifo)).isFIFO(), 'the FIFO is not a plain file: kept, never opened');
+    assert.ok((await lstat(softLink)).isSymbolicLink(), 'a link is kept');
+    // A hard link is a plain file of ours: its name goes, what it shares stays.
+    await assert.rejects(lstat(hardLink), { code: 'ENOENT' });
+    assert.equal(await readFile(outside, 'utf8'), 'precious bytes');
+    await assert.rejects(lstat(plain), { code: 'ENOENT' });
+    await assert.rejects(lstat(pastPidMax), { code: 'ENOENT' });
+    assert.ok(await lstat(pastInt32), 'a pid that kill cannot ask about counts as running');
+    // The daemon's own cache is another name: its temporaries are not the CLI's to judge, and it starts.
+    const daemon = await startDaemonProcess(await dir('cache-home'), { AI_AUDIT_MASTER_KEY: MASTER_KEY }, [], { cli });
+    assert.equal(await daemon.stop(), 0);
+    assert.ok((await lstat(fifo)).isFIFO());
   });
 });
