@@ -851,6 +851,8 @@ export class AuditStore {
     try {
       for (;;) {
         const dropped = this.segments.lastDropped;
+        // A removal under way when the walk starts (lastDropped already changed) may still remove files it lists.
+        const removing = this.segments.removing;
         const hook = this.options.beforeSegmentRead;
         const walk = verifyStore(this.options.home, {
           publicKeys: this.keys.signingPublicKeys,
@@ -863,11 +865,13 @@ export class AuditStore {
         });
         // A walk that retention overlapped may miss a segment (a missing file) or the anchor it signed (read
         // before it was written): it is redone on the store as it is now. Retention runs daily at most.
+        const overlapped = (): boolean => this.segments.lastDropped !== dropped || removing !== null || this.segments.removing !== null;
         const report = await walk.catch((error: unknown) => {
-          if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT' && this.segments.lastDropped !== dropped) return null;
+          if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT' && overlapped()) return null;
           throw error;
         });
-        if (report !== null && (report.ok || this.segments.lastDropped === dropped)) return report;
+        if (report !== null && (report.ok || !overlapped())) return report;
+        await this.segments.removing?.catch(() => undefined);
       }
     } finally {
       this.verifying.delete(running);

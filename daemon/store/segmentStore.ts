@@ -94,6 +94,7 @@ export class SegmentStore {
   readonly damage: StoreDamage | null = null;
   /** The newest segment number retention removed (or is removing) in this process; 0 when none. */
   private droppedThrough = 0;
+  private dropping: Promise<unknown> | null = null;
 
   private constructor(options: SegmentStoreOptions, damage: StoreDamage | null) {
     this.home = options.home;
@@ -253,6 +254,25 @@ export class SegmentStore {
    * which the next retention run removes.
    */
   async dropOldest(count: number): Promise<SegmentSummary[]> {
+    const run = this.removeOldest(count);
+    this.dropping = run;
+    try {
+      return await run;
+    } finally {
+      if (this.dropping === run) this.dropping = null;
+    }
+  }
+
+  /**
+   * The removal under way, or null: a walk of the files on disk (verify lists the folders itself) that
+   * overlapped it may have listed a file removed before its read, though `lastDropped` did not change meanwhile
+   * (it changes when the removal starts); such a walk is redone once the removal is done.
+   */
+  get removing(): Promise<unknown> | null {
+    return this.dropping;
+  }
+
+  private async removeOldest(count: number): Promise<SegmentSummary[]> {
     const closed = this.segments.length - 1;
     const dropped = this.segments.slice(0, Math.min(count, closed));
     this.segments = this.segments.slice(dropped.length);

@@ -7,6 +7,11 @@ import { copyFile, link, lstat, mkdir, readdir, readFile, symlink, writeFile } f
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { codeCachePath } from '../../daemon/cli/codeCache.ts';
+import { openKeyStore } from '../../daemon/keys/openKeyStore.ts';
+import { AuditError } from '../../daemon/protocol/errors.ts';
+import { DaemonState } from '../../daemon/state/daemonState.ts';
+import { AuditStore } from '../../daemon/store/auditStore.ts';
+import { segmentFiles } from '../support/segmentFiles.ts';
 import { describe, test } from 'node:test';
 import { CLI, runCliProcess, startDaemonProcess } from '../support/daemonProcess.ts';
 import { filesUnder } from '../support/filesUnder.ts';
@@ -218,5 +223,85 @@ describe('session 6 changes attacked with real processes', () => {
     const daemon = await startDaemonProcess(await dir('cache-home'), { AI_AUDIT_MASTER_KEY: MASTER_KEY }, [], { cli });
     assert.equal(await daemon.stop(), 0);
     assert.ok((await lstat(fifo)).isFIFO());
+  });
+
+  test('readers (pages, get, verify) on other connections while retention drops hundreds of segments: each answers with data or a documented refusal, never a failure', async () => {
+    const env = { AI_AUDIT_MASTER_KEY: MASTER_KEY };
+    const home = await dir('retention-readers');
+    // 1,500 entries of 200 days ago in 1 KB segments, kept at the daemon's start (retention_days 36,500).
+    {
+      const state = await DaemonState.open(home);
+      await state.updateSettings({ retention_days: 36_500 });
+      const keys = await openKeyStore({ home, env, generation: state.keyGeneration }).load();
+      let clock = Date.now() - 200 * 86_400_000;
+      const store = await AuditStore.open({ home, keys, contentMode: () => 'hash', log: () => undefined, now: () => clock, segmentMaxBytes: 1024 });
+      for (let i = 0; i < 1_500; i += 10) {
+        const acks = await store.ingest(Array.from({ length: 10 }, (_, j) => ({ kind: 'chat.input' as const, input: `old prompt ${i + j}` })));
+        assert.ok(acks.every((a) => 'seq' in a));
+        clock += 50_000;
+      }
+      await store.close();
+    }
+    const before = (await segmentFiles(home)).length;
+    assert.ok(before > 100, `only ${before} segments`);
+    const daemon = await startDaemonProcess(home, env);
+    const client = await daemon.connect();
+    const readers = await Promise.all([daemon.connect(), daemon.connect(), daemon.connect()]);
+    const refusals = new Map<string, number>();
+    const refused = (error: unknown, allowed: string[]): void => {
+      assert.ok(error instanceof AuditError && allowed.includes(error.code), `unexpected: ${String(error)} ${JSON.stringify((error as AuditError).data)}`);
+      refusals.set(error.code, (refusals.get(error.code) ?? 0) + 1);
+    };
+    let done = false;
+    let rounds = 0;
+    try {
+      const retention = client.request('retention.run', { older_than_days: 30 }).finally(() => (done = true));
+      const [pages, gets, verifies] = readers as [typeof client, typeof client, typeof client];
+      await Promise.all([
+        (async () => {
+          // Whole walks through the pages, oldest entries last: a cursor into what retention removed is bad_cursor.
+          while (!done) {
+            let cursor: string | undefined;
+            try {
+              do {
+                const page = await pages.request('query', { limit: 50, ...(cursor === undefined ? {} : { cursor }) });
+                for (const entry of page.entries) assert.equal(typeof entry.hash, 'string');
+                cursor = page.next_cursor ?? undefined;
+              } while (cursor !== undefined && !done);
+            } catch (error: unknown) {
+              refused(error, ['bad_cursor']);
+            }
+            rounds++;
+          }
+        })(),
+        (async () => {
+          for (let seq = 1; !done; seq = (seq % 1_500) + 7) {
+            try {
+              const { entry } = await gets.request('get', { seq });
+              assert.equal(entry.seq, seq);
+            } catch (error: unknown) {
+              refused(error, ['not_found']);
+            }
+          }
+        })(),
+        (async () => {
+          while (!done) {
+            const report = await verifies.request('verify', {});
+            assert.ok(report.ok, JSON.stringify(report.problem));
+          }
+        })(),
+      ]);
+      const result = await retention;
+      assert.ok(result.dropped_segments > 100, JSON.stringify(result));
+      const report = await client.request('verify', {});
+      assert.ok(report.ok, JSON.stringify(report.problem));
+    } finally {
+      for (const reader of readers) await reader.dispose();
+      await client.dispose();
+      assert.equal(await daemon.stop(), 0);
+    }
+    assert.ok(rounds > 0);
+    const offline = await runCliProcess(['verify', '--home', home, '--json'], { env });
+    assert.equal(offline.code, 0, offline.stdout + offline.stderr);
   });
 });

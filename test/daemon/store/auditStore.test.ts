@@ -416,6 +416,36 @@ describe('AuditStore', () => {
     });
   });
 
+  test('a verify that starts while retention removes files (after it began) is redone once the removal is done, and passes', async () => {
+    let retention: Promise<unknown> | null = null;
+    let oldSegments = 0;
+    let overtaken = false;
+    const store = await open({
+      segmentMaxBytes: 1024,
+      beforeSegmentRead: async (segment) => {
+        // The walk listed the folders while the removal ran; its first old segment is gone by the time it reads it.
+        if (retention === null || overtaken || segment > oldSegments) return;
+        overtaken = true;
+        await retention;
+      },
+    });
+    for (let i = 0; i < 30; i++) await store.ingest([{ kind: 'chat.input', ts: new Date(clock).toISOString() }]);
+    oldSegments = store.segmentCount;
+    assert.ok(oldSegments > 5);
+    clock += 100 * DAY;
+    for (let i = 0; i < 10; i++) await store.ingest([{ kind: 'chat.input', ts: new Date(clock).toISOString() }]);
+    const segments = (store as unknown as { segments: { lastDropped: number } }).segments;
+    const running = store.runRetention(90);
+    // The removal has begun (lastDropped moved) and has files left to remove.
+    while (segments.lastDropped === 0) await new Promise((resolve) => setImmediate(resolve));
+    retention = running;
+    const report = await store.verify({});
+    assert.ok(overtaken, 'the walk read an old segment');
+    assert.equal(report.ok, true, JSON.stringify(report.problem));
+    assert.equal(report.first_seq, 31);
+    assert.equal((await running).dropped_entries, 30);
+  });
+
   test('persists across a restart and continues the chain', async () => {
     let store = await open();
     await store.ingest([{ kind: 'chat.input' }, { kind: 'chat.output' }]);
