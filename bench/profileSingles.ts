@@ -88,6 +88,7 @@ const clientGc: number[] = [];
 const gcObserver = new PerformanceObserver((list) => void clientGc.push(...list.getEntries().map((e) => e.duration)));
 gcObserver.observe({ entryTypes: ['gc'] });
 const before = await cpuUs(pid);
+const clientBefore = process.cpuUsage();
 const started = performance.now();
 const startedEpoch = performance.timeOrigin + started;
 const latencies: number[] = [];
@@ -105,6 +106,7 @@ if (shape === 'singles') {
 const seconds = (performance.now() - started) / 1000;
 gcObserver.disconnect();
 const cpu = (await cpuUs(pid)) - before;
+const clientCpu = process.cpuUsage(clientBefore);
 if (tracer !== null) {
   const stopped = once(tracer, 'exit');
   tracer.kill('SIGINT');
@@ -132,6 +134,8 @@ const report: Record<string, number | string | null> = {
   events: total,
   events_per_s: Math.round(total / seconds),
   daemon_cpu_us_per_event: Number((cpu / total).toFixed(1)),
+  // This process: the clients' side of the same requests (serializing, framing, reading acks).
+  client_cpu_us_per_event: Number(((clientCpu.user + clientCpu.system) / total).toFixed(1)),
   syncs_per_event: syncs === null ? null : Number((syncs / total).toFixed(3)),
   load: (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' '),
 };

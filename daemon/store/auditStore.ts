@@ -136,8 +136,14 @@ export class AuditStore {
   private exclusive: Promise<unknown> = Promise.resolve();
   /** The most recently acknowledged keys (compact: a digest per key, outside the JS heap). */
   private readonly acked: IdempotencyWindow;
-  /** Queued or being written, by idempotency key: a resend waits for the original's outcome. */
-  private readonly inflight = new Map<string, Pending>();
+  /**
+   * Queued or being written, by idempotency key: a resend waits for the original's outcome. Replaced by a new
+   * map whenever it empties (see `settle`): V8 links each table a Map outgrows to its successor, so with
+   * every event set and deleted, a dead table promoted to the old generation kept the next one, and through
+   * it every later request's event, alive across scavenges until a full collection (~0.5 MB promoted per
+   * scavenge at 1,000 single-event requests/s; docs/decisions.md, "one event per request, session 6").
+   */
+  private inflight = new Map<string, Pending>();
   private readonly listeners = new Set<EntriesListener>();
   /** Encrypts the content of large encrypted-mode batches on a worker thread. */
   private readonly encryptor: ContentEncryptor;
@@ -402,6 +408,7 @@ export class AuditStore {
     const key = item.event.idempotency_key;
     if (key !== undefined) {
       this.inflight.delete(key);
+      if (this.inflight.size === 0) this.inflight = new Map();
       if (!(result instanceof AuditError)) this.remember(key, result, item.digest);
     }
     item.settle(result);
