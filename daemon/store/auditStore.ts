@@ -79,6 +79,20 @@ const GROUP_LINGER_MAX_MS = 4;
  * far more than 20 ms apart.
  */
 const GROUP_IDLE_MS = 20;
+/**
+ * A batch of at most this many events, when recent syncs were quick (at most SYNC_HERE_MAX_MS on average), is
+ * fdatasync'ed on the event loop instead of libuv's thread pool. A pool round trip (the work queued, a pool
+ * thread woken, its completion signalled back to the loop) cost about five futex calls, an eventfd write, an
+ * extra wake of the loop and two context switches per batch: most of the futex calls and a third of the
+ * context switches per event of single-event requests (docs/decisions.md, "Performance: one event per
+ * request, session 6"). Small batches are what single-event clients make; while such a batch syncs nothing is
+ * left to do (its senders wait for their acks), and frames that arrive meanwhile are read right after it, as
+ * they would have waited for this sync anyway. Under heavier load batches grow past the bound and the sync
+ * goes back to the pool, where the loop parses the next frames meanwhile; a slow disk (a moving average above
+ * the bound) does too, so that reads are never held for long.
+ */
+const SYNC_HERE_MAX_EVENTS = 16;
+const SYNC_HERE_MAX_MS = 4;
 
 /** How batches were formed (for tests and profiles): every wait for senders, and those the timer ended. */
 export interface GroupCommitCounts {
@@ -122,8 +136,14 @@ export class AuditStore {
   private exclusive: Promise<unknown> = Promise.resolve();
   /** The most recently acknowledged keys (compact: a digest per key, outside the JS heap). */
   private readonly acked: IdempotencyWindow;
-  /** Queued or being written, by idempotency key: a resend waits for the original's outcome. */
-  private readonly inflight = new Map<string, Pending>();
+  /**
+   * Queued or being written, by idempotency key: a resend waits for the original's outcome. Replaced by a new
+   * map whenever it empties (see `settle`): V8 links each table a Map outgrows to its successor, so with
+   * every event set and deleted, a dead table promoted to the old generation kept the next one, and through
+   * it every later request's event, alive across scavenges until a full collection (~0.5 MB promoted per
+   * scavenge at 1,000 single-event requests/s; docs/decisions.md, "one event per request, session 6").
+   */
+  private inflight = new Map<string, Pending>();
   private readonly listeners = new Set<EntriesListener>();
   /** Encrypts the content of large encrypted-mode batches on a worker thread. */
   private readonly encryptor: ContentEncryptor;
@@ -388,6 +408,7 @@ export class AuditStore {
     const key = item.event.idempotency_key;
     if (key !== undefined) {
       this.inflight.delete(key);
+      if (this.inflight.size === 0) this.inflight = new Map();
       if (!(result instanceof AuditError)) this.remember(key, result, item.digest);
     }
     item.settle(result);
@@ -527,7 +548,8 @@ export class AuditStore {
     if (entries.length === 0) return;
     try {
       const started = performance.now();
-      await this.segments.append(entries, lines.bytes(), lines.lineBytes);
+      const syncHere = entries.length <= SYNC_HERE_MAX_EVENTS && this.syncMs <= SYNC_HERE_MAX_MS;
+      await this.segments.append(entries, lines.bytes(), lines.lineBytes, syncHere);
       const synced = performance.now();
       this.syncMs += (synced - started - this.syncMs) / 8;
       if (ingestTrace !== null) {
