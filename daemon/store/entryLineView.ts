@@ -16,6 +16,12 @@ const MAX_MEMBERS = 64;
  */
 export class EntryLineView {
   readonly fields: EntryLineFields = { seq: 0, prev: '', hash: '', ts: '', recorded_at: '', kind: 'chat.input', decision: 'allowed' };
+  /**
+   * With `inPlace`, {@link read} may overwrite the line's bytes in the caller's buffer once it has read them
+   * (it hashes the line without its hash member where it lies instead of copying it): for a walk that reads
+   * each line once and keeps nothing of the buffer (the verify workers, segmentWalk.ts).
+   */
+  constructor(private readonly inPlace = false) {}
   /** Whether the last line read hashes to its `hash` (its bytes without the hash member). */
   hashMatches = false;
   private readonly spans = new Int32Array(MAX_MEMBERS * MEMBER_SLOTS);
@@ -178,6 +184,11 @@ export class EntryLineView {
     if (index > 0) cutFrom--;
     else if (count > 1) cutTo++;
     const length = end - start - (cutTo - cutFrom);
+    if (this.inPlace) {
+      // The bytes before the member move up to meet those after it (one memmove, no copy of the rest).
+      buf.copyWithin(start + (cutTo - cutFrom), start, cutFrom);
+      return hash('sha256', buf.subarray(end - length, end), 'hex');
+    }
     if (this.scratch.length < length) this.scratch = Buffer.alloc(length * 2);
     buf.copy(this.scratch, 0, start, cutFrom);
     buf.copy(this.scratch, cutFrom - start, cutTo, end);
