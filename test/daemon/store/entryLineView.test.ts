@@ -65,6 +65,19 @@ test('a stored line reads as JSON.parse reads it, and hashes to its hash', () =>
   }
 });
 
+test('values repeated from line to line, escaped or not, read as each line\'s own', () => {
+  const view = new EntryLineView(true);
+  // Same byte lengths one after the other: only the bytes tell them apart.
+  const models = ['a\nb', 'a\nb', 'a\tb', 'aé', 'aé', 'ab\n', 'abc', 'abc', 'x'.repeat(300), 'x'.repeat(300), `${'x'.repeat(299)}y`];
+  for (const [i, model] of models.entries()) {
+    const { line } = sealEntry(base({ model, ts: i % 2 === 0 ? '2026-11-20T10:00:00.000Z' : '2026-11-20T10:00:00.001Z' }));
+    const stored = line.slice(0, -1);
+    const got = read(stored, view);
+    assert.ok(got !== null, stored);
+    assert.deepEqual({ ...got.fields }, fieldsOf(JSON.parse(stored) as Entry));
+  }
+});
+
 test('an edited line still reads but does not hash to its hash', () => {
   const { line } = sealEntry(base({ metadata: { n: 5 } }));
   const got = read(line.slice(0, -1).replace('"n":5', '"n":6'));
