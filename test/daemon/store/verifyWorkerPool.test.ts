@@ -220,6 +220,26 @@ describe('verify on worker threads reports what the walk on one thread reports',
     assert.match(doubts[0] ?? '', /unsigned tail/);
   });
 
+  test('the signed records checked while the workers walk: a broken signature or a removed record comes first, whatever the walk finds', async () => {
+    const path = join(home.path, CHECKPOINTS_FILE);
+    const records = (await readFile(path, 'utf8')).split('\n').filter((l) => l !== '');
+    assert.ok(records.length >= 4);
+    // The lines untouched (the workers' walk passes): the signature's problem is reported.
+    const forged = records.map((r, i) => (i === 2 ? r.replace(/"sig":"(.)/, (_m, c: string) => `"sig":"${c === 'A' ? 'B' : 'A'}`) : r));
+    await writeFile(path, forged.map((r) => `${r}\n`).join(''));
+    const signature = await all();
+    assert.equal(signature.report.problem?.code, 'checkpoint_signature');
+    assert.equal(signature.report.problem?.segment, 'checkpoints.jsonl');
+    // A line edited too: the records' problem is still the one reported, as when they were checked first.
+    const lines = await linesOf(5);
+    lines[1] = (lines[1] ?? '').replace('"n":', '"n":1');
+    await writeLines(5, lines);
+    await writeFile(path, records.filter((_r, i) => i !== 1).map((r) => `${r}\n`).join(''));
+    const chain = await all();
+    assert.equal(chain.report.problem?.code, 'checkpoint_chain');
+    assert.equal(liveVerifyWorkers(), 0);
+  });
+
   test('a witness\'s checkpoint: met, and rewritten', async () => {
     const ok = await all();
     const met = await all({ expect: { seq: 60, hash: ok.report.last_hash ?? '' } });
