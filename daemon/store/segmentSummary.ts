@@ -148,8 +148,11 @@ export function addToSummary(summary: SegmentSummary, entry: SummaryFields, offs
   const day = dayOf(entry.ts);
   const dayCounts = (summary.days[day] ??= {});
   dayCounts[entry.decision] = (dayCounts[entry.decision] ?? 0) + 1;
-  for (const category of flaggedCategories(entry)) {
-    summary.categories[category] = (summary.categories[category] ?? 0) + 1;
+  // Most entries carry no categories: no array for them (verify adds a million entries).
+  if (entry.scanner?.categories !== undefined) {
+    for (const category of flaggedCategories(entry)) {
+      summary.categories[category] = (summary.categories[category] ?? 0) + 1;
+    }
   }
   if (entry.risk_score !== undefined) {
     const key = `${entry.model ?? ''}\u001f${entry.operation ?? ''}`;
