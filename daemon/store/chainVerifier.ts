@@ -65,8 +65,16 @@ export async function verifyStore(home: string, options: VerifyOptions): Promise
   const file = options.checkedCheckpoints ?? (await readCheckpoints(home));
   // The records' signatures and chain come first in the report: nothing the walk finds counts before them.
   // Checked once, lazily: while the worker threads walk (below), this thread has nothing else to do.
-  let chainChecked: CheckpointChainProblem | null | undefined = options.checkedCheckpoints === undefined ? undefined : null;
-  const chainProblem = (): CheckpointChainProblem | null => (chainChecked ??= checkCheckpointChain(file, options.publicKeys));
+  // (Records the caller already checked, as the daemon's start does, are not checked again.)
+  let chainChecked = options.checkedCheckpoints !== undefined;
+  let chainFound: CheckpointChainProblem | null = null;
+  const chainProblem = (): CheckpointChainProblem | null => {
+    if (!chainChecked) {
+      chainChecked = true;
+      chainFound = checkCheckpointChain(file, options.publicKeys);
+    }
+    return chainFound;
+  };
   const chainReport = (problem: CheckpointChainProblem): VerifyReport => {
     const signature = /signature|unknown key|not a checkpoint record/.test(problem.reason);
     return {

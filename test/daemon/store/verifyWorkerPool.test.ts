@@ -9,7 +9,7 @@ import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
 import type { KeyMaterial } from '../../../daemon/keys/keyMaterial.ts';
 import type { VerifyReport } from '../../../daemon/protocol/messages.ts';
 import { AuditStore } from '../../../daemon/store/auditStore.ts';
-import { CHECKPOINTS_FILE } from '../../../daemon/store/checkpoints.ts';
+import { CHECKPOINTS_FILE, readCheckpoints } from '../../../daemon/store/checkpoints.ts';
 import { verifyStore, type VerifyOptions } from '../../../daemon/store/chainVerifier.ts';
 import { listSegments, summaryFileOf } from '../../../daemon/store/segmentPaths.ts';
 import type { SegmentWalk } from '../../../daemon/store/segmentWalk.ts';
@@ -238,6 +238,18 @@ describe('verify on worker threads reports what the walk on one thread reports',
     const chain = await all();
     assert.equal(chain.report.problem?.code, 'checkpoint_chain');
     assert.equal(liveVerifyWorkers(), 0);
+  });
+
+  test('records the caller already checked (the daemon\'s start) are not checked again, on workers or not', async () => {
+    // No public key: checking a signature would fail, so a report without a problem shows none was checked.
+    const checkedCheckpoints = await readCheckpoints(home.path);
+    for (const workers of [2, 0]) {
+      const report = await verifyStore(home.path, { publicKeys: new Map(), summaryKeys: keys.hmacKeys, checkedCheckpoints, workers });
+      assert.equal(report.ok, true, JSON.stringify(report.problem));
+      assert.equal(report.entries_checked, 60);
+    }
+    const unchecked = await verifyStore(home.path, { publicKeys: new Map(), summaryKeys: keys.hmacKeys, workers: 2 });
+    assert.equal(unchecked.problem?.code, 'checkpoint_signature');
   });
 
   test('a witness\'s checkpoint: met, and rewritten', async () => {
