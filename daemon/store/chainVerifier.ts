@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { GENESIS_HASH, type Entry } from '../protocol/entry.ts';
 import type { VerifyProblem, VerifyReport } from '../protocol/messages.ts';
 import { canonicalJson } from './canonicalJson.ts';
-import { checkCheckpointChain, readCheckpoints, type Checkpoint, type CheckpointFile } from './checkpoints.ts';
+import { checkCheckpointChain, readCheckpoints, type Checkpoint, type CheckpointChainProblem, type CheckpointFile } from './checkpoints.ts';
 import { entryHash, isCanonicalLine, storedLineHashMatches } from './entryHash.ts';
 import { listSegments, summaryFileOf, type SegmentLocation } from './segmentPaths.ts';
 import { readChunksForward } from './segmentReader.ts';
@@ -63,28 +63,52 @@ export { MAX_UNSIGNED_ENTRIES, MAX_UNSIGNED_MS };
  */
 export async function verifyStore(home: string, options: VerifyOptions): Promise<VerifyReport> {
   const file = options.checkedCheckpoints ?? (await readCheckpoints(home));
-  const chainProblem = options.checkedCheckpoints === undefined ? checkCheckpointChain(file, options.publicKeys) : null;
-  if (chainProblem !== null) {
-    const signature = /signature|unknown key|not a checkpoint record/.test(chainProblem.reason);
+  // The records' signatures and chain come first in the report: nothing the walk finds counts before them.
+  // Checked once, lazily: while the worker threads walk (below), this thread has nothing else to do.
+  // (Records the caller already checked, as the daemon's start does, are not checked again.)
+  let chainChecked = options.checkedCheckpoints !== undefined;
+  let chainFound: CheckpointChainProblem | null = null;
+  const chainProblem = (): CheckpointChainProblem | null => {
+    if (!chainChecked) {
+      chainChecked = true;
+      chainFound = checkCheckpointChain(file, options.publicKeys);
+    }
+    return chainFound;
+  };
+  const chainReport = (problem: CheckpointChainProblem): VerifyReport => {
+    const signature = /signature|unknown key|not a checkpoint record/.test(problem.reason);
     return {
       ...emptyReport(),
       ok: false,
-      problem: { seq: chainProblem.seq, segment: 'checkpoints.jsonl', code: signature ? 'checkpoint_signature' : 'checkpoint_chain', reason: chainProblem.reason },
+      problem: { seq: problem.seq, segment: 'checkpoints.jsonl', code: signature ? 'checkpoint_signature' : 'checkpoint_chain', reason: problem.reason },
     };
-  }
+  };
   // Lines are read by their bytes first. That walk makes every check, but proves a line only through its
   // hash: a store it passes holds only lines a signature or a full parse vouches for, so the exact walk
   // would pass it too, with the same report. Where it finds a problem, the exact walk (a JSON.parse per
   // line) finds the first one and reports it as verify always did.
   // A large store is read by worker threads first (the same by-bytes checks, segments in parallel); where
-  // they leave any doubt, the walks below run as they would have, with no progress reported twice.
-  if (options.parseEveryLine === true) return walkChain(home, options, file, false);
+  // they leave any doubt, the walks below run as they would have, with no progress reported twice. The
+  // workers start before the records are checked (they are given the signed seqs and hashes as read) and
+  // their result counts only when the records pass: the same report as checking the records first.
   let reported = 0;
-  const onProgress = options.onProgress;
-  const inWorkers = await verifyInWorkers(home, options, file, (n) => {
-    reported = n;
-  });
+  let inWorkers: VerifyReport | null = null;
+  if (options.parseEveryLine !== true) {
+    try {
+      inWorkers = await verifyInWorkers(home, options, file, chainProblem, (n) => {
+        reported = n;
+      });
+    } catch (error: unknown) {
+      const problem = chainProblem();
+      if (problem !== null) return chainReport(problem);
+      throw error;
+    }
+  }
+  const problem = chainProblem();
+  if (problem !== null) return chainReport(problem);
+  if (options.parseEveryLine === true) return walkChain(home, options, file, false);
   if (inWorkers !== null) return inWorkers;
+  const onProgress = options.onProgress;
   const once = onProgress === undefined ? options : { ...options, onProgress: (n: number, seq: number) => void (n > reported && onProgress(n, seq)) };
   const scanned = await walkChain(home, once, file, true);
   if (scanned.ok) return scanned;
@@ -405,7 +429,13 @@ function checkEnd(report: VerifyReport, prevSeq: number | null, expectedFound: s
  * doubt remains (any problem, a line in another shape, a repair, a range): the caller's walks then decide.
  * Progress is reported as segments are linked; `progressed` learns the last count reported.
  */
-async function verifyInWorkers(home: string, options: VerifyOptions, file: CheckpointFile, progressed: (n: number) => void): Promise<VerifyReport | null> {
+async function verifyInWorkers(
+  home: string,
+  options: VerifyOptions,
+  file: CheckpointFile,
+  chainProblem: () => CheckpointChainProblem | null,
+  progressed: (n: number) => void,
+): Promise<VerifyReport | null> {
   // A hook before each segment is opened (tests of retention races) runs on this thread: so do those walks.
   if (options.fromSeq !== undefined || options.toSeq !== undefined || options.fromSegment !== undefined || options.beforeSegmentRead !== undefined) return null;
   const chain = chainContext(file);
@@ -438,7 +468,14 @@ async function verifyInWorkers(home: string, options: VerifyOptions, file: Check
     options.onDoubt?.(reason);
     return null;
   };
-  for await (const walk of walkSegmentsInWorkers(tasks, context, threads, options.signal)) {
+  // The records are checked on this thread once the workers are started (they walk meanwhile); a problem
+  // there ends the walk: the caller reports it.
+  let chainFailed = false;
+  const whileStarting = (): void => {
+    chainFailed = chainProblem() !== null;
+  };
+  for await (const walk of walkSegmentsInWorkers(tasks, context, threads, options.signal, whileStarting)) {
+    if (chainFailed) return doubt('checkpoints.jsonl');
     if (walk.doubt !== null) return doubt(walk.doubt);
     const segmentFile = tasks[walk.index]?.file ?? '';
     if (walk.count > 0) {

@@ -1,10 +1,31 @@
 import { hash } from 'node:crypto';
 import type { Entry } from '../protocol/entry.ts';
 import { isSummarizableScanner, type SummaryFields } from './segmentSummary.ts';
-import { bytesAre, MEMBER_SLOTS, scanMembers } from './jsonMemberScanner.ts';
+import { MEMBER_SLOTS, scanMembers } from './jsonMemberScanner.ts';
 
 /** The members of a stored line that verify checks (seq, prev, hash, recorded_at) and a segment summary counts. */
 export type EntryLineFields = SummaryFields;
+
+/** The names of the members read, as bytes (compared with a key of the same length; see {@link keyIs}). */
+const keyBytes = (name: string): Uint8Array => Uint8Array.from(name, (c) => c.charCodeAt(0));
+const KEY_SEQ = keyBytes('seq');
+const KEY_HASH = keyBytes('hash');
+const KEY_PREV = keyBytes('prev');
+const KEY_KIND = keyBytes('kind');
+const KEY_RECORDED_AT = keyBytes('recorded_at');
+const KEY_TS = keyBytes('ts');
+const KEY_MODEL = keyBytes('model');
+const KEY_SCANNER = keyBytes('scanner');
+const KEY_DECISION = keyBytes('decision');
+const KEY_OPERATION = keyBytes('operation');
+const KEY_RISK_SCORE = keyBytes('risk_score');
+const KEY_IDEMPOTENCY_KEY = keyBytes('idempotency_key');
+
+/** Whether the key at `buf[at]`, of `name.length` bytes (the caller's switch on its length), is `name`. */
+function keyIs(buf: Buffer, at: number, name: Uint8Array): boolean {
+  for (let k = 0; k < name.length; k++) if (buf[at + k] !== name[k]) return false;
+  return true;
+}
 
 /** Entries have a few dozen top-level members at most; a line with more is read by `JSON.parse`. */
 const MAX_MEMBERS = 64;
@@ -16,6 +37,12 @@ const MAX_MEMBERS = 64;
  */
 export class EntryLineView {
   readonly fields: EntryLineFields = { seq: 0, prev: '', hash: '', ts: '', recorded_at: '', kind: 'chat.input', decision: 'allowed' };
+  /**
+   * With `inPlace`, {@link read} may overwrite the line's bytes in the caller's buffer once it has read them
+   * (it hashes the line without its hash member where it lies instead of copying it): for a walk that reads
+   * each line once and keeps nothing of the buffer (the verify workers, segmentWalk.ts).
+   */
+  constructor(private readonly inPlace = false) {}
   /** Whether the last line read hashes to its `hash` (its bytes without the hash member). */
   hashMatches = false;
   private readonly spans = new Int32Array(MAX_MEMBERS * MEMBER_SLOTS);
@@ -60,23 +87,23 @@ export class EntryLineView {
       const first = buf[valueStart];
       switch (keyEnd - keyStart) {
         case 3:
-          if (bytesAre(buf, keyStart, keyEnd, 'seq')) {
+          if (keyIs(buf, keyStart, KEY_SEQ)) {
             seq = plainInteger(buf, valueStart, valueEnd);
             if (seq < 0) return false;
           }
           break;
         case 4:
-          if (bytesAre(buf, keyStart, keyEnd, 'hash')) {
+          if (keyIs(buf, keyStart, KEY_HASH)) {
             // Compared with the digest of the line below, so it must be 64 hex digits to pass.
             if (valueEnd - valueStart !== 66 || first !== 34) return false;
             f.hash = buf.toString('latin1', valueStart + 1, valueEnd - 1);
             hashAt = m;
-          } else if (bytesAre(buf, keyStart, keyEnd, 'prev')) {
+          } else if (keyIs(buf, keyStart, KEY_PREV)) {
             // Compared with the previous hash (hex), so it must be 64 hex digits to pass.
             if (valueEnd - valueStart !== 66 || first !== 34) return false;
             f.prev = buf.toString('latin1', valueStart + 1, valueEnd - 1);
             prevFound = true;
-          } else if (forSummary && bytesAre(buf, keyStart, keyEnd, 'kind')) {
+          } else if (forSummary && keyIs(buf, keyStart, KEY_KIND)) {
             if (first !== 34) return false;
             const kind = this.kind.of(buf, valueStart, valueEnd);
             if (kind === undefined) return false;
@@ -84,7 +111,7 @@ export class EntryLineView {
           }
           break;
         case 11:
-          if (bytesAre(buf, keyStart, keyEnd, 'recorded_at')) {
+          if (keyIs(buf, keyStart, KEY_RECORDED_AT)) {
             if (first !== 34) return false;
             const recorded_at = this.recorded.of(buf, valueStart, valueEnd);
             if (recorded_at === undefined) return false;
@@ -108,7 +135,7 @@ export class EntryLineView {
     const first = buf[valueStart];
     switch (keyEnd - keyStart) {
       case 2:
-        if (bytesAre(buf, keyStart, keyEnd, 'ts')) {
+        if (keyIs(buf, keyStart, KEY_TS)) {
           if (first !== 34) return false;
           const ts = this.ts.of(buf, valueStart, valueEnd);
           if (ts === undefined) return false;
@@ -116,7 +143,7 @@ export class EntryLineView {
         }
         return true;
       case 5:
-        if (bytesAre(buf, keyStart, keyEnd, 'model')) {
+        if (keyIs(buf, keyStart, KEY_MODEL)) {
           if (first !== 34) return false;
           const model = this.model.of(buf, valueStart, valueEnd);
           if (model === undefined) return false;
@@ -124,7 +151,7 @@ export class EntryLineView {
         }
         return true;
       case 7:
-        if (bytesAre(buf, keyStart, keyEnd, 'scanner')) {
+        if (keyIs(buf, keyStart, KEY_SCANNER)) {
           if (first !== 123) return false;
           // Rare enough in the fields a summary counts (flagged, categories) to be parsed as it is.
           const scanner = parseOrUndefined(buf.toString('utf8', valueStart, valueEnd));
@@ -133,7 +160,7 @@ export class EntryLineView {
         }
         return true;
       case 8:
-        if (bytesAre(buf, keyStart, keyEnd, 'decision')) {
+        if (keyIs(buf, keyStart, KEY_DECISION)) {
           if (first !== 34) return false;
           const decision = this.decision.of(buf, valueStart, valueEnd);
           if (decision === undefined) return false;
@@ -141,7 +168,7 @@ export class EntryLineView {
         }
         return true;
       case 9:
-        if (bytesAre(buf, keyStart, keyEnd, 'operation')) {
+        if (keyIs(buf, keyStart, KEY_OPERATION)) {
           if (first !== 34) return false;
           const operation = this.operation.of(buf, valueStart, valueEnd);
           if (operation === undefined) return false;
@@ -149,7 +176,7 @@ export class EntryLineView {
         }
         return true;
       case 10:
-        if (bytesAre(buf, keyStart, keyEnd, 'risk_score')) {
+        if (keyIs(buf, keyStart, KEY_RISK_SCORE)) {
           // JSON's number grammar is a subset of Number()'s, with the same values.
           if (first === undefined || !((first >= 48 && first <= 57) || first === 45)) return false;
           const value = Number(buf.toString('latin1', valueStart, valueEnd));
@@ -158,7 +185,7 @@ export class EntryLineView {
         }
         return true;
       case 15:
-        if (bytesAre(buf, keyStart, keyEnd, 'idempotency_key')) {
+        if (keyIs(buf, keyStart, KEY_IDEMPOTENCY_KEY)) {
           if (first !== 34) return false;
           const key = decodeString(buf, valueStart, valueEnd);
           if (key === undefined) return false;
@@ -178,6 +205,11 @@ export class EntryLineView {
     if (index > 0) cutFrom--;
     else if (count > 1) cutTo++;
     const length = end - start - (cutTo - cutFrom);
+    if (this.inPlace) {
+      // The bytes before the member move up to meet those after it (one memmove, no copy of the rest).
+      buf.copyWithin(start + (cutTo - cutFrom), start, cutFrom);
+      return hash('sha256', buf.subarray(end - length, end), 'hex');
+    }
     if (this.scratch.length < length) this.scratch = Buffer.alloc(length * 2);
     buf.copy(this.scratch, 0, start, cutFrom);
     buf.copy(this.scratch, cutFrom - start, cutTo, end);
@@ -188,22 +220,31 @@ export class EntryLineView {
 /** A string member whose value often repeats the previous line's: decoded only when its bytes change. */
 class RepeatedString {
   private value = '';
-  /** Whether `value` is ASCII without escapes, so that its bytes are its characters. */
-  private plain = false;
+  /** The bytes `value` was decoded from (quotes excluded), of which the first `length` count; -1 for none. */
+  private bytes = new Uint8Array(64);
+  private length = -1;
 
   of(buf: Buffer, valueStart: number, valueEnd: number): string | undefined {
     const length = valueEnd - valueStart - 2;
-    const value = this.value;
-    if (this.plain && length === value.length) {
+    if (length === this.length) {
+      // Typed array against typed array: cheaper than against the string's characters.
+      const bytes = this.bytes;
+      const from = valueStart + 1;
       let k = 0;
-      while (k < length && buf[valueStart + 1 + k] === value.charCodeAt(k)) k++;
-      if (k === length) return value;
+      while (k < length && buf[from + k] === bytes[k]) k++;
+      if (k === length) return this.value;
     }
     const decoded = decodeString(buf, valueStart, valueEnd);
     if (decoded === undefined) return undefined;
     this.value = decoded;
-    // Escapes and UTF-8 sequences are longer than the characters they stand for.
-    this.plain = decoded.length === length;
+    // The same bytes decode to the same string, escapes and UTF-8 included.
+    if (length <= 256) {
+      if (this.bytes.length < length) this.bytes = new Uint8Array(256);
+      for (let k = 0; k < length; k++) this.bytes[k] = buf[valueStart + 1 + k] as number;
+      this.length = length;
+    } else {
+      this.length = -1;
+    }
     return decoded;
   }
 }

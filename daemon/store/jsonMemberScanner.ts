@@ -46,16 +46,23 @@ export function scanMembers(buf: Buffer, start: number, end: number, out: Int32A
     // A key: a string, then a colon.
     if (buf[i] !== QUOTE) return -1;
     const keyStart = i + 1;
-    const keyEnd = stringEnd(buf, i, last);
-    if (keyEnd < 0) return -1;
+    let keyEnd: number;
     if (canonicalKeys) {
-      for (let k = keyStart; k < keyEnd; k++) {
-        const c = buf[k] as number;
+      // Plain ASCII without escapes: its end is the next quote, found in the same pass that checks its bytes.
+      keyEnd = keyStart;
+      for (;;) {
+        if (keyEnd >= last) return -1;
+        const c = buf[keyEnd] as number;
+        if (c === QUOTE) break;
         if (c === BACKSLASH || c >= 128) return -1;
+        keyEnd++;
       }
       if (previousKeyStart >= 0 && compareBytes(buf, previousKeyStart, previousKeyEnd, keyStart, keyEnd) >= 0) return -1;
       previousKeyStart = keyStart;
       previousKeyEnd = keyEnd;
+    } else {
+      keyEnd = stringEnd(buf, i, last);
+      if (keyEnd < 0) return -1;
     }
     i = keyEnd + 1;
     if (buf[i] !== COLON) return -1;

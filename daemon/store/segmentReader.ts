@@ -1,3 +1,4 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 
 /** A complete line of a segment: its text without the newline, and where it starts. */
@@ -47,6 +48,43 @@ export async function* readChunksForward(
     if (carry.length > 0) onTornTail?.(carryOffset, carry.length);
   } finally {
     await handle.close();
+  }
+}
+
+/** Bytes per read of {@link readChunksForwardSync}: larger reads, fewer calls (a worker thread blocks on them). */
+const SYNC_CHUNK = 1024 * 1024;
+
+/**
+ * {@link readChunksForward} with blocking reads into one reused buffer: for a worker thread that has nothing
+ * else to do meanwhile (the verify workers), where a read through libuv's thread pool costs a round trip and
+ * a wait per chunk. Each chunk is valid only until the next one is asked for (the buffer is reused; the
+ * caller may overwrite the bytes it was given). Not for the main thread: it blocks the event loop.
+ */
+export function* readChunksForwardSync(path: string, start = 0, end = Number.POSITIVE_INFINITY, onTornTail?: (offset: number, bytes: number) => void): Generator<SegmentChunk> {
+  const fd = openSync(path, 'r');
+  try {
+    const size = Math.min(end, fstatSync(fd).size);
+    let buffer = Buffer.allocUnsafe(Math.min(SYNC_CHUNK, Math.max(1, size - start)));
+    let position = start;
+    // buffer[0, carry) holds the start of a line that began before `position`, at byte `carryOffset`.
+    let carry = 0;
+    let carryOffset = start;
+    while (position < size) {
+      // A line longer than the buffer: grow it (a line is at most what the daemon accepts in one event).
+      if (carry === buffer.length) buffer = Buffer.concat([buffer, Buffer.allocUnsafe(buffer.length)]);
+      const bytesRead = readSync(fd, buffer, carry, Math.min(buffer.length - carry, size - position), position);
+      if (bytesRead === 0) break;
+      position += bytesRead;
+      const filled = carry + bytesRead;
+      const complete = buffer.lastIndexOf(10, filled - 1) + 1;
+      if (complete > 0) yield { data: buffer.subarray(0, complete), offset: carryOffset };
+      carryOffset += complete;
+      carry = filled - complete;
+      if (carry > 0) buffer.copyWithin(0, complete, filled);
+    }
+    if (carry > 0) onTornTail?.(carryOffset, carry);
+  } finally {
+    closeSync(fd);
   }
 }
 

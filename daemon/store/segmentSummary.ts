@@ -145,11 +145,14 @@ export function addToSummary(summary: SegmentSummary, entry: SummaryFields, offs
   }
   // Charts are about AI traffic: the store's own audit.* records stay out of the aggregates.
   if (entry.kind.startsWith('audit.')) return;
-  const day = utcDay(entry.ts);
+  const day = dayOf(entry.ts);
   const dayCounts = (summary.days[day] ??= {});
   dayCounts[entry.decision] = (dayCounts[entry.decision] ?? 0) + 1;
-  for (const category of flaggedCategories(entry)) {
-    summary.categories[category] = (summary.categories[category] ?? 0) + 1;
+  // Most entries carry no categories: no array for them (verify adds a million entries).
+  if (entry.scanner?.categories !== undefined) {
+    for (const category of flaggedCategories(entry)) {
+      summary.categories[category] = (summary.categories[category] ?? 0) + 1;
+    }
   }
   if (entry.risk_score !== undefined) {
     const key = `${entry.model ?? ''}\u001f${entry.operation ?? ''}`;
@@ -157,6 +160,19 @@ export function addToSummary(summary: SegmentSummary, entry: SummaryFields, offs
     cell[0] += entry.risk_score;
     cell[1] += 1;
   }
+}
+
+// The day of the previous entry's `ts`: entries come in time order, so most share it (verify adds a million).
+let lastTs = '';
+let lastDay = '';
+
+/** {@link utcDay} of `ts`, without a new string when it is the previous entry's day. */
+function dayOf(ts: string): string {
+  if (ts === lastTs) return lastDay;
+  // A UTC time's day is its first 10 characters: the same as the previous day's when it starts with them.
+  if (!(lastDay.length === 10 && ts.endsWith('Z') && ts.startsWith(lastDay))) lastDay = utcDay(ts);
+  lastTs = ts;
+  return lastDay;
 }
 
 /** `YYYY-MM-DD` of an ISO time, in UTC. */

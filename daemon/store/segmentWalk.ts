@@ -1,6 +1,6 @@
 import { EntryLineView } from './entryLineView.ts';
 import { MAX_UNSIGNED_ENTRIES, MAX_UNSIGNED_MS } from './verifyLimits.ts';
-import { readChunksForward } from './segmentReader.ts';
+import { readChunksForwardSync } from './segmentReader.ts';
 import { addToSummary, emptySummary, type SegmentSummary } from './segmentSummary.ts';
 
 /** One segment for {@link walkSegment}: what a verify worker is sent (no key: summaries are checked by the caller). */
@@ -55,7 +55,7 @@ export interface WalkContext {
  * and prev, the run that leads into it) is returned for the caller. Any other shape, a torn line or a failed
  * check is a doubt: this walk never names a problem, the caller's exact walk does.
  */
-export async function walkSegment(task: SegmentTask, context: WalkContext, view = new EntryLineView(), isCancelled: () => boolean = () => false): Promise<SegmentWalk> {
+export async function walkSegment(task: SegmentTask, context: WalkContext, view = new EntryLineView(true), isCancelled: () => boolean = () => false): Promise<SegmentWalk> {
   const result: SegmentWalk = {
     index: task.index,
     doubt: null,
@@ -89,10 +89,12 @@ export async function walkSegment(task: SegmentTask, context: WalkContext, view 
   let runMs = Number.NaN;
   let inLead = true;
   let inRun = false;
-  const chunks = readChunksForward(task.path, 0, task.end, () => {
+  // Blocking reads: this runs on a worker thread with nothing else to do (segmentReader.ts). The view may
+  // hash lines where they lie: the buffer is the reader's, reused for the next chunk.
+  const chunks = readChunksForwardSync(task.path, 0, task.end, () => {
     torn = true;
   });
-  for await (const { data, offset } of chunks) {
+  for (const { data, offset } of chunks) {
     if (isCancelled()) return doubt('cancelled');
     let start = 0;
     for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10, start)) {

@@ -9,7 +9,8 @@ const data = workerData as VerifyWorkerData;
 const checkpoints = new Map<number, string>();
 data.checkpointSeqs.forEach((seq, i) => checkpoints.set(seq, data.checkpointHashes[i] ?? ''));
 const context = { checkpoints, expectSeq: data.expectSeq };
-const view = new EntryLineView();
+// It may hash each line where it lies in the read buffer: nothing else reads those bytes again.
+const view = new EntryLineView(true);
 const port = parentPort;
 
 port?.on('message', (task: SegmentTask) => {

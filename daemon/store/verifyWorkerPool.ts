@@ -71,8 +71,15 @@ function sourceWorkerUrl(): URL {
  * their results in task order, as they become available. A worker that fails (its file missing after an
  * upgrade, a crash) yields a doubt for the segment it had: the caller then walks on its own thread. Every
  * worker ends when the iteration ends, however it ends; `signal` aborts it with the signal's reason.
+ * `whileStarting` is called once the workers are started, before the first result is awaited.
  */
-export async function* walkSegmentsInWorkers(tasks: readonly SegmentTask[], context: WalkContext, threads: number, signal?: AbortSignal): AsyncGenerator<SegmentWalk> {
+export async function* walkSegmentsInWorkers(
+  tasks: readonly SegmentTask[],
+  context: WalkContext,
+  threads: number,
+  signal?: AbortSignal,
+  whileStarting?: () => void,
+): AsyncGenerator<SegmentWalk> {
   signal?.throwIfAborted();
   const data: VerifyWorkerData = { checkpointSeqs: [...context.checkpoints.keys()], checkpointHashes: [...context.checkpoints.values()], expectSeq: context.expectSeq };
   const results = new Map<number, SegmentWalk>();
@@ -125,6 +132,8 @@ export async function* walkSegmentsInWorkers(tasks: readonly SegmentTask[], cont
     });
     assign(worker, held);
   }
+  // Work for this thread while the workers start and walk (their threads run meanwhile).
+  whileStarting?.();
   const onAbort = (): void => notify();
   signal?.addEventListener('abort', onAbort);
   try {

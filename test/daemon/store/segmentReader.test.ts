@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readLinesBackward, readLinesForward, readListedLinesBackward } from '../../../daemon/store/segmentReader.ts';
+import { readChunksForward, readChunksForwardSync, readLinesBackward, readLinesForward, readListedLinesBackward } from '../../../daemon/store/segmentReader.ts';
 import { tempDir } from '../../support/tempDir.ts';
 
 test('reads the same lines forward and backward, across chunk boundaries, with their offsets', async () => {
@@ -46,6 +46,43 @@ test('a last line without its newline is not yielded but reported as torn', asyn
     for await (const line of readLinesForward(path, 0, Number.POSITIVE_INFINITY, (offset, bytes) => (torn = [offset, bytes]))) seen.push(line.text);
     assert.deepEqual(seen, ['one', 'two']);
     assert.deepEqual(torn, [8, 3]);
+  } finally {
+    await dir.dispose();
+  }
+});
+
+test('the blocking reader yields the lines of the async one, lines longer than its buffer and a torn tail included', async () => {
+  const dir = await tempDir('reader-sync');
+  try {
+    // A line longer than the 1 MiB buffer, multi-byte characters across reads, and a torn last line.
+    const lines = Array.from({ length: 300 }, (_, i) => (i === 150 ? 'é'.repeat(700_000) : i % 61 === 0 ? 'x'.repeat(300_000) : 'y'.repeat(i * 11)) + `#${i}`);
+    const path = join(dir.path, 'segment.jsonl');
+    await writeFile(path, `${lines.map((l) => `${l}\n`).join('')}torn`);
+    const split = (data: Buffer, offset: number, out: Array<[number, string]>): void => {
+      let start = 0;
+      for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10, start)) {
+        out.push([offset + start, data.toString('utf8', start, nl)]);
+        start = nl + 1;
+      }
+    };
+    for (const from of [0, 7]) {
+      const viaAsync: Array<[number, string]> = [];
+      const viaSync: Array<[number, string]> = [];
+      let tornAsync: [number, number] | null = null;
+      let tornSync: [number, number] | null = null;
+      for await (const { data, offset } of readChunksForward(path, from, Number.POSITIVE_INFINITY, (o, b) => (tornAsync = [o, b]))) split(data, offset, viaAsync);
+      for (const { data, offset } of readChunksForwardSync(path, from, Number.POSITIVE_INFINITY, (o, b) => (tornSync = [o, b]))) split(data, offset, viaSync);
+      assert.deepEqual(viaSync, viaAsync);
+      assert.deepEqual(tornSync, tornAsync);
+      assert.notEqual(tornSync, null);
+    }
+    // An end before the file's: a line cut by it is torn there.
+    const viaSync: Array<[number, string]> = [];
+    let torn: [number, number] | null = null;
+    const firstBytes = Buffer.byteLength(lines[0] ?? '') + 1;
+    for (const { data, offset } of readChunksForwardSync(path, 0, firstBytes + 5, (o, b) => (torn = [o, b]))) split(data, offset, viaSync);
+    assert.deepEqual(viaSync.map(([offset, text]) => [offset, text.length]), [[0, firstBytes - 1]]);
+    assert.deepEqual(torn, [firstBytes, 5]);
   } finally {
     await dir.dispose();
   }

@@ -9,7 +9,7 @@ import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
 import type { KeyMaterial } from '../../../daemon/keys/keyMaterial.ts';
 import type { VerifyReport } from '../../../daemon/protocol/messages.ts';
 import { AuditStore } from '../../../daemon/store/auditStore.ts';
-import { CHECKPOINTS_FILE } from '../../../daemon/store/checkpoints.ts';
+import { CHECKPOINTS_FILE, readCheckpoints } from '../../../daemon/store/checkpoints.ts';
 import { verifyStore, type VerifyOptions } from '../../../daemon/store/chainVerifier.ts';
 import { listSegments, summaryFileOf } from '../../../daemon/store/segmentPaths.ts';
 import type { SegmentWalk } from '../../../daemon/store/segmentWalk.ts';
@@ -218,6 +218,38 @@ describe('verify on worker threads reports what the walk on one thread reports',
     assert.equal(report.problem?.code, 'hash_mismatch');
     assert.equal(report.problem?.seq, seqOf(lines[index]));
     assert.match(doubts[0] ?? '', /unsigned tail/);
+  });
+
+  test('the signed records checked while the workers walk: a broken signature or a removed record comes first, whatever the walk finds', async () => {
+    const path = join(home.path, CHECKPOINTS_FILE);
+    const records = (await readFile(path, 'utf8')).split('\n').filter((l) => l !== '');
+    assert.ok(records.length >= 4);
+    // The lines untouched (the workers' walk passes): the signature's problem is reported.
+    const forged = records.map((r, i) => (i === 2 ? r.replace(/"sig":"(.)/, (_m, c: string) => `"sig":"${c === 'A' ? 'B' : 'A'}`) : r));
+    await writeFile(path, forged.map((r) => `${r}\n`).join(''));
+    const signature = await all();
+    assert.equal(signature.report.problem?.code, 'checkpoint_signature');
+    assert.equal(signature.report.problem?.segment, 'checkpoints.jsonl');
+    // A line edited too: the records' problem is still the one reported, as when they were checked first.
+    const lines = await linesOf(5);
+    lines[1] = (lines[1] ?? '').replace('"n":', '"n":1');
+    await writeLines(5, lines);
+    await writeFile(path, records.filter((_r, i) => i !== 1).map((r) => `${r}\n`).join(''));
+    const chain = await all();
+    assert.equal(chain.report.problem?.code, 'checkpoint_chain');
+    assert.equal(liveVerifyWorkers(), 0);
+  });
+
+  test('records the caller already checked (the daemon\'s start) are not checked again, on workers or not', async () => {
+    // No public key: checking a signature would fail, so a report without a problem shows none was checked.
+    const checkedCheckpoints = await readCheckpoints(home.path);
+    for (const workers of [2, 0]) {
+      const report = await verifyStore(home.path, { publicKeys: new Map(), summaryKeys: keys.hmacKeys, checkedCheckpoints, workers });
+      assert.equal(report.ok, true, JSON.stringify(report.problem));
+      assert.equal(report.entries_checked, 60);
+    }
+    const unchecked = await verifyStore(home.path, { publicKeys: new Map(), summaryKeys: keys.hmacKeys, workers: 2 });
+    assert.equal(unchecked.problem?.code, 'checkpoint_signature');
   });
 
   test('a witness\'s checkpoint: met, and rewritten', async () => {
