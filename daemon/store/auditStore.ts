@@ -93,6 +93,14 @@ const GROUP_IDLE_MS = 20;
  */
 const SYNC_HERE_MAX_EVENTS = 16;
 const SYNC_HERE_MAX_MS = 4;
+/**
+ * A sync that took this long is a stall (writeback, a journal commit, a slow or remote disk): a sync on the
+ * event loop holds every connection for as long. The average forgets a lone stall within a few dozen quick
+ * syncs, so a disk that stalls now and then held the loop at every stall; after one, syncs stay on the pool
+ * for SYNC_HERE_QUIET_MS (docs/decisions.md, "Attack review, session 6").
+ */
+const SYNC_STALL_MS = 50;
+const SYNC_HERE_QUIET_MS = 60_000;
 
 /** How batches were formed (for tests and profiles): every wait for senders, and those the timer ended. */
 export interface GroupCommitCounts {
@@ -129,6 +137,8 @@ export class AuditStore {
   private traced: number[] = [];
   /** Recent write + fdatasync duration of a batch (ms, moving average): the linger's bound. */
   private syncMs = GROUP_LINGER_MIN_MS;
+  /** When (performance.now()) the last sync that stalled ended: none on the event loop for a while after. */
+  private stalledAt = Number.NEGATIVE_INFINITY;
   /** Ends the linger before a batch, once enough requests are queued. */
   private gathered: (() => void) | null = null;
   private flushing: Promise<void> | null = null;
@@ -548,10 +558,11 @@ export class AuditStore {
     if (entries.length === 0) return;
     try {
       const started = performance.now();
-      const syncHere = entries.length <= SYNC_HERE_MAX_EVENTS && this.syncMs <= SYNC_HERE_MAX_MS;
+      const syncHere = entries.length <= SYNC_HERE_MAX_EVENTS && this.syncMs <= SYNC_HERE_MAX_MS && started - this.stalledAt > SYNC_HERE_QUIET_MS;
       await this.segments.append(entries, lines.bytes(), lines.lineBytes, syncHere);
       const synced = performance.now();
       this.syncMs += (synced - started - this.syncMs) / 8;
+      if (synced - started >= SYNC_STALL_MS) this.stalledAt = synced;
       if (ingestTrace !== null) {
         const [turn = 0, gathered = 0, waited = 0] = this.traced;
         ingestTrace.batch([turn, gathered, commitStarted, started, synced, entries.length, waited]);
