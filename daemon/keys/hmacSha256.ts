@@ -22,8 +22,10 @@ export class HmacSha256 {
     const block = Buffer.alloc(BLOCK);
     if (key.length > BLOCK) block.write(hash('sha256', key, 'binary'), 'binary');
     else key.copy(block);
-    this.inner = Buffer.allocUnsafe(BLOCK + 1024);
-    this.outer = Buffer.allocUnsafe(BLOCK + DIGEST);
+    // Zeroed, not `allocUnsafe`: pooled memory may hold what other buffers left, and a message must be findable
+    // in this buffer only while `hex` runs (test/daemon/keys/hmacSha256.test.ts searches it afterwards).
+    this.inner = Buffer.alloc(BLOCK + 1024);
+    this.outer = Buffer.alloc(BLOCK + DIGEST);
     for (let i = 0; i < BLOCK; i++) {
       this.inner[i] = (block[i] as number) ^ 0x36;
       this.outer[i] = (block[i] as number) ^ 0x5c;
@@ -37,7 +39,7 @@ export class HmacSha256 {
     const most = BLOCK + text.length * 3;
     let inner = this.inner;
     if (most > inner.length) {
-      inner = Buffer.allocUnsafe(most);
+      inner = Buffer.alloc(most);
       this.inner.copy(inner, 0, 0, BLOCK);
       if (most <= BLOCK + MAX_REUSED) this.inner = inner;
     }
