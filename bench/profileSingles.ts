@@ -1,6 +1,6 @@
 // The real daemon (dist/cli.mjs) under the one-event-per-request figures: `singles` (8 clients, one request
 // outstanding each) and `steady` (1,000 single-event requests/s from one client, 10 every 10 ms).
-//   node --import tsx bench/profileSingles.ts [singles|steady] [EVENTS] [--syncs] [--trace=FILE] [--elu] [--prof=DIR] [--cli=FILE] [--trace-ingest]
+//   node --import tsx bench/profileSingles.ts [singles|steady] [EVENTS] [--syncs] [--trace=FILE] [--elu] [--prof=DIR] [--cli=FILE] [--trace-ingest] [--node=FLAG]…
 // Prints the daemon's CPU µs per event (from /proc) and, for `steady`, the ack latency percentiles next to
 // those of a bare write + fdatasync per burst at the same moment (the disk's floor). `--syncs` counts the
 // daemon's fdatasync/fsync and other syscalls and context switches per event (`perf stat` on the syscall
@@ -8,7 +8,7 @@
 // `--elu` makes the daemon print its event-loop delay and GC pauses by kind at exit; `--prof=DIR` runs it
 // under `--cpu-prof`; `--trace-ingest` prints where the daemon's time per request went (queue and wait for
 // senders, building, write + fdatasync, answer, collector pauses; daemon/ingestTrace.ts); `--cli=FILE` runs another build (a copy of dist/cli.mjs from before a change), for
-// before and after in the same minute. On a loaded machine compare counts and CPU, not wall time.
+// before and after in the same minute; `--node=FLAG` (repeatable) adds a node or V8 flag to the daemon's command line. On a loaded machine compare counts and CPU, not wall time.
 // Build first (`npm run build`).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -40,6 +40,7 @@ const cli = args.find((a) => a.startsWith('--cli='))?.slice('--cli='.length) ?? 
 
 const home = await tempDir('profile-singles');
 const flags = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+flags.push(...args.filter((a) => a.startsWith('--node=')).map((a) => a.slice('--node='.length)));
 if (elu) {
   // Prints the event-loop delay percentiles (ms) to stderr when the daemon exits.
   const preload = join(home.path, 'elu.mjs');
@@ -87,6 +88,7 @@ const clientGc: number[] = [];
 const gcObserver = new PerformanceObserver((list) => void clientGc.push(...list.getEntries().map((e) => e.duration)));
 gcObserver.observe({ entryTypes: ['gc'] });
 const before = await cpuUs(pid);
+const clientBefore = process.cpuUsage();
 const started = performance.now();
 const startedEpoch = performance.timeOrigin + started;
 const latencies: number[] = [];
@@ -104,6 +106,7 @@ if (shape === 'singles') {
 const seconds = (performance.now() - started) / 1000;
 gcObserver.disconnect();
 const cpu = (await cpuUs(pid)) - before;
+const clientCpu = process.cpuUsage(clientBefore);
 if (tracer !== null) {
   const stopped = once(tracer, 'exit');
   tracer.kill('SIGINT');
@@ -131,6 +134,8 @@ const report: Record<string, number | string | null> = {
   events: total,
   events_per_s: Math.round(total / seconds),
   daemon_cpu_us_per_event: Number((cpu / total).toFixed(1)),
+  // This process: the clients' side of the same requests (serializing, framing, reading acks).
+  client_cpu_us_per_event: Number(((clientCpu.user + clientCpu.system) / total).toFixed(1)),
   syncs_per_event: syncs === null ? null : Number((syncs / total).toFixed(3)),
   load: (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' '),
 };

@@ -14,7 +14,6 @@
 import { build } from 'esbuild';
 import { chmod, copyFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 
 const root = new URL('..', import.meta.url).pathname;
 process.chdir(root);
@@ -93,18 +92,26 @@ const sdkFromGroups = {
     }));
   },
 };
-// The encryption worker's body (daemon/keys/contentCipherWorker.ts) is a file of its own, named by content hash
-// like the chunks; the daemon learns its name from CONTENT_CIPHER_WORKER (daemon/keys/contentEncryptor.ts).
-const workerBuild = await build({ ...node, entryPoints: ['daemon/keys/contentCipherWorker.ts'], format: 'esm', sourcemap: false, write: false });
-const workerCode = workerBuild.outputFiles[0].contents;
-const cipherWorkerFile = `cli-chunks/contentCipherWorker-${createHash('sha256').update(workerCode).digest('hex').slice(0, 8).toUpperCase()}.mjs`;
-await mkdir('dist/cli-chunks', { recursive: true });
-await writeFile(`dist/${cipherWorkerFile}`, workerCode);
-// Verify's worker thread is a bundle of its own beside the chunks, named by its content hash too; the main bundle
-// is told its name (daemon/store/verifyWorkerPool.ts), so a daemon never starts another build's worker.
-const worker = await build({ ...node, entryPoints: { 'verify-worker': 'daemon/store/verifyWorker.ts' }, outdir: 'dist', entryNames: 'cli-chunks/[name]-[hash]', outExtension: { '.js': '.cjs' }, format: 'cjs', metafile: true });
-const verifyWorkerFile = Object.keys(worker.metafile.outputs).find((f) => f.endsWith('.cjs'))?.split('/').pop();
-if (verifyWorkerFile === undefined) throw new Error('the verify worker was not built');
+// The two worker threads' bodies are bundles of their own beside the chunks, built and named the same way:
+// CommonJS, by content hash (`cli-chunks/<name>-<hash>.cjs`). The main bundle is told their names (verify:
+// daemon/store/verifyWorkerPool.ts; encryption: CONTENT_CIPHER_WORKER in daemon/keys/contentEncryptor.ts), so a
+// daemon never starts another build's worker.
+const workers = await build({
+  ...node,
+  entryPoints: { 'verify-worker': 'daemon/store/verifyWorker.ts', 'cipher-worker': 'daemon/keys/contentCipherWorker.ts' },
+  outdir: 'dist',
+  entryNames: 'cli-chunks/[name]-[hash]',
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+  metafile: true,
+});
+const workerFile = {};
+for (const [file, output] of Object.entries(workers.metafile.outputs)) {
+  for (const [name, source] of [['verify', 'daemon/store/verifyWorker.ts'], ['cipher', 'daemon/keys/contentCipherWorker.ts']]) {
+    if (output.entryPoint === source) workerFile[name] = file.split('/').pop();
+  }
+}
+if (workerFile.verify === undefined || workerFile.cipher === undefined) throw new Error(`the workers were not both built: ${JSON.stringify(workerFile)}`);
 await build({
   ...node,
   entryPoints: { 'cli-main': 'daemon/cli/aiAudit.ts' },
@@ -118,8 +125,8 @@ await build({
   // The bundle runs as a script: what the sources read from `import.meta.url` is the bundle's own URL. It is told
   // its workers' names, so a daemon never starts another build's worker.
   define: {
-    AI_AUDIT_VERIFY_WORKER: JSON.stringify(verifyWorkerFile),
-    CONTENT_CIPHER_WORKER: JSON.stringify(`./${cipherWorkerFile}`),
+    AI_AUDIT_VERIFY_WORKER: JSON.stringify(workerFile.verify),
+    CONTENT_CIPHER_WORKER: JSON.stringify(`./cli-chunks/${workerFile.cipher}`),
     'import.meta.url': '__bundleUrl',
   },
   banner: { js: "var __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },

@@ -63,9 +63,9 @@ const SHIPPED = [
   '.vscodeignore',
 ];
 
-/** The chunks of the CLI bundle (SDK groups and the encryption worker, named by content hash; see scripts/build.mjs). */
+/** The chunks of the CLI bundle (SDK groups and the two workers, CommonJS named by content hash; see scripts/build.mjs). */
 export async function cliChunks() {
-  return (await readdir(join(root, 'dist/cli-chunks'))).filter((f) => /\.(cjs|mjs)$/.test(f)).sort().map((f) => `dist/cli-chunks/${f}`);
+  return (await readdir(join(root, 'dist/cli-chunks'))).filter((f) => f.endsWith('.cjs')).sort().map((f) => `dist/cli-chunks/${f}`);
 }
 
 /** Every file of the repository that a .vsix carries, besides node_modules/@napi-rs. */

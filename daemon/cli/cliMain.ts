@@ -99,7 +99,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return error.exitCode;
     }
     if (error instanceof AuditError) {
-      io.stderr.write(`ai-audit ${name}: ${error.message} [${error.code}]\n`);
+      // The reason says what happened (`store_damaged`, `access_denied`, `signed_range_damaged`, …); the code alone does not.
+      const reason = typeof error.data?.reason === 'string' ? `: ${error.data.reason}` : '';
+      io.stderr.write(`ai-audit ${name}: ${error.message} [${error.code}${reason}]\n`);
       const environment: string[] = [ErrorCodes.KeychainUnavailable, ErrorCodes.ShuttingDown];
       return environment.includes(error.code) || (error.data?.reason === 'already_running') ? ExitCode.Usage : ExitCode.Problem;
     }

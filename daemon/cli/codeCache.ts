@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import vm from 'node:vm';
 
 /**
@@ -101,6 +101,7 @@ function readCache(path: string, ownerUid: number, digest: Buffer): { status: Co
 /** Into a file of its own, then renamed into place: a concurrent start never reads half a cache. */
 function writeCache(path: string, digest: Buffer, script: vm.Script): boolean {
   const temporary = `${path}.${process.pid}.tmp`;
+  removeStaleTemporaries(path);
   try {
     const data = script.createCachedData();
     writeFileSync(temporary, Buffer.concat([MAGIC, digest, sha256(data), data]), { mode: 0o644, flag: 'wx' });
@@ -114,5 +115,47 @@ function writeCache(path: string, digest: Buffer, script: vm.Script): boolean {
       // Not created.
     }
     return false;
+  }
+}
+
+/**
+ * Removes what a process killed while writing this cache left (`<cache>.<pid>.tmp` of a pid that no longer
+ * runs). Only that exact name, only a regular file (never a link: `lstat`, and `unlink` removes a link itself,
+ * not what it names) owned by this user; a pid that runs (maybe reused) or cannot be asked keeps its file.
+ * Best effort: a cache is written without it.
+ */
+function removeStaleTemporaries(path: string): void {
+  const folder = dirname(path);
+  const prefix = `${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(folder);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const digits = name.slice(prefix.length, -'.tmp'.length);
+    if (!/^[1-9]\d{0,9}$/.test(digits)) continue;
+    const pid = Number(digits);
+    if (pid === process.pid || processRuns(pid)) continue;
+    const file = join(folder, name);
+    try {
+      const stat = lstatSync(file);
+      if (!stat.isFile() || (process.getuid !== undefined && stat.uid !== process.getuid())) continue;
+      unlinkSync(file);
+    } catch {
+      // Gone meanwhile, or not ours to remove.
+    }
+  }
+}
+
+/** Whether a process `pid` exists; one of another user (EPERM) or any doubt counts as running. */
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error: unknown) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }

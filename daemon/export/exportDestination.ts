@@ -76,7 +76,9 @@ export type ExportDestinationErrorCode =
   | 'cancelled'
   | 'invalid_config'
   /** Not the destination: a line of the local store is not an entry (run `ai-audit verify`); nothing of it was uploaded. */
-  | 'store_damaged';
+  | 'store_damaged'
+  /** Not the destination: entries of the range are missing from the local store (a seq gap, or it ends early). */
+  | 'store_gap';
 
 export class ExportDestinationError extends Error {
   readonly code: ExportDestinationErrorCode;

@@ -176,7 +176,7 @@ async function renderChunk(
             if (seq < from) continue;
             if (seq > chunkEnd) break chunks;
             if (seq !== scannedTo + 1) {
-              throw new ExportDestinationError('invalid_config', `the store has no entry ${scannedTo + 1} (retention removed it?): the export cannot continue without a gap`);
+              throw new ExportDestinationError('store_gap', `the store has no entry ${scannedTo + 1} (retention removed it?): the export cannot continue without a gap`);
             }
             if (complete || compiled.matches(entry as Entry)) {
               const partition = partitionOf(plan.layout, ts);
@@ -204,7 +204,7 @@ async function renderChunk(
       if (lastLine !== null) lastHash = parsedStoredLine(lastLine).hash;
       hooks.signal?.throwIfAborted();
       if (scannedTo < chunkEnd && open.size < MAX_OPEN_OBJECTS) {
-        throw new ExportDestinationError('invalid_config', `the store ends at seq ${scannedTo}, before ${chunkEnd}`);
+        throw new ExportDestinationError('store_gap', `the store ends at seq ${scannedTo}, before ${chunkEnd}`);
       }
     }
     // Key order, so that objects are uploaded (and listed in the manifest) the same way on every attempt.

@@ -399,7 +399,7 @@ export class ExportService {
       } catch (error: unknown) {
         const wire = toAuditError(error, controller.signal);
         run.status = wire.code === ErrorCodes.Cancelled ? (this.closed ? 'interrupted' : 'cancelled') : 'failed';
-        run.error = { code: wire.data?.reason === undefined ? wire.code : String(wire.data.reason), message: wire.message };
+        run.error = { code: wire.code, ...(wire.data?.reason === undefined ? {} : { reason: String(wire.data.reason) }), message: wire.message };
         this.options.log(`export: run ${run.id} (${run.name}) ${run.status}: ${wire.message}${wire.code === ErrorCodes.Internal ? ` (${String(error)})` : ''}`);
       } finally {
         await destination?.dispose().catch(() => undefined);
@@ -421,7 +421,7 @@ export class ExportService {
             bytes: run.bytes,
             objects: run.objects_total,
             manifests: run.manifests,
-            error: run.error?.code ?? null,
+            error: run.error === null ? null : (run.error.reason ?? run.error.code),
           });
           run.audit_seq = audit.seq;
         } catch (error: unknown) {
@@ -477,7 +477,9 @@ function toAuditError(error: unknown, signal?: AbortSignal): AuditError {
 
 function runFailure(run: ExportRun): AuditError {
   if (run.status === 'cancelled' || run.status === 'interrupted') return new AuditError(ErrorCodes.Cancelled, run.error?.message ?? 'cancelled', { run_id: run.id });
+  // Records from before session 6 carry a destination's reason in `code` and have no `reason`.
+  const reason = run.error?.reason;
   const code = run.error?.code ?? 'internal';
-  if (Object.values(ErrorCodes).includes(code as never)) return new AuditError(code as AuditError['code'], run.error?.message ?? '', { run_id: run.id });
-  return new AuditError(ErrorCodes.DestinationError, run.error?.message ?? '', { reason: code, run_id: run.id });
+  if (reason === undefined && Object.values(ErrorCodes).includes(code as never)) return new AuditError(code as AuditError['code'], run.error?.message ?? '', { run_id: run.id });
+  return new AuditError(ErrorCodes.DestinationError, run.error?.message ?? '', { reason: reason ?? code, run_id: run.id });
 }

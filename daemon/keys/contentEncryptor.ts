@@ -7,8 +7,9 @@ import type { EncryptReply, EncryptRequest } from './contentCipherWorker.ts';
 declare const CONTENT_CIPHER_WORKER: string | undefined;
 
 /**
- * Batches with fewer fields stay on the calling thread: a round trip to the worker (~50–100 µs) would
- * lengthen a small request's ack by more than its encryption takes (~15 µs per field).
+ * Batches with fewer fields (counted over the whole batch, before it is split) stay on the calling thread: a
+ * round trip to the worker (~50–100 µs) would lengthen a small request's ack by more than its encryption takes
+ * (~15 µs per field). Applied here only (`sealFirstHalf`).
  */
 export const MIN_FIELDS_FOR_WORKER = 32;
 
@@ -40,12 +41,22 @@ export class ContentEncryptor {
   ) {}
 
   /**
-   * `fields` are plaintext, AAD, plaintext, AAD, …; resolves to the sealed fields in that order. Returns
-   * `null` at once (no promise, no await) for a batch that stays on the calling thread.
+   * Sends the first half (rounded up) of a batch's fields to the worker, for the caller to encrypt the rest in
+   * the meantime, so that the batch waits for half the work on each core. `fields` are plaintext, AAD,
+   * plaintext, AAD, …; `sealed` resolves to the first `count` fields sealed, in that order, or `null` (the
+   * worker went out of use: the caller encrypts them). Returns `null` at once (no promise, no await) for a
+   * batch that stays on the calling thread: fewer than `minFields` fields, or no worker.
    */
-  seal(key: Buffer, fields: string[]): Promise<string[] | null> | null {
+  sealFirstHalf(key: Buffer, fields: string[]): { count: number; sealed: Promise<string[] | null> } | null {
+    const total = fields.length / 2;
+    if (this.broken || total < this.minFields) return null;
+    const count = Math.ceil(total / 2);
+    const sealed = this.seal(key, fields.slice(0, 2 * count));
+    return sealed === null ? null : { count, sealed };
+  }
+
+  private seal(key: Buffer, fields: string[]): Promise<string[] | null> | null {
     const count = fields.length / 2;
-    if (this.broken || count < this.minFields) return null;
     const worker = this.worker ?? this.start();
     if (worker === null) return null;
     const id = this.nextId++;

@@ -22,8 +22,10 @@ export class HmacSha256 {
     const block = Buffer.alloc(BLOCK);
     if (key.length > BLOCK) block.write(hash('sha256', key, 'binary'), 'binary');
     else key.copy(block);
-    this.inner = Buffer.allocUnsafe(BLOCK + 1024);
-    this.outer = Buffer.allocUnsafe(BLOCK + DIGEST);
+    // Zeroed, not `allocUnsafe`: pooled memory may hold what other buffers left, and a message must be findable
+    // in this buffer only while `hex` runs (test/daemon/keys/hmacSha256.test.ts searches it afterwards).
+    this.inner = Buffer.alloc(BLOCK + 1024);
+    this.outer = Buffer.alloc(BLOCK + DIGEST);
     for (let i = 0; i < BLOCK; i++) {
       this.inner[i] = (block[i] as number) ^ 0x36;
       this.outer[i] = (block[i] as number) ^ 0x5c;
@@ -37,14 +39,15 @@ export class HmacSha256 {
     const most = BLOCK + text.length * 3;
     let inner = this.inner;
     if (most > inner.length) {
-      inner = Buffer.allocUnsafe(most);
+      inner = Buffer.alloc(most);
       this.inner.copy(inner, 0, 0, BLOCK);
       if (most <= BLOCK + MAX_REUSED) this.inner = inner;
     }
     const length = BLOCK + inner.write(text, BLOCK, 'utf8');
     // The inner digest as binary (latin1) text, one character per byte, and written back as such: `hash` makes a
-    // string several times faster than a Buffer.
-    this.outer.write(hash('sha256', inner.subarray(0, length), 'binary'), BLOCK, 'binary');
+    // string several times faster than a Buffer. The message is passed as a plain Uint8Array view, which costs less
+    // to make than a Buffer's `subarray` (a FastBuffer).
+    this.outer.write(hash('sha256', new Uint8Array(inner.buffer, inner.byteOffset, length), 'binary'), BLOCK, 'binary');
     // The message is raw content (a prompt): not kept in a long-lived buffer after this call.
     inner.fill(0, BLOCK, length);
     return hash('sha256', this.outer, 'hex');

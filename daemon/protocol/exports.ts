@@ -102,7 +102,12 @@ export interface ExportRun {
   objects_total: number;
   /** Manifest keys, one per committed chunk. */
   manifests: string[];
-  error: { code: string; message: string } | null;
+  /**
+   * Why it failed: the wire error's `code`, the destination's `reason` when there is one (`destination_error`),
+   * and its `message` (written for people, never a secret). Runs recorded before session 6 have the reason in
+   * `code` and no `reason`.
+   */
+  error: { code: string; reason?: string; message: string } | null;
   /** The `audit.export` entry that records this run. */
   audit_seq: number | null;
 }

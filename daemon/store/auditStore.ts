@@ -7,7 +7,7 @@ import { appendCheckpoint, checkCheckpointChain, checkpointLink, readCheckpoints
 import { MAX_UNSIGNED_ENTRIES, MAX_UNSIGNED_MS, verifyStore } from './chainVerifier.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { buildEntry, contentModeOf, isWireError, parseEvent, type StorableEvent } from './entryBuilder.ts';
-import { ContentEncryptor, MIN_FIELDS_FOR_WORKER } from '../keys/contentEncryptor.ts';
+import { ContentEncryptor } from '../keys/contentEncryptor.ts';
 import { encryptField } from '../keys/contentCipher.ts';
 import { compileFilter } from './entryFilter.ts';
 import { LineBatch } from './lineBatch.ts';
@@ -79,6 +79,20 @@ const GROUP_LINGER_MAX_MS = 4;
  * far more than 20 ms apart.
  */
 const GROUP_IDLE_MS = 20;
+/**
+ * A batch of at most this many events, when recent syncs were quick (at most SYNC_HERE_MAX_MS on average), is
+ * fdatasync'ed on the event loop instead of libuv's thread pool. A pool round trip (the work queued, a pool
+ * thread woken, its completion signalled back to the loop) cost about five futex calls, an eventfd write, an
+ * extra wake of the loop and two context switches per batch: most of the futex calls and a third of the
+ * context switches per event of single-event requests (docs/decisions.md, "Performance: one event per
+ * request, session 6"). Small batches are what single-event clients make; while such a batch syncs nothing is
+ * left to do (its senders wait for their acks), and frames that arrive meanwhile are read right after it, as
+ * they would have waited for this sync anyway. Under heavier load batches grow past the bound and the sync
+ * goes back to the pool, where the loop parses the next frames meanwhile; a slow disk (a moving average above
+ * the bound) does too, so that reads are never held for long.
+ */
+const SYNC_HERE_MAX_EVENTS = 16;
+const SYNC_HERE_MAX_MS = 4;
 
 /** How batches were formed (for tests and profiles): every wait for senders, and those the timer ended. */
 export interface GroupCommitCounts {
@@ -122,8 +136,14 @@ export class AuditStore {
   private exclusive: Promise<unknown> = Promise.resolve();
   /** The most recently acknowledged keys (compact: a digest per key, outside the JS heap). */
   private readonly acked: IdempotencyWindow;
-  /** Queued or being written, by idempotency key: a resend waits for the original's outcome. */
-  private readonly inflight = new Map<string, Pending>();
+  /**
+   * Queued or being written, by idempotency key: a resend waits for the original's outcome. Replaced by a new
+   * map whenever it empties (see `settle`): V8 links each table a Map outgrows to its successor, so with
+   * every event set and deleted, a dead table promoted to the old generation kept the next one, and through
+   * it every later request's event, alive across scavenges until a full collection (~0.5 MB promoted per
+   * scavenge at 1,000 single-event requests/s; docs/decisions.md, "one event per request, session 6").
+   */
+  private inflight = new Map<string, Pending>();
   private readonly listeners = new Set<EntriesListener>();
   /** Encrypts the content of large encrypted-mode batches on a worker thread. */
   private readonly encryptor: ContentEncryptor;
@@ -152,8 +172,8 @@ export class AuditStore {
     this.maxPending = options.maxPendingEvents ?? 200_000;
     this.idempotencyWindow = options.idempotencyWindow ?? 100_000;
     this.acked = new IdempotencyWindow(this.idempotencyWindow);
-    // The batch's minimum for the worker is applied by sealContent, which hands it half of the fields.
-    this.encryptor = new ContentEncryptor(options.log, 1);
+    // It decides which batches go to its worker (sealContent hands it the whole batch's fields).
+    this.encryptor = new ContentEncryptor(options.log);
   }
 
   static async open(options: AuditStoreOptions): Promise<AuditStore> {
@@ -388,6 +408,7 @@ export class AuditStore {
     const key = item.event.idempotency_key;
     if (key !== undefined) {
       this.inflight.delete(key);
+      if (this.inflight.size === 0) this.inflight = new Map();
       if (!(result instanceof AuditError)) this.remember(key, result, item.digest);
     }
     item.settle(result);
@@ -527,7 +548,8 @@ export class AuditStore {
     if (entries.length === 0) return;
     try {
       const started = performance.now();
-      await this.segments.append(entries, lines.bytes(), lines.lineBytes);
+      const syncHere = entries.length <= SYNC_HERE_MAX_EVENTS && this.syncMs <= SYNC_HERE_MAX_MS;
+      await this.segments.append(entries, lines.bytes(), lines.lineBytes, syncHere);
       const synced = performance.now();
       this.syncMs += (synced - started - this.syncMs) / 8;
       if (ingestTrace !== null) {
@@ -566,7 +588,7 @@ export class AuditStore {
   /**
    * Encrypts the batch's encrypted-mode fields (AAD `<entry id>:input|output`) in order: the first half on the
    * encryption worker while this thread does the second half, so that the commit waits for half the work on
-   * each core. `null` when the batch is small (under the worker's minimum), and `buildEntry` encrypts; a field
+   * each core. `null` when the batch stays on this thread (ContentEncryptor decides), and `buildEntry` encrypts; a field
    * left undefined (the worker out of use) is encrypted by `buildEntry` too.
    */
   private async sealContent(batch: Pending[], ids: string[], mode: ContentMode, keys: KeyMaterial): Promise<Array<string | undefined> | null> {
@@ -578,19 +600,19 @@ export class AuditStore {
       if (event.input !== undefined) fields.push(event.input, `${ids[i] as string}:input`);
       if (event.output !== undefined) fields.push(event.output, `${ids[i] as string}:output`);
     }
-    if (fields === null || fields.length / 2 < MIN_FIELDS_FOR_WORKER) return null;
-    const count = fields.length / 2;
-    const toWorker = Math.ceil(count / 2);
+    if (fields === null) return null;
     const key = keys.encryption.key;
-    const offloaded = this.encryptor.seal(key, fields.slice(0, 2 * toWorker));
+    const offloaded = this.encryptor.sealFirstHalf(key, fields);
     if (offloaded === null) return null;
+    const count = fields.length / 2;
+    const toWorker = offloaded.count;
     const sealed = new Array<string | undefined>(count);
     try {
       for (let f = toWorker; f < count; f++) sealed[f] = encryptField(key, fields[2 * f] as string, fields[2 * f + 1] as string);
     } catch {
       // Left undefined: buildEntry encrypts again and reports the failure for its event alone, as before.
     }
-    const theirs = await offloaded;
+    const theirs = await offloaded.sealed;
     if (theirs !== null) for (let f = 0; f < toWorker; f++) sealed[f] = theirs[f];
     return sealed;
   }

@@ -93,9 +93,18 @@ export function contentModeOf(event: StorableEvent, defaultMode: ContentMode): C
   return event.content_mode ?? defaultMode;
 }
 
-/** Where each member of an entry comes from: the event as it is, or the daemon. */
+/** Where each member of an entry comes from: the event as it is, or the daemon (one source per stamped member). */
 const FROM_EVENT = 0;
-const STAMPED: Readonly<Record<string, number>> = { v: 1, seq: 2, id: 3, ts: 4, recorded_at: 5, decision: 6, content: 7, prev: 8, hash: 9 };
+const VERSION = 1;
+const SEQ = 2;
+const ID = 3;
+const TS = 4;
+const RECORDED_AT = 5;
+const DECISION = 6;
+const CONTENT = 7;
+const PREV = 8;
+const HASH = 9;
+const STAMPED: Readonly<Record<string, number>> = { v: VERSION, seq: SEQ, id: ID, ts: TS, recorded_at: RECORDED_AT, decision: DECISION, content: CONTENT, prev: PREV, hash: HASH };
 /** The entry's members in canonical order, from its schema, with the shapes of those that are objects. */
 const ENTRY_SHAPE = shapeOf(Entry);
 const ENTRY_SOURCES = ENTRY_SHAPE.keys.map((key) => STAMPED[key] ?? FROM_EVENT);
@@ -109,8 +118,21 @@ const EVENT_MEMBERS = new Map<string, number>([
 ]);
 /** The event's values by entry member (reused: one event at a time, cleared before each). */
 const slots: unknown[] = ENTRY_SHAPE.keys.map(() => undefined);
+/**
+ * Whether `slots` may hold values of an earlier event: each slot is cleared as it is read, so only a build that
+ * did not reach its end (an event built the general way, or a throw) leaves some behind, and the next clears all.
+ */
+let slotsDirty = false;
 const CONTENT_SHAPE = shapeOf(Content);
 const VERSION_JSON = JSON.stringify(ENTRY_VERSION);
+/**
+ * The members of `content` in the order {@link buildContent} sets them and {@link contentJson} writes them, by
+ * their index in the canonical order; checked against the schema's sorted keys when this module loads.
+ */
+const CONTENT_ORDER = ['file', 'input_enc', 'input_hmac', 'input_length', 'key_id', 'message_length', 'mode', 'output_enc', 'output_hmac', 'output_length'] as const;
+if (CONTENT_ORDER.join() !== CONTENT_SHAPE.keys.join()) throw new Error('content members changed: update CONTENT_ORDER, buildContent and contentJson');
+const [C_FILE, C_INPUT_ENC, C_INPUT_HMAC, C_INPUT_LENGTH, C_KEY_ID, C_MESSAGE_LENGTH, C_MODE, C_OUTPUT_ENC, C_OUTPUT_HMAC, C_OUTPUT_LENGTH] = CONTENT_ORDER.map((_, i) => i) as [number, number, number, number, number, number, number, number, number, number];
+const FILE_SHAPE = CONTENT_SHAPE.nested[C_FILE] ?? null;
 
 /**
  * Turns a normalized event into an entry: stamps it, converts `input`/`output` to the content mode (the
@@ -126,7 +148,8 @@ export function buildEntry(event: StorableEvent, stamp: Stamp, lines: LineBatch)
   const decision = normalizeDecision(event as NormalizedEvent);
   // The event's members go to their slots by name (one pass over its own few keys, instead of looking up
   // every member the entry may have); the general way copies what `for…in` lists, so this does too.
-  slots.fill(undefined);
+  if (slotsDirty) slots.fill(undefined);
+  slotsDirty = true;
   const source = event as Record<string, unknown>;
   for (const key in source) {
     const value = source[key];
@@ -145,52 +168,54 @@ export function buildEntry(event: StorableEvent, stamp: Stamp, lines: LineBatch)
     switch (ENTRY_SOURCES[i]) {
       case FROM_EVENT: {
         const value = slots[i];
+        slots[i] = undefined;
         if (value === undefined) continue;
         entry[keys[i] as string] = value;
         const shape = nested[i];
         json = shape !== null && shape !== undefined && typeof value === 'object' && value !== null && !Array.isArray(value) ? canonicalShaped(value as Record<string, unknown>, shape) : canonicalJson(value);
         break;
       }
-      case 1:
+      case VERSION:
         entry.v = ENTRY_VERSION;
         json = VERSION_JSON;
         break;
-      case 2:
+      case SEQ:
         entry.seq = stamp.seq;
-        // An integer is written by String as JSON.stringify writes it.
-        json = Number.isSafeInteger(stamp.seq) ? String(stamp.seq) : JSON.stringify(stamp.seq);
+        json = integerJson(stamp.seq);
         break;
-      case 3:
+      case ID:
         entry.id = stamp.id;
         json = jsonString(stamp.id);
         break;
-      case 4:
+      case TS:
         entry.ts = ts ?? stamp.recordedAt;
         json = jsonString(entry.ts as string);
         break;
-      case 5:
+      case RECORDED_AT:
         entry.recorded_at = stamp.recordedAt;
         json = jsonString(stamp.recordedAt);
         break;
-      case 6:
+      case DECISION:
         entry.decision = decision;
         json = jsonString(decision);
         break;
-      case 7:
+      case CONTENT:
         entry.content = content;
-        json = canonicalShaped(content as Record<string, unknown>, CONTENT_SHAPE);
+        json = contentJson(content);
         break;
-      case 8:
+      case PREV:
         entry.prev = stamp.prev;
         json = jsonString(stamp.prev);
         break;
       default:
+        // HASH: the members after it go into the part after the hash.
         sealed = true;
         continue;
     }
     if (sealed) after += (after === '' ? first[i] : later[i]) + json;
     else before += (before === '' ? first[i] : later[i]) + json;
   }
+  slotsDirty = false;
   entry.hash = lines.appendSealed(before, after);
   return entry as Entry;
 }
@@ -212,6 +237,39 @@ function buildContent(input: string | undefined, output: string | undefined, mod
   if (hashed && output !== undefined) content.output_hmac = hmacHex(stamp.keys.hmac.key, output);
   if (output !== undefined) content.output_length = output.length;
   return content;
+}
+
+/**
+ * Canonical JSON of a `content` made by {@link buildContent}, without looking up all ten members the schema
+ * allows: it has only those members, set in canonical order (CONTENT_ORDER), each of the type written here.
+ * Equal to `canonicalShaped(content, CONTENT_SHAPE)` (test/daemon/store/entryBuilder.test.ts compares the
+ * lines with the general serializer in all three modes).
+ */
+function contentJson(content: Content): string {
+  const { file, input_enc, input_hmac, input_length, key_id, message_length, mode, output_enc, output_hmac, output_length } = content;
+  let out = '';
+  if (file !== undefined) out = contentMember(out, C_FILE, FILE_SHAPE === null ? canonicalJson(file) : canonicalShaped(file, FILE_SHAPE));
+  if (input_enc !== undefined) out = contentMember(out, C_INPUT_ENC, jsonString(input_enc));
+  // The HMACs are hex digits made by buildContent: nothing to escape, no scan.
+  if (input_hmac !== undefined) out = contentMember(out, C_INPUT_HMAC, '"' + input_hmac + '"');
+  if (input_length !== undefined) out = contentMember(out, C_INPUT_LENGTH, integerJson(input_length));
+  if (key_id !== undefined) out = contentMember(out, C_KEY_ID, jsonString(key_id));
+  if (message_length !== undefined) out = contentMember(out, C_MESSAGE_LENGTH, integerJson(message_length));
+  out = contentMember(out, C_MODE, jsonString(mode));
+  if (output_enc !== undefined) out = contentMember(out, C_OUTPUT_ENC, jsonString(output_enc));
+  if (output_hmac !== undefined) out = contentMember(out, C_OUTPUT_HMAC, '"' + output_hmac + '"');
+  if (output_length !== undefined) out = contentMember(out, C_OUTPUT_LENGTH, integerJson(output_length));
+  return '{' + out + '}';
+}
+
+/** `out` with the content member at `index` (its name, and a comma unless it is the first) and its JSON appended. */
+function contentMember(out: string, index: number, json: string): string {
+  return out + ((out === '' ? CONTENT_SHAPE.first[index] : CONTENT_SHAPE.later[index]) as string) + json;
+}
+
+/** An integer as JSON.stringify writes it (String does the same for safe integers, without the serializer). */
+function integerJson(value: number): string {
+  return Number.isSafeInteger(value) ? String(value) : JSON.stringify(value);
 }
 
 /** The general way: every member of the event copied, the stamps set over them, keys sorted when serialized. */

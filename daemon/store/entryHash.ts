@@ -30,19 +30,6 @@ export function membersAroundHash(record: Record<string, unknown>): { before: st
   return { before, after };
 }
 
-/**
- * Hashes an entry and serializes it in one pass: the members before and after `hash` in key order are
- * serialized once, hashed joined, and joined again around `"hash"` for the stored line.
- */
-export function sealEntry(entry: Omit<Entry, 'hash'>): { entry: Entry; line: string } {
-  const { before, after } = membersAroundHash(entry as Record<string, unknown>);
-  const digest = hash('sha256', '{' + before + (before !== '' && after !== '' ? ',' : '') + after + '}', 'hex');
-  // The entry object is the builder's own: completing it in place saves a copy per event.
-  (entry as Entry).hash = digest;
-  const line = '{' + (before === '' ? '' : before + ',') + '"hash":"' + digest + '"' + (after === '' ? '' : ',' + after) + '}\n';
-  return { entry: entry as Entry, line };
-}
-
 /** The line stored for an entry: canonical JSON of the whole entry, hash included, and a newline. */
 export function entryLine(entry: Entry): string {
   return canonicalJson(entry) + '\n';

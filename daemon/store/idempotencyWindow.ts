@@ -14,14 +14,16 @@ const ID_BYTES = 16;
  * producer's event answered as a duplicate and never stored.
  *
  * Layout: a ring of slots in insertion order (digest, seq, id) and an open-addressing table (linear probing,
- * backward-shift deletion) from digest to slot.
+ * backward-shift deletion) from digest to slot. Each bucket holds its slot and the digest's first 4 bytes side
+ * by side: a probe passes over other keys and finds an entry's home bucket without reading the slots' digests,
+ * which lie elsewhere in memory (a cache miss per key compared, once the window is large).
  */
 export class IdempotencyWindow {
   readonly capacity: number;
   private readonly digests: Uint8Array;
   private readonly seqs: Float64Array;
   private readonly ids: Uint8Array;
-  /** Slot + 1 per bucket; 0 is empty. */
+  /** Per bucket, two numbers: slot + 1 (0 is empty), and the first 4 bytes of the slot's digest. */
   private readonly table: Int32Array;
   private readonly mask: number;
   /** The oldest slot, and how many are used. */
@@ -35,7 +37,7 @@ export class IdempotencyWindow {
     this.ids = new Uint8Array(this.capacity * ID_BYTES);
     let buckets = 1;
     while (buckets < this.capacity * 2) buckets *= 2;
-    this.table = new Int32Array(buckets);
+    this.table = new Int32Array(buckets * 2);
     this.mask = buckets - 1;
   }
 
@@ -50,7 +52,7 @@ export class IdempotencyWindow {
   get(key: string, digest: string = idempotencyDigest(key)): IngestAck | undefined {
     const bucket = this.find(digest);
     if (bucket < 0) return undefined;
-    const slot = (this.table[bucket] as number) - 1;
+    const slot = (this.table[2 * bucket] as number) - 1;
     return { seq: this.seqs[slot] as number, id: idText(this.ids, slot * ID_BYTES) };
   }
 
@@ -62,16 +64,18 @@ export class IdempotencyWindow {
     if (!isUuid(ack.id)) return;
     const existing = this.find(digest);
     if (existing >= 0) {
-      this.write((this.table[existing] as number) - 1, digest, ack);
+      this.write((this.table[2 * existing] as number) - 1, digest, ack);
       return;
     }
     if (this.used === this.capacity) this.dropOldest();
     const slot = (this.head + this.used) % this.capacity;
     this.used++;
     this.write(slot, digest, ack);
-    let bucket = this.bucketOfDigest(digest);
-    while (this.table[bucket] !== 0) bucket = (bucket + 1) & this.mask;
-    this.table[bucket] = slot + 1;
+    const prefix = digestPrefix(digest);
+    let bucket = prefix & this.mask;
+    while (this.table[2 * bucket] !== 0) bucket = (bucket + 1) & this.mask;
+    this.table[2 * bucket] = slot + 1;
+    this.table[2 * bucket + 1] = prefix;
   }
 
   private write(slot: number, digest: string, ack: IngestAck): void {
@@ -91,7 +95,7 @@ export class IdempotencyWindow {
     const slot = this.head;
     // The oldest slot's own bucket: the one in its probe run that holds it.
     for (let bucket = this.bucketOf(this.digests, slot * DIGEST_BYTES); ; bucket = (bucket + 1) & this.mask) {
-      const entry = this.table[bucket] as number;
+      const entry = this.table[2 * bucket] as number;
       if (entry === 0) break;
       if (entry - 1 === slot) {
         this.removeBucket(bucket);
@@ -104,10 +108,11 @@ export class IdempotencyWindow {
 
   /** The bucket holding `digest`, or -1. */
   private find(digest: string): number {
-    for (let bucket = this.bucketOfDigest(digest); ; bucket = (bucket + 1) & this.mask) {
-      const entry = this.table[bucket] as number;
+    const prefix = digestPrefix(digest);
+    for (let bucket = prefix & this.mask; ; bucket = (bucket + 1) & this.mask) {
+      const entry = this.table[2 * bucket] as number;
       if (entry === 0) return -1;
-      if (this.sameDigest(entry - 1, digest)) return bucket;
+      if (this.table[2 * bucket + 1] === prefix && this.sameDigest(entry - 1, digest)) return bucket;
     }
   }
 
@@ -115,25 +120,22 @@ export class IdempotencyWindow {
   private removeBucket(bucket: number): void {
     let hole = bucket;
     for (let next = (hole + 1) & this.mask; ; next = (next + 1) & this.mask) {
-      const entry = this.table[next] as number;
+      const entry = this.table[2 * next] as number;
       if (entry === 0) break;
-      const slot = entry - 1;
-      const home = this.bucketOf(this.digests, slot * DIGEST_BYTES);
+      const prefix = this.table[2 * next + 1] as number;
+      const home = prefix & this.mask;
       // The entry may fill the hole unless its home lies cyclically in (hole, next].
       if (((next - home) & this.mask) >= ((next - hole) & this.mask)) {
-        this.table[hole] = entry;
+        this.table[2 * hole] = entry;
+        this.table[2 * hole + 1] = prefix;
         hole = next;
       }
     }
-    this.table[hole] = 0;
+    this.table[2 * hole] = 0;
   }
 
   private bucketOf(bytes: Uint8Array, at: number): number {
     return ((bytes[at] as number) | ((bytes[at + 1] as number) << 8) | ((bytes[at + 2] as number) << 16) | ((bytes[at + 3] as number) << 24)) & this.mask;
-  }
-
-  private bucketOfDigest(digest: string): number {
-    return (digest.charCodeAt(0) | (digest.charCodeAt(1) << 8) | (digest.charCodeAt(2) << 16) | (digest.charCodeAt(3) << 24)) & this.mask;
   }
 
   private sameDigest(slot: number, digest: string): boolean {
@@ -149,6 +151,11 @@ export class IdempotencyWindow {
  */
 export function idempotencyDigest(key: string): string {
   return hash('sha256', key, 'binary');
+}
+
+/** The first 4 bytes of a digest (binary text) as one 32-bit number: its home bucket's bits, and a quick compare. */
+function digestPrefix(digest: string): number {
+  return digest.charCodeAt(0) | (digest.charCodeAt(1) << 8) | (digest.charCodeAt(2) << 16) | (digest.charCodeAt(3) << 24);
 }
 
 /** Value of a lowercase hex digit's char code. */

@@ -1,4 +1,5 @@
-import { readFileSync, statSync, writeSync } from 'node:fs';
+// `fs.fdatasyncSync` is called through the module object: the group-commit test observes every fdatasync.
+import fs, { readFileSync, statSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Entry } from '../protocol/entry.ts';
@@ -191,9 +192,10 @@ export class SegmentStore {
   /**
    * Appends the lines of a batch and fdatasyncs them. Either all of it is durable when this resolves, or
    * it throws and the segment is cut back to its previous size. Rotates first when the segment is full or
-   * the day changed.
+   * the day changed. `syncHere`: the fdatasync runs on this thread instead of libuv's thread pool (see
+   * AuditStore.commit for when).
    */
-  async append(entries: readonly Entry[], data: Buffer, lineBytes: readonly number[]): Promise<void> {
+  async append(entries: readonly Entry[], data: Buffer, lineBytes: readonly number[], syncHere = false): Promise<void> {
     const first = entries[0];
     if (first === undefined) return;
     if (this.damage !== null) throw new Error(this.damage.message);
@@ -211,7 +213,8 @@ export class SegmentStore {
       // context switches and futex calls per event (docs/decisions.md, "Performance: single-event requests").
       let written = 0;
       while (written < data.length) written += writeSync(handle.fd, data, written, data.length - written, position + written);
-      await handle.datasync();
+      if (syncHere) fs.fdatasyncSync(handle.fd);
+      else await handle.datasync();
     } catch (error: unknown) {
       // Cut back whatever part of the batch reached the file: it was never acknowledged.
       await handle.truncate(position).catch(() => undefined);
@@ -246,18 +249,23 @@ export class SegmentStore {
     return summary;
   }
 
-  /** Removes the oldest `count` closed segments and their sidecars. */
+  /**
+   * Removes the oldest `count` closed segments and their sidecars. The list changes first, so that a reader
+   * that lists segments after this call never finds a listed file gone. A crash (or a failed removal) after
+   * that leaves files the next start lists again: still a valid chain (the caller signed its anchor before),
+   * which the next retention run removes.
+   */
   async dropOldest(count: number): Promise<SegmentSummary[]> {
     const closed = this.segments.length - 1;
     const dropped = this.segments.slice(0, Math.min(count, closed));
-    // Before the files go: a reader that finds one missing learns that retention removed it (wasDropped).
+    this.segments = this.segments.slice(dropped.length);
+    // Before the files go: a reader that listed one before and finds it missing learns that retention removed it (wasDropped).
     this.droppedThrough = Math.max(this.droppedThrough, dropped.at(-1)?.segment ?? 0);
     for (const summary of dropped) {
       await rm(join(this.home, summaryFileOf(summary.file)), { force: true });
       await rm(join(this.home, summary.file), { force: true });
       await fsyncDir(join(this.home, dirname(summary.file))).catch(() => undefined);
     }
-    this.segments = this.segments.slice(dropped.length);
     return dropped;
   }
 

@@ -25,14 +25,24 @@ const ADVICE: Partial<Record<ErrorCode, string>> = {
   [ErrorCodes.ExportRunning]: 'This schedule is running already: wait for it ("Manage Export Schedules" shows its last run).',
 };
 
+/**
+ * Destination reasons that are not about the destination: the local store lacks or holds a bad line of the
+ * range, so checking the destination would not help; verify names what is wrong.
+ */
+const REASON_ADVICE: Record<string, string> = {
+  store_damaged: 'A stored entry of the range is damaged: run "AI Audit Trail: Verify Audit Log Integrity"; nothing of it was exported.',
+  store_gap: 'Entries of the range are missing from the store: run "AI Audit Trail: Verify Audit Log Integrity", then export again.',
+};
+
 export const NOT_CONNECTED =
   'The audit daemon is not reachable. Run "AI Audit Trail: Restart Daemon", or "AI Audit Trail: Show Daemon Log" to see why it stopped.';
 
 /** `<what failed>: <why>. <what to do next>` */
 export function describeFailure(what: string, error: unknown): string {
   if (error instanceof AuditError) {
-    const advice = ADVICE[error.code] ?? 'Run "AI Audit Trail: Show Daemon Log" for the details.';
-    return `${what}: ${error.message}. ${advice}`;
+    const reason = typeof error.data?.reason === 'string' ? error.data.reason : undefined;
+    const advice = (reason === undefined ? undefined : REASON_ADVICE[reason]) ?? ADVICE[error.code] ?? 'Run "AI Audit Trail: Show Daemon Log" for the details.';
+    return `${what}: ${error.message}${reason === undefined ? '' : ` (${reason})`}. ${advice}`;
   }
   const message = error instanceof Error ? error.message : String(error);
   return `${what}: ${message}. ${NOT_CONNECTED}`;

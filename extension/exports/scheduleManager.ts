@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { DaemonClient } from '../../daemon/client/daemonClient.ts';
 import type { Schedule, ScheduleTiming } from '../../daemon/protocol/exports.ts';
 import { objectLines, pickExportShape } from './exportRun.ts';
+import { runErrorLine } from './runErrorLine.ts';
 
 const ADD = '$(add) Add schedule…';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -88,7 +89,10 @@ async function scheduleActions(client: DaemonClient, schedule: Schedule): Promis
     if (shape !== undefined) await client.request('schedules.edit', { name: schedule.name, destination: shape.destination, layout: shape.layout, gzip: shape.gzip });
   } else if (action.includes('Last runs')) {
     const { runs } = await client.request('export.runs', { schedule: schedule.name, limit: 10 });
-    const items = runs.flatMap((r) => [`${r.started_at} · ${r.status} · ${r.rows} entries · ${r.location}`, ...objectLines(r).map((l) => `    ${l}`)]);
+    const items = runs.flatMap((r) => {
+      const error = runErrorLine(r);
+      return [`${r.started_at} · ${r.status} · ${r.rows} entries · ${r.location}`, ...(error === null ? [] : [`    ${error}`]), ...objectLines(r).map((l) => `    ${l}`)];
+    });
     await vscode.window.showQuickPick(items.length === 0 ? ['No runs yet.'] : items, { title: `Runs of ${schedule.name}` });
   } else if (action.includes('Remove')) {
     const sure = await vscode.window.showWarningMessage(`Remove the schedule ${schedule.name}? Exported objects stay where they are.`, { modal: true }, 'Remove');

@@ -143,7 +143,7 @@ describe('session 5 fast paths attacked with real processes', () => {
   for (const variant of ['the full install', 'an install without the encryption worker chunk'] as const) {
     test(`encrypted batches large enough for the worker, from ${variant}: every acked event is stored and each field decrypts in its own entry only`, async () => {
       const home = await dir('encrypted');
-      const cli = variant === 'the full install' ? undefined : await installWithout(/^contentCipherWorker-.*\.mjs$/);
+      const cli = variant === 'the full install' ? undefined : await installWithout(/^cipher-worker-.*\.cjs$/);
       const daemon = await startDaemonProcess(home, ENV, [], cli === undefined ? {} : { cli });
       const sent = new Map<number, { input: string; output: string }>();
       try {

@@ -136,6 +136,49 @@ test('the built CLI starts with a FIFO in its cache\'s place', { skip: process.p
   assert.ok((await lstat(cache)).isFile(), 'replaced by a cache at exit');
 });
 
+/** The pid of a process that has ended (a pid is not reused that soon). */
+async function deadPid(): Promise<number> {
+  const child = execFile(process.execPath, ['-e', '']);
+  const pid = child.pid;
+  await new Promise((resolve) => child.once('exit', resolve));
+  assert.ok(pid !== undefined);
+  return pid;
+}
+
+test("a save removes the temporary files of writers that died (only ours, of dead pids, regular files, no link followed)", async () => {
+  const folder = await dir('stale-tmp');
+  const path = await bundle(folder, 'AAAA');
+  const cache = codeCachePath(path, 'cli');
+  const dead = await deadPid();
+  const stale = `${cache}.${dead}.tmp`;
+  await writeFile(stale, 'half a cache');
+  // What stays: a running writer's file (this test's pid), a link (and what it names), other names.
+  const running = `${cache}.${process.pid}.tmp`;
+  await writeFile(running, 'being written');
+  const target = join(folder, 'target');
+  await writeFile(target, 'not a cache');
+  const link = `${cache}.${dead + 1}.tmp`;
+  await symlink(target, link);
+  const others = [`${cache}.x${dead}.tmp`, `${cache}.${dead}.tmp.keep`, `${codeCachePath(path, 'daemon')}-other.${dead}.tmp`, join(folder, `other.${dead}.tmp`)];
+  for (const other of others) await writeFile(other, 'not ours');
+  // A folder of that name, and (only root can give a file away) a file of another user.
+  const folderNamed = `${cache}.${dead + 2}.tmp`;
+  await mkdir(folderNamed);
+  others.push(folderNamed);
+  if (process.getuid?.() === 0) {
+    const foreign = `${cache}.${dead + 3}.tmp`;
+    await writeFile(foreign, 'another user');
+    await chown(foreign, 65534, 65534);
+    others.push(foreign);
+  }
+
+  assert.deepEqual(await runs(path, cache, { save: true }), { status: 'missing', ran: 'AAAA', saved: true });
+  await assert.rejects(lstat(stale), { code: 'ENOENT' });
+  for (const kept of [running, link, target, ...others]) assert.ok(await lstat(kept), `${kept} was removed`);
+  assert.equal(await readFile(target, 'utf8'), 'not a cache');
+  assert.deepEqual(await runs(path, cache), { status: 'accepted', ran: 'AAAA', saved: null });
+});
+
 test('where no cache can be written the bundle runs all the same', async () => {
   const folder = await dir('read-only');
   const path = await bundle(folder, 'AAAA');

@@ -449,46 +449,78 @@ describe('a one-time export with --since starts at the first segment that may ma
   });
 });
 
-describe('a damaged stored line during an export', () => {
-  test('is refused with store_damaged: neither skipped (a gap) nor uploaded as it is', async () => {
-    const home = await tempDir('export-damaged');
-    const out = await tempDir('export-damaged-out');
-    const env = { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64'), AI_AUDIT_HOME: '' };
-    const daemon = await startDaemonProcess(home.path, env);
-    try {
-      const ingest = await runCliProcess(['ingest', '-', '--home', home.path], { env, input: events(20) });
-      assert.equal(ingest.code, 0, ingest.stderr);
-      // The head of entry 7's line is overwritten in place (its length and its tail, with seq and ts, kept).
-      const [segment] = await listSegments(home.path);
-      assert.ok(segment !== undefined);
-      const path = join(home.path, segment.file);
-      const lines = (await readFile(path, 'utf8')).split('\n');
-      const index = lines.findIndex((l) => l.includes(',"seq":7,'));
-      assert.ok(index >= 0);
-      const offset = Buffer.byteLength(lines.slice(0, index).map((l) => l + '\n').join(''));
-      const file = await open(path, 'r+');
-      await file.write(Buffer.from('#DAMAGED#'), 0, 9, offset);
-      await file.close();
+/** Overwrites `bytes` in place at `at` chars into entry 7's line of the first segment (its length kept). */
+async function overwriteEntry7(home: string, edit: (line: string) => { at: number; bytes: string }): Promise<void> {
+  const [segment] = await listSegments(home);
+  assert.ok(segment !== undefined);
+  const path = join(home, segment.file);
+  const lines = (await readFile(path, 'utf8')).split('\n');
+  const index = lines.findIndex((l) => l.includes(',"seq":7,'));
+  assert.ok(index >= 0);
+  const { at, bytes } = edit(lines[index] as string);
+  const offset = Buffer.byteLength(lines.slice(0, index).map((l) => l + '\n').join('')) + at;
+  const file = await open(path, 'r+');
+  await file.write(Buffer.from(bytes), 0, Buffer.byteLength(bytes), offset);
+  await file.close();
+}
 
-      const client = await daemon.connect();
+/**
+ * Exports 20 entries after `damage` through the protocol and the CLI; both must fail with `reason`, and the
+ * run records (export.runs) and the CLI must name it. Returns the folder's path for more checks.
+ */
+async function refusedExport(name: string, reason: string, damage: (home: string) => Promise<void>, check: (out: string) => Promise<void>): Promise<void> {
+  const home = await tempDir(name);
+  const out = await tempDir(`${name}-out`);
+  const env = { AI_AUDIT_MASTER_KEY: randomBytes(32).toString('base64'), AI_AUDIT_HOME: '' };
+  const daemon = await startDaemonProcess(home.path, env);
+  try {
+    const ingest = await runCliProcess(['ingest', '-', '--home', home.path], { env, input: events(20) });
+    assert.equal(ingest.code, 0, ingest.stderr);
+    await damage(home.path);
+
+    const client = await daemon.connect();
+    try {
       const failed = await client
         .request('export.run', { destination: { type: 'dir', path: out.path, prefix: '' }, layout: 'hive', gzip: false })
         .then(
-          () => assert.fail('the export succeeded over a damaged line'),
+          () => assert.fail('the export succeeded'),
           (error: unknown) => error,
-        )
-        .finally(() => client.dispose());
+        );
       assert.ok(failed instanceof AuditError, String(failed));
       assert.equal(failed.code, ErrorCodes.DestinationError, failed.message);
-      assert.equal(failed.data?.reason, 'store_damaged', failed.message);
-      for (const key of await exportedKeys(out.path)) {
-        assert.ok(!(await readFile(join(out.path, key), 'utf8')).includes('#DAMAGED#'), `${key} holds the damaged line`);
-      }
-      assert.ok((await exportedRows(out.path)).every((r) => r.entry.seq < 7), 'no row from the refused chunk');
+      assert.equal(failed.data?.reason, reason, failed.message);
+      // The run record keeps the code, the reason and the message (written for people, no secret in it).
+      const [run] = (await client.request('export.runs', { limit: 1 })).runs;
+      assert.deepEqual(run?.error, { code: ErrorCodes.DestinationError, reason, message: failed.message });
+      await check(out.path);
     } finally {
-      await daemon.stop();
-      await home.dispose();
-      await out.dispose();
+      await client.dispose();
     }
+    const cli = await runCliProcess(['export', '--to', out.path, '--home', home.path], { env });
+    assert.equal(cli.code, 1, cli.stderr);
+    assert.ok(cli.stderr.includes(`[${ErrorCodes.DestinationError}: ${reason}]`), cli.stderr);
+  } finally {
+    await daemon.stop();
+    await home.dispose();
+    await out.dispose();
+  }
+}
+
+describe('a damaged stored line during an export', () => {
+  test('is refused with store_damaged: neither skipped (a gap) nor uploaded as it is', async () => {
+    // The head of entry 7's line is overwritten in place (its length and its tail, with seq and ts, kept).
+    await refusedExport('export-damaged', 'store_damaged', (home) => overwriteEntry7(home, () => ({ at: 0, bytes: '#DAMAGED#' })), async (out) => {
+      for (const key of await exportedKeys(out)) {
+        assert.ok(!(await readFile(join(out, key), 'utf8')).includes('#DAMAGED#'), `${key} holds the damaged line`);
+      }
+      assert.ok((await exportedRows(out)).every((r) => r.entry.seq < 7), 'no row from the refused chunk');
+    });
+  });
+
+  test('a seq gap (no entry 7) is refused with store_gap, not invalid_config', async () => {
+    // Entry 7's seq reads 9 (same length): to the export, entry 7 is missing.
+    await refusedExport('export-gap', 'store_gap', (home) => overwriteEntry7(home, (line) => ({ at: line.indexOf(',"seq":7,') + 7, bytes: '9' })), async (out) => {
+      assert.ok((await exportedRows(out)).every((r) => r.entry.seq < 7), 'no row past the gap');
+    });
   });
 });

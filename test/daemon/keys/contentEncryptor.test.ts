@@ -18,11 +18,13 @@ test('a batch sealed on the worker: every field decrypts with its own AAD and no
   try {
     const key = randomBytes(32);
     const ivs = new Set<string>();
-    // Two batches larger than the worker's IV pool (341), so the pool is refilled in between.
+    // Two halves larger than the worker's IV pool (341), so the pool is refilled in between.
     for (const run of ['a', 'b']) {
-      const input = fields(400, run);
-      const sealed = await encryptor.seal(key, input);
-      assert.ok(sealed !== null, 'the worker sealed the batch');
+      const input = fields(800, run);
+      const offloaded = encryptor.sealFirstHalf(key, input);
+      assert.equal(offloaded?.count, 400);
+      const sealed = await offloaded?.sealed;
+      assert.ok(sealed !== null && sealed !== undefined, 'the worker sealed the batch');
       assert.equal(sealed.length, 400);
       for (let i = 0; i < sealed.length; i++) {
         const field = sealed[i] as string;
@@ -44,8 +46,8 @@ test('a field sealed on the worker fails to decrypt after any one character is c
   try {
     const key = randomBytes(32);
     const input = fields(MIN_FIELDS_FOR_WORKER);
-    const sealed = await encryptor.seal(key, input);
-    assert.ok(sealed !== null);
+    const sealed = await encryptor.sealFirstHalf(key, input)?.sealed;
+    assert.ok(sealed !== null && sealed !== undefined);
     const field = sealed[5] as string;
     const aad = input[11] as string;
     for (let at = 3; at < field.length; at++) {
@@ -59,11 +61,17 @@ test('a field sealed on the worker fails to decrypt after any one character is c
   }
 });
 
-test('a small batch stays on the calling thread: no promise, the caller encrypts', async () => {
+test('a small batch stays on the calling thread: no promise, the caller encrypts; a large one sends its first half', async () => {
   const encryptor = new ContentEncryptor(() => undefined);
   try {
-    assert.equal(encryptor.seal(randomBytes(32), fields(MIN_FIELDS_FOR_WORKER - 1)), null);
-    assert.equal(encryptor.seal(randomBytes(32), []), null);
+    assert.equal(encryptor.sealFirstHalf(randomBytes(32), fields(MIN_FIELDS_FOR_WORKER - 1)), null);
+    assert.equal(encryptor.sealFirstHalf(randomBytes(32), []), null);
+    // The minimum counts the whole batch; the worker gets half of it, rounded up.
+    for (const [total, half] of [[MIN_FIELDS_FOR_WORKER, MIN_FIELDS_FOR_WORKER / 2], [MIN_FIELDS_FOR_WORKER + 1, MIN_FIELDS_FOR_WORKER / 2 + 1]] as const) {
+      const offloaded = encryptor.sealFirstHalf(randomBytes(32), fields(total));
+      assert.equal(offloaded?.count, half);
+      assert.equal((await offloaded?.sealed)?.length, half);
+    }
   } finally {
     await encryptor.dispose();
   }
@@ -72,11 +80,11 @@ test('a small batch stays on the calling thread: no promise, the caller encrypts
 test('a batch still waiting when the worker stops resolves to null (the caller encrypts), and so do later ones', async () => {
   const encryptor = new ContentEncryptor(() => undefined);
   const key = randomBytes(32);
-  const waiting = encryptor.seal(key, fields(MIN_FIELDS_FOR_WORKER));
+  const waiting = encryptor.sealFirstHalf(key, fields(MIN_FIELDS_FOR_WORKER));
   assert.ok(waiting !== null);
   await encryptor.dispose();
-  assert.equal(await waiting, null);
-  assert.equal(encryptor.seal(key, fields(MIN_FIELDS_FOR_WORKER)), null);
+  assert.equal(await waiting.sealed, null);
+  assert.equal(encryptor.sealFirstHalf(key, fields(MIN_FIELDS_FOR_WORKER)), null);
 });
 
 test('an idle worker is stopped, and the next large batch starts a new one without counting the stop as a failure', async () => {
@@ -84,14 +92,14 @@ test('an idle worker is stopped, and the next large batch starts a new one witho
   const encryptor = new ContentEncryptor((line) => logged.push(line), MIN_FIELDS_FOR_WORKER, 20);
   try {
     const key = randomBytes(32);
-    assert.ok((await encryptor.seal(key, fields(MIN_FIELDS_FOR_WORKER))) !== null);
+    assert.ok(((await encryptor.sealFirstHalf(key, fields(MIN_FIELDS_FOR_WORKER))?.sealed) ?? null) !== null);
     assert.equal(encryptor.running, true);
     while (encryptor.running) await new Promise((resolve) => setTimeout(resolve, 10));
     // Give the stopped worker's exit event its turn before the next batch.
     await new Promise((resolve) => setTimeout(resolve, 100));
     const input = fields(MIN_FIELDS_FOR_WORKER, 'again');
-    const sealed = await encryptor.seal(key, input);
-    assert.ok(sealed !== null, 'a new worker sealed the batch');
+    const sealed = await encryptor.sealFirstHalf(key, input)?.sealed;
+    assert.ok(sealed !== null && sealed !== undefined, 'a new worker sealed the batch');
     assert.equal(decryptField(key, sealed[3] as string, input[7] as string), input[6]);
     assert.deepEqual(logged, []);
   } finally {
@@ -116,8 +124,8 @@ test('only the key\'s own 32 bytes reach the worker, not the shared pool a keych
   const encryptor = new ContentEncryptor(() => undefined);
   try {
     const input = fields(MIN_FIELDS_FOR_WORKER);
-    const sealed = await encryptor.seal(key, input);
-    assert.ok(sealed !== null);
+    const sealed = await encryptor.sealFirstHalf(key, input)?.sealed;
+    assert.ok(sealed !== null && sealed !== undefined);
     assert.equal(decryptField(key, sealed[1] as string, input[3] as string), input[2]);
   } finally {
     Worker.prototype.postMessage = postMessage;

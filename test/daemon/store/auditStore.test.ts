@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { open as fsOpen, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
@@ -464,6 +465,12 @@ describe('AuditStore', () => {
       datasyncs++;
       return original.call(this);
     };
+    // Small batches are synced on the event loop (see AuditStore.commit): counted too.
+    const originalSync = fs.fdatasyncSync;
+    fs.fdatasyncSync = (fd: number): void => {
+      datasyncs++;
+      originalSync(fd);
+    };
     try {
       const batches: number[] = [];
       const sub = store.onEntries((entries) => batches.push(entries.length));
@@ -478,6 +485,7 @@ describe('AuditStore', () => {
       sub.dispose();
     } finally {
       prototype.datasync = original;
+      fs.fdatasyncSync = originalSync;
     }
   });
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { open as fsOpen } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
@@ -36,8 +37,18 @@ describe('AuditStore group commit', () => {
       await original.call(this);
       log.push(`sync-end ${sync}`);
     };
+    // Small batches are synced on the event loop (fs.fdatasyncSync, see AuditStore.commit): logged the same way.
+    const originalSync = fs.fdatasyncSync;
+    fs.fdatasyncSync = (fd: number): void => {
+      const sync = ++syncs;
+      log.push(`sync-start ${sync}`);
+      onSyncStart?.(sync);
+      originalSync(fd);
+      log.push(`sync-end ${sync}`);
+    };
     restore = () => {
       prototype.datasync = original;
+      fs.fdatasyncSync = originalSync;
     };
   });
   afterEach(async () => {
@@ -101,6 +112,22 @@ describe('AuditStore group commit', () => {
     clock += 1000;
     await send(b);
     assert.deepEqual(store.groupCommitCounts, { batches: 4, waits: 1, waitsTimedOut: 1 });
+    assertAckedAfterCoveringSync();
+  });
+
+  test('a large batch (synced on the thread pool) and small ones (on the event loop) are each acked after their fdatasync', async () => {
+    const batches: number[] = [];
+    store.onEntries((entries) => batches.push(entries.length));
+    const sendMany = (count: number): Promise<unknown> => {
+      const n = ++next;
+      log.push(`req ${n}`);
+      return store.ingest(Array.from({ length: count }, (_, i) => ({ kind: 'chat.input', metadata: { n, i } }))).then(() => log.push(`ack ${n}`));
+    };
+    await sendMany(40);
+    await sendMany(2);
+    await sendMany(40);
+    assert.deepEqual(batches, [40, 2, 40]);
+    assert.equal(log.filter((l) => l.startsWith('sync-start')).length, 3);
     assertAckedAfterCoveringSync();
   });
 

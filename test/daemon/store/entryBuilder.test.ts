@@ -6,7 +6,8 @@ import type { KeyMaterial } from '../../../daemon/keys/keyMaterial.ts';
 import { normalizeDecision, type Entry, type NormalizedEvent } from '../../../daemon/protocol/entry.ts';
 import { canonicalJson } from '../../../daemon/store/canonicalJson.ts';
 import { buildEntry, isWireError, parseEvent, type StorableEvent } from '../../../daemon/store/entryBuilder.ts';
-import { entryHash, sealEntry } from '../../../daemon/store/entryHash.ts';
+import { entryHash } from '../../../daemon/store/entryHash.ts';
+import { sealEntry } from '../../support/sealEntry.ts';
 import { LineBatch } from '../../../daemon/store/lineBatch.ts';
 
 const signing = generateKeyPairSync('ed25519');

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import type { Entry } from '../../../daemon/protocol/entry.ts';
 import { canonicalJson } from '../../../daemon/store/canonicalJson.ts';
-import { entryHash, entryLine, sealEntry } from '../../../daemon/store/entryHash.ts';
+import { entryHash, entryLine } from '../../../daemon/store/entryHash.ts';
+import { sealEntry } from '../../support/sealEntry.ts';
 
 const unsealed = (): Omit<Entry, 'hash'> =>
   ({
@@ -20,7 +21,7 @@ const unsealed = (): Omit<Entry, 'hash'> =>
     prev: '0'.repeat(64),
   }) as Omit<Entry, 'hash'>;
 
-test('sealEntry hashes the canonical JSON without hash and stores the canonical JSON with it', () => {
+test('entryHash and entryLine agree with the reference seal (canonical JSON without hash, hashed; the whole entry stored)', () => {
   const reference = unsealed();
   const expected = createHash('sha256').update(canonicalJson(reference)).digest('hex');
   const { entry, line } = sealEntry(unsealed());

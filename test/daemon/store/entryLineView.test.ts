@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Entry } from '../../../daemon/protocol/entry.ts';
 import { canonicalJson } from '../../../daemon/store/canonicalJson.ts';
-import { sealEntry } from '../../../daemon/store/entryHash.ts';
+import { sealEntry } from '../../support/sealEntry.ts';
 import { EntryLineView } from '../../../daemon/store/entryLineView.ts';
 
 const base = (extra: Record<string, unknown> = {}): Omit<Entry, 'hash'> =>

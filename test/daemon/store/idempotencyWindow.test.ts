@@ -80,3 +80,34 @@ test('the window agrees with a plain insertion-ordered map over many inserts and
   }
   assert.equal(found, capacity);
 });
+
+test('digests that share their first bytes (one home bucket, one quick-compare value) are still told apart, also across evictions', () => {
+  // Digests are binary text, one character per byte; these share the 4 bytes a bucket keeps and differ after.
+  const capacity = 37;
+  const window = new IdempotencyWindow(capacity);
+  const model = new Map<string, { seq: number; id: string }>();
+  const digestOf = (n: number): string => `\u00ab\u0001\u00ff\u0080${String.fromCharCode(n & 0xff, (n >> 8) & 0xff)}${'\u0000'.repeat(26)}`;
+  let seed = 11;
+  const random = (n: number): number => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed % n;
+  };
+  for (let seq = 1; seq <= 3_000; seq++) {
+    // Mostly the shared prefix; now and then a neighbour whose own home bucket lies inside the shared run.
+    const n = random(120);
+    const digest = n < 100 ? digestOf(n) : `${String.fromCharCode(0xab + (n % 3), 0x01, 0xff, 0x80)}${String.fromCharCode(n)}${'\u0000'.repeat(27)}`;
+    const ack = { seq, id: uuidv7(1_700_000_000_000 + seq) };
+    window.set(`key-${digest}`, ack, digest);
+    if (!model.has(digest)) {
+      model.set(digest, ack);
+      if (model.size > capacity) model.delete(model.keys().next().value as string);
+    } else model.set(digest, ack);
+    if (seq % 101 === 0) {
+      assert.equal(window.size, model.size);
+      for (let m = 0; m < 120; m++) {
+        const probe = m < 100 ? digestOf(m) : `${String.fromCharCode(0xab + (m % 3), 0x01, 0xff, 0x80)}${String.fromCharCode(m)}${'\u0000'.repeat(27)}`;
+        assert.deepEqual(window.get('unused', probe), model.get(probe), `digest ${m} at seq ${seq}`);
+      }
+    }
+  }
+});
