@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { execFile } from 'node:child_process';
-import { copyFile, link, lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, link, lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { codeCachePath } from '../../daemon/cli/codeCache.ts';
@@ -303,5 +303,42 @@ describe('session 6 changes attacked with real processes', () => {
     assert.ok(rounds > 0);
     const offline = await runCliProcess(['verify', '--home', home, '--json'], { env });
     assert.equal(offline.code, 0, offline.stdout + offline.stderr);
+  });
+
+  test('worker chunks swapped under a running daemon for another build\'s (other names, foreign code): it never runs them; large encrypted batches and verify on workers still succeed', async () => {
+    const cli = await copiedInstall();
+    const chunks = join(dirname(cli), 'cli-chunks');
+    const home = await dir('swapped-workers');
+    const marker = join(await dir('marker'), 'ran');
+    const daemon = await startDaemonProcess(home, { AI_AUDIT_MASTER_KEY: MASTER_KEY, AI_AUDIT_VERIFY_WORKERS: '2' }, [], { cli });
+    try {
+      const client = await daemon.connect();
+      await client.request('ingest', { events: [{ kind: 'chat.input', input: 'before the upgrade' }] });
+      // An upgrade in place: this build's worker chunks gone, another build's beside them (content-hash names).
+      let swapped = 0;
+      for (const name of await readdir(chunks)) {
+        const kind = /^(cipher|verify)-worker-[A-Z0-9]+\.cjs$/.exec(name)?.[1];
+        if (kind === undefined) continue;
+        await rm(join(chunks, name));
+        await writeFile(join(chunks, `${kind}-worker-FOREIGN0.cjs`), `require('node:fs').writeFileSync(${JSON.stringify(marker)}, ${JSON.stringify(kind)});\n`);
+        swapped++;
+      }
+      assert.equal(swapped, 2);
+      for (let round = 0; round < 3; round++) {
+        const events = Array.from({ length: 100 }, (_, i) => ({ kind: 'chat.output', content_mode: 'encrypted', input: `q ${round}.${i}`, output: `a ${round}.${i}` }));
+        const { acks } = await client.request('ingest', { events });
+        assert.ok(acks.every((ack) => 'seq' in ack), JSON.stringify(acks.find((ack) => !('seq' in ack))));
+      }
+      const report = await client.request('verify', {});
+      assert.equal(report.ok, true, JSON.stringify(report.problem));
+      assert.ok(report.entries_checked >= 301, JSON.stringify(report));
+      await client.dispose();
+    } finally {
+      assert.equal(await daemon.stop(), 0);
+    }
+    await assert.rejects(readFile(marker, 'utf8'), { code: 'ENOENT' }, 'foreign worker code ran');
+    const offline = await runCliProcess(['verify', '--home', home, '--json'], { env: { AI_AUDIT_MASTER_KEY: MASTER_KEY, AI_AUDIT_VERIFY_WORKERS: '2' }, cli });
+    assert.equal(offline.code, 0, offline.stdout + offline.stderr);
+    await assert.rejects(readFile(marker, 'utf8'), { code: 'ENOENT' }, 'foreign worker code ran');
   });
 });
