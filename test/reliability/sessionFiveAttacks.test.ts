@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { chmod, copyFile, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -14,7 +14,8 @@ import { openKeyStore } from '../../daemon/keys/openKeyStore.ts';
 import { DaemonState } from '../../daemon/state/daemonState.ts';
 import { AuditStore } from '../../daemon/store/auditStore.ts';
 import { canonicalJson } from '../../daemon/store/canonicalJson.ts';
-import { CLI, runCliProcess, startDaemonProcess } from '../support/daemonProcess.ts';
+import { runCliProcess, startDaemonProcess } from '../support/daemonProcess.ts';
+import { copiedInstall } from '../support/copiedInstall.ts';
 import { segmentFiles } from '../support/segmentFiles.ts';
 import { suiteTempDirs } from '../support/suiteTempDirs.ts';
 
@@ -42,21 +43,11 @@ async function storeOf(home: string, events: number): Promise<void> {
   await store.close();
 }
 
-/** A copy of the built CLI (dist/ and its chunks, node_modules linked beside it) without the chunks `without` matches. */
+/** A copy of the built CLI without the chunks `without` matches. */
 async function installWithout(without: RegExp): Promise<string> {
-  const root = await dir('install');
-  const dist = join(root, 'dist');
-  await mkdir(join(dist, 'cli-chunks'), { recursive: true });
-  await symlink(join(dirname(CLI), '..', 'node_modules'), join(root, 'node_modules'));
-  await copyFile(CLI, join(dist, 'cli.mjs'));
-  await copyFile(join(dirname(CLI), 'cli-main.cjs'), join(dist, 'cli-main.cjs'));
-  let removed = 0;
-  for (const name of await readdir(join(dirname(CLI), 'cli-chunks'))) {
-    if (without.test(name)) removed++;
-    else await copyFile(join(dirname(CLI), 'cli-chunks', name), join(dist, 'cli-chunks', name));
-  }
-  assert.ok(removed > 0, `no chunk matches ${String(without)}`);
-  return join(dist, 'cli.mjs');
+  const { cli, left_out } = await copiedInstall(await dir('install'), without);
+  assert.ok(left_out > 0, `no chunk matches ${String(without)}`);
+  return cli;
 }
 
 interface Report {

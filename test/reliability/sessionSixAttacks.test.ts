@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { execFile } from 'node:child_process';
-import { copyFile, link, lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { link, lstat, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { codeCachePath } from '../../daemon/cli/codeCache.ts';
@@ -11,9 +11,10 @@ import { openKeyStore } from '../../daemon/keys/openKeyStore.ts';
 import { AuditError } from '../../daemon/protocol/errors.ts';
 import { DaemonState } from '../../daemon/state/daemonState.ts';
 import { AuditStore } from '../../daemon/store/auditStore.ts';
+import { copiedInstall } from '../support/copiedInstall.ts';
 import { segmentFiles } from '../support/segmentFiles.ts';
 import { describe, test } from 'node:test';
-import { CLI, runCliProcess, startDaemonProcess } from '../support/daemonProcess.ts';
+import { runCliProcess, startDaemonProcess } from '../support/daemonProcess.ts';
 import { filesUnder } from '../support/filesUnder.ts';
 import { NO_AWS_DEFAULT_CREDENTIALS } from '../support/noAwsDefaultCredentials.ts';
 import { suiteTempDirs } from '../support/suiteTempDirs.ts';
@@ -29,16 +30,9 @@ const MASTER_KEY = randomBytes(32).toString('base64');
 const dir = suiteTempDirs('s6-attacks');
 const runFile = promisify(execFile);
 
-/** A copy of the built CLI (dist/ with its chunks; node_modules linked beside it), as an install the attacker can write into. */
-async function copiedInstall(): Promise<string> {
-  const root = await dir('install');
-  const dist = join(root, 'dist');
-  await mkdir(join(dist, 'cli-chunks'), { recursive: true });
-  await symlink(join(dirname(CLI), '..', 'node_modules'), join(root, 'node_modules'));
-  await copyFile(CLI, join(dist, 'cli.mjs'));
-  await copyFile(join(dirname(CLI), 'cli-main.cjs'), join(dist, 'cli-main.cjs'));
-  for (const name of await readdir(join(dirname(CLI), 'cli-chunks'))) await copyFile(join(dirname(CLI), 'cli-chunks', name), join(dist, 'cli-chunks', name));
-  return join(dist, 'cli.mjs');
+/** A copy of the built CLI, as an install the attacker can write into. */
+async function copiedCli(): Promise<string> {
+  return (await copiedInstall(await dir('install'))).cli;
 }
 
 /** The pid of a process that has ended. */
@@ -187,7 +181,7 @@ describe('session 6 changes attacked with real processes', () => {
   });
 
   test('stale code-cache temporaries planted in dist/ as a FIFO, a hard link, a link, pids past pid_max or past 2^31: the CLI starts, removes only dead writers\' plain files, follows nothing', { skip: process.platform !== 'linux', timeout: 240_000 }, async () => {
-    const cli = await copiedInstall();
+    const cli = await copiedCli();
     const cache = codeCachePath(join(dirname(cli), 'cli-main.cjs'), 'cli');
     const outside = join(await dir('outside'), 'precious');
     await writeFile(outside, 'precious bytes');
@@ -306,7 +300,7 @@ describe('session 6 changes attacked with real processes', () => {
   });
 
   test('worker chunks swapped under a running daemon for another build\'s (other names, foreign code): it never runs them; large encrypted batches and verify on workers still succeed', async () => {
-    const cli = await copiedInstall();
+    const cli = await copiedCli();
     const chunks = join(dirname(cli), 'cli-chunks');
     const home = await dir('swapped-workers');
     const marker = join(await dir('marker'), 'ran');
